@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * map.c -- per-file chunk maps (64-way radix trees of chunk ids) and the
+ * chunk refcount table.
+ *
+ * A map of height h covers indexes [0, 64^h); height 0 keeps the single
+ * chunk of a small file inline in the map, so a one-chunk file costs no
+ * node at all. Leaves hold 32-bit ids (4 bytes a chunk); empty nodes are
+ * freed as holes are punched, so a sparse file costs what it holds.
+ *
+ * Refcounts live in one id-indexed array of 32-bit atomics reserved with
+ * MAP_NORESERVE: 4 bytes per chunk, touched only for ids in use.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "snapshot/snap.h"
+#include "utils/err.h"
+
+#define FAN_SHIFT 6
+#define FAN (1u << FAN_SHIFT)
+#define MAX_HEIGHT 10 /* 60 bits of chunk index: beyond any off_t */
+
+struct map_node {
+	uint32_t used; /* non-empty slots */
+	uint32_t pad;
+	union {
+		struct map_node *child[FAN]; /* inner nodes */
+		uint32_t id[FAN];            /* leaves (level 1) */
+	};
+};
+
+#define LEAF_BYTES (offsetof(struct map_node, id) + FAN * sizeof(uint32_t))
+#define INNER_BYTES (offsetof(struct map_node, child) + FAN * sizeof(void *))
+_Static_assert(LEAF_BYTES == MMFS_SNAP_LEAF_BYTES, "leaf size drifted");
+_Static_assert(INNER_BYTES == MMFS_SNAP_INNER_BYTES, "inner size drifted");
+
+struct mmfs_snap {
+	struct mmfs_tier *tier;
+	_Atomic uint32_t *refs; /* indexed by chunk id */
+	size_t refs_bytes;
+};
+
+int mmfs_snap_new(struct mmfs_tier *tier, struct mmfs_snap **out)
+{
+	struct mmfs_snap *s = calloc(1, sizeof(*s));
+	void *p;
+
+	if (!s)
+		return -ENOMEM;
+	s->tier = tier;
+	s->refs_bytes = ((size_t)mmfs_tier_max_id(tier) + 1) * sizeof(uint32_t);
+	p = mmap(NULL, s->refs_bytes, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->refs = p;
+	*out = s;
+	return 0;
+}
+
+void mmfs_snap_free(struct mmfs_snap **sp)
+{
+	struct mmfs_snap *s = *sp;
+
+	if (!s)
+		return;
+	munmap((void *)s->refs, s->refs_bytes);
+	free(s);
+	*sp = NULL;
+}
+
+struct mmfs_tier *mmfs_snap_tier(const struct mmfs_snap *s)
+{
+	return s->tier;
+}
+
+void mmfs_snap_chunk_get(struct mmfs_snap *s, uint32_t id)
+{
+	atomic_fetch_add_explicit(&s->refs[id], 1, memory_order_relaxed);
+}
+
+void mmfs_snap_chunk_put(struct mmfs_snap *s, uint32_t id)
+{
+	uint32_t old = atomic_fetch_sub_explicit(&s->refs[id], 1,
+						 memory_order_acq_rel);
+
+	MMFS_ASSERT(old > 0);
+	if (old == 1)
+		mmfs_tier_chunk_free(s->tier, id);
+}
+
+uint32_t mmfs_snap_chunk_refs(const struct mmfs_snap *s, uint32_t id)
+{
+	return atomic_load_explicit(&s->refs[id], memory_order_relaxed);
+}
+
+void mmfs_snap_map_init(struct mmfs_snap_map *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+/* span -- (internal) indexes covered by one slot of a node at @level */
+static inline uint64_t span(unsigned level)
+{
+	return 1ULL << (FAN_SHIFT * (level - 1));
+}
+
+static inline uint64_t capacity(unsigned height)
+{
+	return height == 0 ? 1 : 1ULL << (FAN_SHIFT * height);
+}
+
+static struct map_node *node_new(struct mmfs_snap_map *m, unsigned level)
+{
+	size_t bytes = level == 1 ? LEAF_BYTES : INNER_BYTES;
+	struct map_node *n = calloc(1, bytes);
+
+	if (n)
+		m->nbytes += bytes;
+	return n;
+}
+
+static void node_free(struct mmfs_snap_map *m, struct map_node *n,
+		      unsigned level)
+{
+	m->nbytes -= level == 1 ? LEAF_BYTES : INNER_BYTES;
+	free(n);
+}
+
+uint32_t mmfs_snap_map_lookup(const struct mmfs_snap_map *m, uint64_t idx)
+{
+	const struct map_node *n = m->root;
+	unsigned level;
+
+	if (m->height == 0)
+		return idx == 0 ? m->root_id : 0;
+	if (idx >= capacity(m->height))
+		return 0;
+	for (level = m->height; level > 1; level--) {
+		n = n->child[(idx / span(level)) & (FAN - 1)];
+		if (!n)
+			return 0;
+	}
+	return n->id[idx & (FAN - 1)];
+}
+
+/* grow -- (internal) add levels on top until @idx fits */
+static int grow(struct mmfs_snap_map *m, uint64_t idx)
+{
+	while (idx >= capacity(m->height)) {
+		struct map_node *n;
+
+		if (m->height >= MAX_HEIGHT)
+			return -EFBIG;
+		n = node_new(m, m->height + 1u);
+		if (!n)
+			return -ENOMEM;
+		if (m->height == 0) {
+			n->id[0] = m->root_id;
+			n->used = m->root_id != 0;
+			m->root_id = 0;
+		} else {
+			n->child[0] = m->root;
+			n->used = 1;
+		}
+		m->root = n;
+		m->height++;
+	}
+	return 0;
+}
+
+/* slot_for -- (internal) the leaf slot of @idx, creating the path to it */
+static int slot_for(struct mmfs_snap_map *m, uint64_t idx, uint32_t **slot,
+		    struct map_node **leaf)
+{
+	struct map_node *n;
+	unsigned level;
+	int rc;
+
+	rc = grow(m, idx);
+	if (rc < 0)
+		return rc;
+	if (m->height == 0) {
+		*slot = &m->root_id;
+		*leaf = NULL;
+		return 0;
+	}
+	n = m->root;
+	for (level = m->height; level > 1; level--) {
+		struct map_node **c = &n->child[(idx / span(level)) & (FAN - 1)];
+
+		if (!*c) {
+			*c = node_new(m, level - 1);
+			if (!*c)
+				return -ENOMEM;
+			n->used++;
+		}
+		n = *c;
+	}
+	*slot = &n->id[idx & (FAN - 1)];
+	*leaf = n;
+	return 0;
+}
+
+int mmfs_snap_map_write_prep(struct mmfs_snap *s, struct mmfs_snap_map *m,
+			     uint64_t idx, uint32_t *id)
+{
+	struct map_node *leaf;
+	uint32_t *slot;
+	uint32_t nid;
+	int rc;
+
+	rc = slot_for(m, idx, &slot, &leaf);
+	if (rc < 0)
+		return rc;
+	if (*slot && mmfs_snap_chunk_refs(s, *slot) == 1) {
+		*id = *slot;
+		return 0;
+	}
+	rc = mmfs_tier_chunk_alloc(s->tier, &nid);
+	if (rc < 0)
+		return rc;
+	mmfs_snap_chunk_get(s, nid);
+	if (*slot) {
+		/*
+		 * Shared with another map (a clone or snapshot): writing in
+		 * place would leak this write into every sharer. Copy first.
+		 */
+		memcpy(mmfs_tier_chunk_addr(s->tier, nid),
+		       mmfs_tier_chunk_addr(s->tier, *slot),
+		       mmfs_tier_chunk_size(s->tier));
+		mmfs_snap_chunk_put(s, *slot);
+	} else {
+		m->nchunks++;
+		if (leaf)
+			leaf->used++;
+	}
+	*slot = nid;
+	*id = nid;
+	return 0;
+}
+
+/* punch_node -- (internal) clear [first, last] below @n, covering @base.. */
+static void punch_node(struct mmfs_snap *s, struct mmfs_snap_map *m,
+		       struct map_node *n, unsigned level, uint64_t base,
+		       uint64_t first, uint64_t last)
+{
+	uint64_t sp = span(level);
+	unsigned i = first > base ? (unsigned)((first - base) / sp) : 0;
+
+	for (; i < FAN && n->used; i++) {
+		uint64_t lo = base + i * sp;
+
+		if (lo > last)
+			break;
+		if (level == 1) {
+			if (n->id[i]) {
+				mmfs_snap_chunk_put(s, n->id[i]);
+				n->id[i] = 0;
+				n->used--;
+				m->nchunks--;
+			}
+			continue;
+		}
+		if (!n->child[i])
+			continue;
+		punch_node(s, m, n->child[i], level - 1, lo, first, last);
+		if (n->child[i]->used == 0) {
+			node_free(m, n->child[i], level - 1);
+			n->child[i] = NULL;
+			n->used--;
+		}
+	}
+}
+
+void mmfs_snap_map_punch(struct mmfs_snap *s, struct mmfs_snap_map *m,
+			 uint64_t first, uint64_t last)
+{
+	if (first > last)
+		return;
+	if (m->height == 0) {
+		if (first == 0 && m->root_id) {
+			mmfs_snap_chunk_put(s, m->root_id);
+			m->root_id = 0;
+			m->nchunks--;
+		}
+		return;
+	}
+	punch_node(s, m, m->root, m->height, 0, first, last);
+	if (((struct map_node *)m->root)->used == 0) {
+		node_free(m, m->root, m->height);
+		m->root = NULL;
+		m->height = 0;
+	}
+}
+
+void mmfs_snap_map_fini(struct mmfs_snap *s, struct mmfs_snap_map *m)
+{
+	mmfs_snap_map_punch(s, m, 0, UINT64_MAX);
+	MMFS_ASSERT(m->nchunks == 0 && m->nbytes == 0);
+}
+
+/* find_data -- (internal) first present index >= @idx below @n */
+static int find_data(const struct map_node *n, unsigned level, uint64_t base,
+		     uint64_t idx, uint64_t *out)
+{
+	uint64_t sp = span(level);
+	unsigned i = idx > base ? (unsigned)((idx - base) / sp) : 0;
+
+	for (; i < FAN; i++) {
+		uint64_t lo = base + i * sp;
+
+		if (level == 1) {
+			if (n->id[i]) {
+				*out = lo;
+				return 0;
+			}
+		} else if (n->child[i] &&
+			   find_data(n->child[i], level - 1, lo,
+				     idx > lo ? idx : lo, out) == 0) {
+			return 0;
+		}
+	}
+	return -ENXIO;
+}
+
+int mmfs_snap_map_next_data(const struct mmfs_snap_map *m, uint64_t idx,
+			    uint64_t *out)
+{
+	if (m->height == 0) {
+		if (idx == 0 && m->root_id) {
+			*out = 0;
+			return 0;
+		}
+		return -ENXIO;
+	}
+	if (idx >= capacity(m->height))
+		return -ENXIO;
+	return find_data(m->root, m->height, 0, idx, out);
+}
+
+/* find_hole -- (internal) first absent index >= @idx below @n */
+static int find_hole(const struct map_node *n, unsigned level, uint64_t base,
+		     uint64_t idx, uint64_t *out)
+{
+	uint64_t sp = span(level);
+	unsigned i = idx > base ? (unsigned)((idx - base) / sp) : 0;
+
+	for (; i < FAN; i++) {
+		uint64_t lo = base + i * sp;
+		uint64_t from = idx > lo ? idx : lo;
+
+		if (level == 1) {
+			if (!n->id[i]) {
+				*out = lo;
+				return 0;
+			}
+		} else if (!n->child[i]) {
+			*out = from;
+			return 0;
+		} else if (find_hole(n->child[i], level - 1, lo, from, out) ==
+			   0) {
+			return 0;
+		}
+	}
+	return -ENXIO;
+}
+
+uint64_t mmfs_snap_map_next_hole(const struct mmfs_snap_map *m, uint64_t idx)
+{
+	uint64_t out;
+
+	if (idx >= capacity(m->height))
+		return idx;
+	if (m->height == 0)
+		return m->root_id ? 1 : idx;
+	if (find_hole(m->root, m->height, 0, idx, &out) == 0)
+		return out;
+	return capacity(m->height);
+}

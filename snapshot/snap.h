@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * snap -- copy-on-write metadata: per-file chunk maps and chunk refcounts.
+ *
+ * A map is a sparse radix tree: chunk index -> chunk id (0 = hole). Holes
+ * cost nothing; a chunk that more than one map references (refcount > 1) is
+ * copied before it is written (mmfs_snap_map_write_prep). snapshot/ never
+ * sees directory entries or placement: bytes are tier/'s business.
+ */
+#ifndef MMFS_SNAPSHOT_SNAP_H
+#define MMFS_SNAPSHOT_SNAP_H
+
+#include <stdint.h>
+
+#include "tier/tier.h"
+
+struct mmfs_snap;
+
+/*
+ * A file's map, embedded in its inode. Fields are private to snapshot/.
+ * Locking: the owner (the inode's lock) serializes every call on a map;
+ * lookups may run concurrently with each other under a shared lock.
+ */
+struct mmfs_snap_map {
+	void *root;       /* top node when height > 0 */
+	uint32_t root_id; /* height 0: the chunk id of index 0, or 0 */
+	uint8_t height;   /* levels of nodes; 0 covers index 0 only */
+	uint64_t nchunks; /* chunk ids referenced (for st_blocks) */
+	uint64_t nbytes;  /* bytes of map nodes (for accounting) */
+};
+
+/* Per-map-entry costs, for tier/README.md's memory table. */
+#define MMFS_SNAP_LEAF_BYTES 264u  /* 64 ids + header: maps 64 chunks */
+#define MMFS_SNAP_INNER_BYTES 520u /* 64 children + header */
+
+/* mmfs_snap_new -- refcount table for every id @tier can hand out. */
+int mmfs_snap_new(struct mmfs_tier *tier, struct mmfs_snap **out);
+void mmfs_snap_free(struct mmfs_snap **s);
+struct mmfs_tier *mmfs_snap_tier(const struct mmfs_snap *s);
+
+/* Take or drop a reference on a chunk; the last put frees it in tier/. */
+void mmfs_snap_chunk_get(struct mmfs_snap *s, uint32_t id);
+void mmfs_snap_chunk_put(struct mmfs_snap *s, uint32_t id);
+uint32_t mmfs_snap_chunk_refs(const struct mmfs_snap *s, uint32_t id);
+
+void mmfs_snap_map_init(struct mmfs_snap_map *m);
+/* mmfs_snap_map_fini -- drop every chunk reference and node. */
+void mmfs_snap_map_fini(struct mmfs_snap *s, struct mmfs_snap_map *m);
+
+/* mmfs_snap_map_lookup -- chunk id at @idx, 0 for a hole. */
+uint32_t mmfs_snap_map_lookup(const struct mmfs_snap_map *m, uint64_t idx);
+
+/*
+ * mmfs_snap_map_write_prep -- make chunk @idx writable by this map alone:
+ * allocate a zeroed chunk for a hole, or copy a shared one. Sets *id.
+ * Returns 0, -ENOSPC (tiers full) or -ENOMEM; the map is unchanged then.
+ */
+int mmfs_snap_map_write_prep(struct mmfs_snap *s, struct mmfs_snap_map *m,
+			     uint64_t idx, uint32_t *id);
+
+/*
+ * mmfs_snap_map_punch -- turn chunks [first, last] into holes, dropping
+ * their references. Never fails: removing entries allocates nothing.
+ */
+void mmfs_snap_map_punch(struct mmfs_snap *s, struct mmfs_snap_map *m,
+			 uint64_t first, uint64_t last);
+
+/*
+ * mmfs_snap_map_next_data -- first index >= @idx that has a chunk.
+ * Returns 0 with *out set, or -ENXIO when there is none.
+ */
+int mmfs_snap_map_next_data(const struct mmfs_snap_map *m, uint64_t idx,
+			    uint64_t *out);
+/* mmfs_snap_map_next_hole -- first index >= @idx that has no chunk. */
+uint64_t mmfs_snap_map_next_hole(const struct mmfs_snap_map *m, uint64_t idx);
+
+static inline uint64_t mmfs_snap_map_chunks(const struct mmfs_snap_map *m)
+{
+	return m->nchunks;
+}
+
+#endif

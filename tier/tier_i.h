@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tier_i.h -- private definitions of tier/; never included from outside. */
+#ifndef MMFS_TIER_TIER_I_H
+#define MMFS_TIER_TIER_I_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "tier/tier.h"
+
+/*
+ * One entry per chunk id: 8 bytes (MMFS_TIER_CHUNK_META_BYTES). heat is the
+ * field the tiering engine will own; nothing writes it yet.
+ */
+struct tier_chunk {
+	uint32_t slot;  /* slot index inside its tier */
+	uint8_t tier;   /* enum mmfs_tier_kind */
+	uint8_t used;   /* 1 while allocated */
+	uint16_t heat;  /* access counter, decayed per epoch (engine) */
+};
+
+/*
+ * A DRAM arena: one anonymous reservation cut into chunk-sized slots.
+ * Untouched slots cost no memory (MAP_NORESERVE); freed slots are returned
+ * to the kernel with MADV_DONTNEED, which also makes them read as zeros
+ * when reused.
+ */
+struct tier_dram {
+	char *base;
+	size_t bytes;       /* reservation size */
+	uint32_t nslots;
+	uint32_t next;      /* bump pointer: slots [next, nslots) never used */
+	uint32_t *free;     /* stack of freed slots */
+	uint32_t nfree;
+};
+
+struct mmfs_tier {
+	uint32_t chunk_size;
+	uint32_t chunk_shift;
+	uint32_t max_id;         /* ids are 1..max_id */
+	struct tier_chunk *chunks; /* indexed by id; reserved, touched lazily */
+	size_t chunks_bytes;
+	void *zero;              /* read-only zero chunk */
+
+	/*
+	 * lock protects the id allocator (id_next, id_free, id_nfree), each
+	 * tier's slot allocator and the counters below. It is the innermost
+	 * lock of mmfs: nothing else is taken while holding it, and it is
+	 * never held across a syscall that may block (madvise runs outside).
+	 */
+	pthread_mutex_t lock;
+	uint32_t id_next;        /* ids [id_next, max_id] never used */
+	uint32_t *id_free;       /* stack of freed ids */
+	uint32_t id_nfree;
+	struct tier_dram dram;
+	uint64_t used[MMFS_TIER_COUNT]; /* protected by lock */
+	uint64_t allocs, frees, enospc; /* protected by lock */
+};
+
+int tier_dram_init(struct tier_dram *d, uint64_t bytes, uint32_t chunk_size,
+		   const char *nodes);
+void tier_dram_fini(struct tier_dram *d);
+/* tier_dram_slot_get_locked -- a free slot, or -ENOSPC. Caller holds lock. */
+int tier_dram_slot_get_locked(struct tier_dram *d, uint32_t *slot);
+void tier_dram_slot_put_locked(struct tier_dram *d, uint32_t slot);
+/* tier_dram_slot_discard -- drop a slot's pages (no lock needed). */
+void tier_dram_slot_discard(struct tier_dram *d, uint32_t slot,
+			    uint32_t chunk_size);
+
+#endif
