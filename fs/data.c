@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * data.c -- regular file data on chunk maps: the read and write paths hand
+ * out iovecs into chunk memory so that fuse_ops.c copies bytes once (kernel
+ * buffer <-> chunk), plus truncate, fallocate, SEEK_DATA/SEEK_HOLE and
+ * copy_file_range. Callers hold the inode's ->lock as fs_i.h says.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/fs_i.h"
+#include "utils/err.h"
+
+static inline uint64_t chunk_idx(const struct fs *fs, uint64_t off)
+{
+	return off >> fs->chunk_shift;
+}
+
+static inline size_t chunk_off(const struct fs *fs, uint64_t off)
+{
+	return (size_t)(off & (fs->chunk_size - 1));
+}
+
+static inline char *chunk_mem(struct fs *fs, uint32_t id)
+{
+	return mmfs_tier_chunk_addr(fs->tier, id);
+}
+
+int fs_data_iov_max(const struct fs *fs, size_t len)
+{
+	return (int)(len >> fs->chunk_shift) + 2;
+}
+
+/* iov_add -- (internal) append, merging with a contiguous previous entry */
+static int iov_add(struct iovec *iov, int n, void *base, size_t len)
+{
+	if (n && (char *)iov[n - 1].iov_base + iov[n - 1].iov_len == base) {
+		iov[n - 1].iov_len += len;
+		return n;
+	}
+	iov[n].iov_base = base;
+	iov[n].iov_len = len;
+	return n + 1;
+}
+
+/* sync_size_locked -- (internal) publish size and block count to stat */
+static void publish(struct fs *fs, struct fs_inode *in, uint64_t size,
+		    bool times)
+{
+	struct timespec now;
+
+	if (times)
+		fs_now(&now);
+	pthread_mutex_lock(&in->alock);
+	atomic_fetch_add(&fs->file_bytes, (int64_t)size - (int64_t)in->size);
+	in->size = size;
+	in->blocks = mmfs_snap_map_chunks(&in->map);
+	if (times)
+		in->mtime = in->ctime = now;
+	pthread_mutex_unlock(&in->alock);
+}
+
+int fs_data_read_iov(struct fs *fs, struct fs_inode *in, uint64_t off,
+		     size_t len, struct iovec *iov, int max, size_t *bytes)
+{
+	const char *zero = mmfs_tier_zero(fs->tier);
+	uint64_t pos, end;
+	int n = 0;
+
+	*bytes = 0;
+	if (off >= in->size)
+		return 0;
+	end = off + MMFS_MIN((uint64_t)len, in->size - off);
+	for (pos = off; pos < end && n < max;) {
+		size_t coff = chunk_off(fs, pos);
+		size_t take = MMFS_MIN(fs->chunk_size - coff, end - pos);
+		uint32_t id = mmfs_snap_map_lookup(&in->map, chunk_idx(fs, pos));
+		char *base = id ? chunk_mem(fs, id) : (char *)zero;
+
+		n = iov_add(iov, n, base + coff, take);
+		pos += take;
+	}
+	*bytes = pos - off;
+	return n;
+}
+
+int fs_data_write_iov(struct fs *fs, struct fs_inode *in, uint64_t off,
+		      size_t len, struct iovec *iov, int max, size_t *bytes)
+{
+	uint64_t pos, end = off + len;
+	int n = 0;
+	int rc;
+
+	*bytes = 0;
+	if (end < off || end > FS_MAX_FILE_SIZE)
+		return -EFBIG;
+	for (pos = off; pos < end && n < max;) {
+		size_t coff = chunk_off(fs, pos);
+		size_t take = MMFS_MIN(fs->chunk_size - coff, end - pos);
+		uint32_t id;
+
+		rc = mmfs_snap_map_write_prep(fs->snap, &in->map,
+					      chunk_idx(fs, pos), &id);
+		if (rc < 0) {
+			/* A short write keeps what fit, as write(2) does. */
+			if (pos == off)
+				return rc;
+			break;
+		}
+		n = iov_add(iov, n, chunk_mem(fs, id) + coff, take);
+		pos += take;
+	}
+	*bytes = pos - off;
+	return n;
+}
+
+void fs_data_write_done(struct fs *fs, struct fs_inode *in, uint64_t off,
+			size_t written)
+{
+	uint64_t end = off + written;
+
+	publish(fs, in, end > in->size ? end : in->size, true);
+}
+
+/*
+ * zero_range -- (internal) make [off, end) read as zeros: whole chunks
+ * become holes (their memory goes back), partial ones are cleared in place
+ * after being unshared. Fails only if unsharing needs a chunk and none is
+ * left; then nothing has been changed.
+ */
+static int zero_range(struct fs *fs, struct fs_inode *in, uint64_t off,
+		      uint64_t end)
+{
+	uint64_t first = chunk_idx(fs, off + fs->chunk_size - 1);
+	uint64_t last_excl = chunk_idx(fs, end);
+	uint64_t edges[2][2] = { { off, 0 }, { 0, end } };
+	int nedges = 0;
+	int i;
+
+	if (off >= end)
+		return 0;
+	if (first >= last_excl) {
+		/* No whole chunk: at most one or two partial pieces. */
+		if (chunk_idx(fs, off) == chunk_idx(fs, end - 1)) {
+			edges[0][1] = end;
+			nedges = 1;
+		} else {
+			edges[0][1] = first << fs->chunk_shift;
+			edges[1][0] = last_excl << fs->chunk_shift;
+			nedges = 2;
+		}
+	} else {
+		if (chunk_off(fs, off)) {
+			edges[0][1] = first << fs->chunk_shift;
+			nedges = 1;
+		}
+		if (chunk_off(fs, end)) {
+			edges[nedges][0] = last_excl << fs->chunk_shift;
+			edges[nedges][1] = end;
+			nedges++;
+		}
+	}
+	/* Edges first: they are the only step that can fail. */
+	for (i = 0; i < nedges; i++) {
+		uint64_t a = edges[i][0], b = edges[i][1];
+		uint32_t id = mmfs_snap_map_lookup(&in->map, chunk_idx(fs, a));
+		int rc;
+
+		if (!id || a >= b)
+			continue;
+		rc = mmfs_snap_map_write_prep(fs->snap, &in->map,
+					      chunk_idx(fs, a), &id);
+		if (rc < 0)
+			return rc;
+		memset(chunk_mem(fs, id) + chunk_off(fs, a), 0, b - a);
+	}
+	if (first < last_excl)
+		mmfs_snap_map_punch(fs->snap, &in->map, first, last_excl - 1);
+	return 0;
+}
+
+int fs_data_truncate(struct fs *fs, struct fs_inode *in, uint64_t size)
+{
+	int rc;
+
+	if (size > FS_MAX_FILE_SIZE)
+		return -EFBIG;
+	if (size < in->size) {
+		/* Clear the tail too, so that growing again reads zeros. */
+		uint64_t end = (chunk_idx(fs, in->size - 1) + 1)
+			       << fs->chunk_shift;
+
+		rc = zero_range(fs, in, size, end);
+		if (rc < 0)
+			return rc;
+	}
+	publish(fs, in, size, size != in->size);
+	return 0;
+}
+
+/* allocate -- (internal) back [off, end) with chunks; all or nothing */
+static int allocate(struct fs *fs, struct fs_inode *in, uint64_t off,
+		    uint64_t end)
+{
+	uint64_t first = chunk_idx(fs, off), last = chunk_idx(fs, end - 1);
+	uint64_t (*runs)[2] = NULL, (*grown)[2];
+	size_t nruns = 0, cap = 0, i;
+	uint64_t idx, fill, hole, data;
+	uint32_t id;
+	int rc = 0;
+
+	/*
+	 * Fill hole runs, remembering each, so that a failure gives back
+	 * exactly the chunks this call took (tmpfs undoes a failed fallocate
+	 * too; keeping half an allocation would only hide the ENOSPC).
+	 */
+	for (idx = first; idx <= last; idx = fill) {
+		hole = mmfs_snap_map_next_hole(&in->map, idx);
+		if (hole > last)
+			break;
+		if (mmfs_snap_map_next_data(&in->map, hole, &data) < 0)
+			data = UINT64_MAX;
+		if (nruns == cap) {
+			cap = cap ? cap * 2 : 8;
+			grown = realloc(runs, cap * sizeof(*runs));
+			if (!grown) {
+				rc = -ENOMEM;
+				fill = hole;
+				goto out_undo;
+			}
+			runs = grown;
+		}
+		runs[nruns][0] = hole;
+		for (fill = hole; fill <= last && fill < data; fill++) {
+			rc = mmfs_snap_map_write_prep(fs->snap, &in->map, fill,
+						      &id);
+			if (rc < 0)
+				break;
+		}
+		runs[nruns++][1] = fill;
+		if (rc < 0)
+			goto out_undo;
+	}
+	free(runs);
+	return 0;
+
+out_undo:
+	for (i = 0; i < nruns; i++)
+		if (runs[i][1] > runs[i][0])
+			mmfs_snap_map_punch(fs->snap, &in->map, runs[i][0],
+					    runs[i][1] - 1);
+	free(runs);
+	return rc;
+}
+
+int fs_data_fallocate(struct fs *fs, struct fs_inode *in, int mode,
+		      uint64_t off, uint64_t len)
+{
+	bool keep = mode & FALLOC_FL_KEEP_SIZE;
+	uint64_t end = off + len;
+	int rc;
+
+	if (len == 0)
+		return -EINVAL;
+	if (end < off || end > FS_MAX_FILE_SIZE)
+		return -EFBIG;
+	switch (mode & ~FALLOC_FL_KEEP_SIZE) {
+	case 0:
+		rc = allocate(fs, in, off, end);
+		break;
+	case FALLOC_FL_PUNCH_HOLE:
+		if (!keep)
+			return -EOPNOTSUPP;
+		rc = zero_range(fs, in, off, MMFS_MIN(end, in->size));
+		break;
+	case FALLOC_FL_ZERO_RANGE:
+		rc = zero_range(fs, in, off, MMFS_MIN(end, in->size));
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	if (rc < 0)
+		return rc;
+	publish(fs, in, !keep && end > in->size ? end : in->size, true);
+	return 0;
+}
+
+int64_t fs_data_seek(struct fs *fs, struct fs_inode *in, int64_t off,
+		     int whence)
+{
+	uint64_t size = in->size;
+	uint64_t idx, pos;
+
+	if (off < 0 || (uint64_t)off >= size)
+		return -ENXIO;
+	if (whence == SEEK_DATA) {
+		if (mmfs_snap_map_next_data(&in->map, chunk_idx(fs, off),
+					    &idx) < 0)
+			return -ENXIO;
+		if (idx > chunk_idx(fs, size - 1))
+			return -ENXIO;
+		pos = idx << fs->chunk_shift;
+		return (int64_t)MMFS_MAX(pos, (uint64_t)off);
+	}
+	if (whence != SEEK_HOLE)
+		return -EINVAL;
+	idx = mmfs_snap_map_next_hole(&in->map, chunk_idx(fs, off));
+	if (idx > chunk_idx(fs, size - 1))
+		return (int64_t)size;
+	pos = MMFS_MAX(idx << fs->chunk_shift, (uint64_t)off);
+	return (int64_t)MMFS_MIN(pos, size);
+}
+
+int64_t fs_data_copy(struct fs *fs, struct fs_inode *src, uint64_t soff,
+		     struct fs_inode *dst, uint64_t doff, size_t len)
+{
+	uint64_t pos = 0;
+	int rc;
+
+	if (soff >= src->size)
+		return 0;
+	len = (size_t)MMFS_MIN((uint64_t)len, src->size - soff);
+	if (doff + len < doff || doff + len > FS_MAX_FILE_SIZE)
+		return -EFBIG;
+	while (pos < len) {
+		uint64_t s = soff + pos, d = doff + pos;
+		size_t take = MMFS_MIN(fs->chunk_size - chunk_off(fs, s),
+				       fs->chunk_size - chunk_off(fs, d));
+		uint32_t sid, did;
+
+		take = (size_t)MMFS_MIN((uint64_t)take, len - pos);
+		sid = mmfs_snap_map_lookup(&src->map, chunk_idx(fs, s));
+		did = mmfs_snap_map_lookup(&dst->map, chunk_idx(fs, d));
+		if (!sid && !did) {
+			pos += take; /* a hole onto a hole stays a hole */
+			continue;
+		}
+		rc = mmfs_snap_map_write_prep(fs->snap, &dst->map,
+					      chunk_idx(fs, d), &did);
+		if (rc < 0) {
+			if (pos)
+				break;
+			return rc;
+		}
+		/* Re-read: unsharing dst may not move src, but be exact. */
+		sid = mmfs_snap_map_lookup(&src->map, chunk_idx(fs, s));
+		if (sid)
+			memmove(chunk_mem(fs, did) + chunk_off(fs, d),
+				chunk_mem(fs, sid) + chunk_off(fs, s), take);
+		else
+			memset(chunk_mem(fs, did) + chunk_off(fs, d), 0, take);
+		pos += take;
+	}
+	fs_data_write_done(fs, dst, doff, pos);
+	return (int64_t)pos;
+}

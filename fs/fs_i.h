@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fs_i.h -- private definitions of fs/: the inode table, inodes, directory
+ * entries and extended attributes. FUSE-free, so that it can be unit-tested;
+ * only fuse_ops.c and main.c include <fuse_lowlevel.h>.
+ *
+ * Lock ordering (see also tier/tier.c):
+ *   fs->rename_lock (every rename)
+ *     -> inode->lock of directories, ancestor first, else lower ino first
+ *       -> inode->lock of non-directory or victim inodes
+ *         -> inode->alock (attributes; a leaf: nothing is taken under it)
+ *           -> fs->itable_lock, tier->lock
+ * The kernel's VFS already serializes conflicting namespace operations on
+ * the same directories (i_rwsem, s_vfs_rename_mutex); these locks keep the
+ * daemon's structures whole whatever order requests arrive in.
+ */
+#ifndef MMFS_FS_FS_I_H
+#define MMFS_FS_FS_I_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "snapshot/snap.h"
+#include "tier/tier.h"
+#include "utils/htab.h"
+
+#define FS_NAME_MAX 255
+#define FS_SYMLINK_MAX 4095 /* PATH_MAX - 1, as tmpfs */
+#define FS_XATTR_NAME_MAX 255
+#define FS_XATTR_SIZE_MAX 65536
+#define FS_XATTR_LIST_MAX 65536
+#define FS_ROOT_INO 1
+#define FS_BOGO_DIRENT_SIZE 20 /* st_size per entry, as tmpfs */
+#define FS_MAX_FILE_SIZE ((uint64_t)INT64_MAX)
+
+struct fs_inode;
+
+struct fs_dirent {
+	uint64_t seq;           /* readdir cookie; never reused in a dir */
+	uint64_t hash;          /* of the name */
+	struct fs_inode *inode; /* alive while this entry exists (nlink) */
+	uint8_t namelen;
+	char name[];            /* not NUL-terminated */
+};
+
+/* Position of an entry in readdir order; d == NULL once removed. */
+struct fs_dpos {
+	uint64_t seq;
+	struct fs_dirent *d;
+};
+
+/*
+ * A directory: a hash of names for O(1) lookup, and the entries in cookie
+ * order for readdir. Cookies are insertion sequence numbers, so a readdir
+ * resumed at any cookie neither repeats nor skips entries that stayed in
+ * the directory, whatever was added or removed meanwhile. Protected by the
+ * directory inode's ->lock.
+ */
+struct fs_dir {
+	struct mmfs_htab names;
+	struct fs_dpos *order;   /* ascending seq, with holes (d == NULL) */
+	size_t norder;           /* used slots of order[] */
+	size_t cap;
+	size_t live;             /* entries (not counting holes) */
+	uint64_t next_seq;       /* starts at 3: 1 and 2 are . and .. */
+	struct fs_inode *parent; /* ".."; changed under fs->rename_lock */
+};
+
+struct fs_xattr {
+	struct fs_xattr *next;
+	uint32_t size;
+	uint8_t namelen;
+	char *value;
+	char name[];             /* NUL-terminated */
+};
+
+struct fs_inode {
+	uint64_t ino;
+	uint64_t gen;
+	_Atomic uint64_t nlookup; /* kernel references (lookup - forget) */
+	_Atomic uint32_t nlink;
+	_Atomic bool dead;        /* set once, by whoever frees the inode */
+	uint32_t mode;            /* file type bits never change */
+
+	/*
+	 * lock: the content: a file's map and size, a directory's entries,
+	 * the xattr list. Readers of file data hold it shared, also while the
+	 * reply is copied out of chunk memory (so no chunk is freed under
+	 * the kernel's copy); writers and namespace changes hold it
+	 * exclusively.
+	 */
+	pthread_rwlock_t lock;
+	/*
+	 * alock: the attributes below. A leaf lock, held for a few loads and
+	 * stores; size is changed under both ->lock and ->alock and may be
+	 * read under either.
+	 */
+	pthread_mutex_t alock;
+	uint32_t perm;            /* mode & 07777; protected by alock */
+	uint32_t uid, gid;        /* protected by alock */
+	uint64_t rdev;
+	uint64_t size;            /* see above */
+	uint64_t blocks;          /* chunks mapped; as size */
+	struct timespec atime, mtime, ctime, btime; /* protected by alock */
+
+	struct fs_xattr *xattrs;  /* protected by lock */
+	uint32_t xattr_bytes;     /* names + values; protected by lock */
+	union {
+		struct mmfs_snap_map map; /* S_IFREG */
+		struct fs_dir dir;        /* S_IFDIR */
+		char *target;             /* S_IFLNK, immutable */
+	};
+};
+
+/*
+ * The inode table: ino -> inode, a two-level array read without locks (an
+ * ino the kernel names is alive until its forget). Freed inos are reused,
+ * with a new generation, so the table stays dense.
+ */
+#define FS_ITAB_LEAF_SHIFT 12
+#define FS_ITAB_LEAF (1u << FS_ITAB_LEAF_SHIFT)
+#define FS_ITAB_TOP (1u << 20)
+
+struct fs {
+	struct mmfs_tier *tier;
+	struct mmfs_snap *snap;
+	uint32_t chunk_size;
+	uint32_t chunk_shift;
+
+	_Atomic(struct fs_inode *) *itab[FS_ITAB_TOP]; /* leaves */
+	pthread_mutex_t itable_lock; /* protects ino allocation below */
+	uint64_t ino_next;           /* protected by itable_lock */
+	uint64_t *ino_free;          /* stack; protected by itable_lock */
+	size_t ino_nfree, ino_free_cap;
+	uint64_t gen_next;           /* protected by itable_lock */
+	_Atomic uint64_t ninodes;
+	_Atomic int64_t meta_bytes;  /* heap held by inodes, dirents, xattrs */
+	_Atomic int64_t file_bytes;  /* sum of regular file sizes */
+
+	pthread_mutex_t rename_lock; /* serializes renames; see top */
+	bool relatime;               /* update atime on read, relatime rule */
+	bool writeback;              /* kernel writeback cache (mount option) */
+	bool splice_read;            /* splice write payloads (mount option) */
+};
+
+struct fs_owner {
+	uint32_t uid, gid, umask;
+};
+
+/* inode.c */
+int fs_init(struct fs *fs, struct mmfs_tier *tier, struct mmfs_snap *snap);
+void fs_fini(struct fs *fs);
+/* fs_inode_get -- the live inode @ino, or NULL (no reference taken). */
+struct fs_inode *fs_inode_get(struct fs *fs, uint64_t ino);
+/* fs_inode_new -- a new inode with nlink 0, not in any directory. */
+int fs_inode_new(struct fs *fs, uint32_t mode, const struct fs_owner *o,
+		 const struct fs_inode *parent, uint64_t rdev,
+		 struct fs_inode **out);
+/* Drop @n kernel references; the inode goes when unreferenced & unlinked */
+void fs_inode_forget(struct fs *fs, struct fs_inode *in, uint64_t n);
+void fs_inode_ref(struct fs_inode *in);
+/* fs_inode_unlinked -- nlink dropped: free if nothing references it */
+void fs_inode_maybe_free(struct fs *fs, struct fs_inode *in);
+void fs_inode_stat(struct fs *fs, struct fs_inode *in, struct stat *st);
+void fs_inode_touch(struct fs_inode *in, bool mtime, bool ctime);
+void fs_now(struct timespec *ts);
+
+/* dir.c -- callers hold the directory's ->lock as noted */
+int fs_dir_init(struct fs_dir *d, struct fs_inode *parent);
+void fs_dir_fini(struct fs *fs, struct fs_dir *d);
+/* lookup: ->lock shared */
+struct fs_dirent *fs_dir_lookup(struct fs_dir *d, const char *name);
+/* add/remove: ->lock exclusive. add: -EEXIST, -ENOMEM, -ENAMETOOLONG */
+int fs_dir_add(struct fs *fs, struct fs_dir *d, const char *name,
+	       struct fs_inode *in);
+void fs_dir_remove(struct fs *fs, struct fs_dir *d, struct fs_dirent *de);
+/* fs_dir_seek -- index into order[] of the first entry with seq > @cookie */
+size_t fs_dir_seek(const struct fs_dir *d, uint64_t cookie);
+static inline bool fs_dir_empty(const struct fs_dir *d)
+{
+	return d->live == 0;
+}
+
+/* xattr.c -- ->lock exclusive for set/remove, shared for get/list */
+int fs_xattr_set(struct fs *fs, struct fs_inode *in, const char *name,
+		 const void *value, size_t size, int flags);
+/* get: returns the value size; copies it when @size is large enough */
+int fs_xattr_get(struct fs_inode *in, const char *name, void *buf,
+		 size_t size);
+int fs_xattr_list(struct fs_inode *in, char *buf, size_t size);
+int fs_xattr_remove(struct fs *fs, struct fs_inode *in, const char *name);
+void fs_xattr_free_all(struct fs *fs, struct fs_inode *in);
+
+/* data.c -- regular file data; callers hold ->lock as noted */
+/*
+ * fs_data_read_iov -- iovecs that cover [off, off+len) straight out of chunk
+ * memory (holes from the zero chunk). ->lock shared, kept until the iovecs
+ * are consumed. Returns the number of iovecs (<= @max) and sets *bytes.
+ */
+int fs_data_read_iov(struct fs *fs, struct fs_inode *in, uint64_t off,
+		     size_t len, struct iovec *iov, int max, size_t *bytes);
+/*
+ * fs_data_write_iov -- make [off, off+len) writable and return the chunk
+ * memory to copy into. ->lock exclusive. On -ENOSPC part-way, the prefix
+ * that could be allocated is returned (a short write); -ENOSPC only when
+ * not a byte fits. The caller then calls fs_data_write_done.
+ */
+int fs_data_write_iov(struct fs *fs, struct fs_inode *in, uint64_t off,
+		      size_t len, struct iovec *iov, int max, size_t *bytes);
+void fs_data_write_done(struct fs *fs, struct fs_inode *in, uint64_t off,
+			size_t written);
+/* ->lock exclusive */
+int fs_data_truncate(struct fs *fs, struct fs_inode *in, uint64_t size);
+int fs_data_fallocate(struct fs *fs, struct fs_inode *in, int mode,
+		      uint64_t off, uint64_t len);
+/* ->lock shared. SEEK_DATA / SEEK_HOLE */
+int64_t fs_data_seek(struct fs *fs, struct fs_inode *in, int64_t off,
+		     int whence);
+/* fs_data_copy -- copy bytes between files (both locked by the caller) */
+int64_t fs_data_copy(struct fs *fs, struct fs_inode *src, uint64_t soff,
+		     struct fs_inode *dst, uint64_t doff, size_t len);
+/* Largest number of iovecs one request of @len bytes may need. */
+int fs_data_iov_max(const struct fs *fs, size_t len);
+
+#endif

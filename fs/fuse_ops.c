@@ -1,0 +1,1107 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fuse_ops.c -- the FUSE low-level request handlers: decode a request,
+ * call the FUSE-free fs/ modules under the right locks, reply. Errors are
+ * negative errnos everywhere else; the sign flips here, once.
+ *
+ * Locks are never held across fuse_reply_*() with one deliberate
+ * exception: a read replies straight from chunk memory (no bounce buffer),
+ * so the file's ->lock stays shared until the kernel has copied the bytes;
+ * that write to /dev/fuse never waits on this filesystem.
+ */
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "fs/fs_i.h"
+#include "fs/fuse_ops.h"
+#include "fs/mmfs_ioctl.h"
+#include "utils/err.h"
+#include "utils/log.h"
+
+/*
+ * Every change reaches this daemon through the kernel, so the kernel's
+ * caches of names and attributes cannot go stale behind its back: cache
+ * them for long. (Changes the daemon makes on its own, such as a future
+ * snapshot rollback, must invalidate explicitly.)
+ */
+#define CACHE_TIMEOUT 86400.0
+#define IOV_STACK 64
+
+static inline struct fs *req_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void reply_err(fuse_req_t req, int rc)
+{
+	fuse_reply_err(req, -rc);
+}
+
+/* inode_of -- (internal) the inode the kernel names, or NULL */
+static struct fs_inode *inode_of(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs_inode *in = fs_inode_get(req_fs(req), ino);
+
+	if (!in)
+		fuse_reply_err(req, ESTALE);
+	return in;
+}
+
+static void fill_entry(struct fs *fs, struct fs_inode *in,
+		       struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = in->ino;
+	e->generation = in->gen;
+	e->attr_timeout = CACHE_TIMEOUT;
+	e->entry_timeout = CACHE_TIMEOUT;
+	fs_inode_stat(fs, in, &e->attr);
+}
+
+static int check_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0)
+		return -ENOENT;
+	if (len > FS_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (strchr(name, '/'))
+		return -EINVAL;
+	return 0;
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	const struct fs *fs = userdata;
+	unsigned want = FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
+			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_EXPORT_SUPPORT |
+			FUSE_CAP_IOCTL_DIR | FUSE_CAP_CACHE_SYMLINKS |
+			FUSE_CAP_ASYNC_DIO | FUSE_CAP_ASYNC_READ;
+
+	if (fs->writeback)
+		want |= FUSE_CAP_WRITEBACK_CACHE;
+	conn->want |= want & conn->capable;
+	/* Nothing else changes our files: mtime changes must not drop cache */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	if (!fs->splice_read)
+		conn->want &= ~(unsigned)FUSE_CAP_SPLICE_READ;
+	/* 1 MiB replies cannot go through a 1 MiB pipe: reply with writev. */
+	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	conn->max_write = 1u << 20;
+	conn->max_readahead = 1u << 20;
+	conn->time_gran = 1;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *p = inode_of(req, parent);
+	struct fuse_entry_param e;
+	struct fs_dirent *de;
+	struct fs_inode *in = NULL;
+	int rc;
+
+	if (!p)
+		return;
+	if (!S_ISDIR(p->mode))
+		return reply_err(req, -ENOTDIR);
+	rc = check_name(name);
+	if (rc < 0)
+		return reply_err(req, rc);
+	pthread_rwlock_rdlock(&p->lock);
+	if (strcmp(name, ".") == 0) {
+		in = p;
+	} else if (strcmp(name, "..") == 0) {
+		/* NFS export asks for a directory's parent by name. */
+		in = p->dir.parent ? p->dir.parent : p;
+	} else {
+		de = fs_dir_lookup(&p->dir, name);
+		in = de ? de->inode : NULL;
+	}
+	if (in) {
+		fs_inode_ref(in);
+		fill_entry(fs, in, &e);
+	}
+	pthread_rwlock_unlock(&p->lock);
+	if (!in) {
+		/* Negative entry: cached, since creates come through us. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = CACHE_TIMEOUT;
+	}
+	fuse_reply_entry(req, &e);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs_inode *in = fs_inode_get(req_fs(req), ino);
+
+	if (in)
+		fs_inode_forget(req_fs(req), in, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	struct fs *fs = req_fs(req);
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		struct fs_inode *in = fs_inode_get(fs, forgets[i].ino);
+
+		if (in)
+			fs_inode_forget(fs, in, forgets[i].nlookup);
+	}
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs_inode *in = inode_of(req, ino);
+	struct stat st;
+
+	if (!in)
+		return;
+	fs_inode_stat(req_fs(req), in, &st);
+	fuse_reply_attr(req, &st, CACHE_TIMEOUT);
+}
+
+static void set_time(struct timespec *dst, const struct timespec *src,
+		     bool now, const struct timespec *t_now)
+{
+	*dst = now ? *t_now : *src;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int valid, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *in = inode_of(req, ino);
+	struct timespec now;
+	struct stat st;
+	int rc = 0;
+
+	if (!in)
+		return;
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		if (S_ISDIR(in->mode))
+			return reply_err(req, -EISDIR);
+		if (!S_ISREG(in->mode))
+			return reply_err(req, -EINVAL);
+		if (attr->st_size < 0)
+			return reply_err(req, -EINVAL);
+		pthread_rwlock_wrlock(&in->lock);
+		rc = fs_data_truncate(fs, in, (uint64_t)attr->st_size);
+		pthread_rwlock_unlock(&in->lock);
+		if (rc < 0)
+			return reply_err(req, rc);
+	}
+	fs_now(&now);
+	pthread_mutex_lock(&in->alock);
+	if (valid & FUSE_SET_ATTR_MODE)
+		in->perm = attr->st_mode & 07777;
+	if (valid & FUSE_SET_ATTR_UID)
+		in->uid = attr->st_uid;
+	if (valid & FUSE_SET_ATTR_GID)
+		in->gid = attr->st_gid;
+	if (valid & FUSE_SET_ATTR_ATIME)
+		set_time(&in->atime, &attr->st_atim,
+			 valid & FUSE_SET_ATTR_ATIME_NOW, &now);
+	if (valid & FUSE_SET_ATTR_MTIME)
+		set_time(&in->mtime, &attr->st_mtim,
+			 valid & FUSE_SET_ATTR_MTIME_NOW, &now);
+	if (valid & FUSE_SET_ATTR_CTIME)
+		in->ctime = attr->st_ctim;
+	else if (valid & ~(FUSE_SET_ATTR_SIZE))
+		in->ctime = now;
+	pthread_mutex_unlock(&in->alock);
+	fs_inode_stat(fs, in, &st);
+	fuse_reply_attr(req, &st, CACHE_TIMEOUT);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs_inode *in = inode_of(req, ino);
+
+	if (!in)
+		return;
+	if (!S_ISLNK(in->mode))
+		return reply_err(req, -EINVAL);
+	fuse_reply_readlink(req, in->target);
+}
+
+/*
+ * make_node -- (internal) create and link a new inode of any type.
+ * The kernel already applied the umask (no FUSE_CAP_DONT_MASK) and checked
+ * write and search permission on the parent (default_permissions).
+ */
+static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, dev_t rdev, const char *target,
+		      struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs_owner owner = { ctx->uid, ctx->gid, ctx->umask };
+	struct fs_inode *p = inode_of(req, parent);
+	struct fuse_entry_param e;
+	struct fs_inode *in;
+	int rc;
+
+	if (!p)
+		return;
+	if (!S_ISDIR(p->mode))
+		return reply_err(req, -ENOTDIR);
+	rc = check_name(name);
+	if (rc < 0)
+		return reply_err(req, rc);
+	if (target && strlen(target) > FS_SYMLINK_MAX)
+		return reply_err(req, -ENAMETOOLONG);
+	pthread_rwlock_wrlock(&p->lock);
+	if (atomic_load(&p->nlink) == 0) {
+		rc = -ENOENT; /* the directory was removed under us */
+		goto out_unlock;
+	}
+	if (fs_dir_lookup(&p->dir, name)) {
+		rc = -EEXIST;
+		goto out_unlock;
+	}
+	pthread_mutex_lock(&p->alock);
+	rc = fs_inode_new(fs, mode, &owner, p, rdev, &in);
+	pthread_mutex_unlock(&p->alock);
+	if (rc < 0)
+		goto out_unlock;
+	if (S_ISDIR(mode))
+		rc = fs_dir_init(&in->dir, p);
+	else if (S_ISLNK(mode))
+		rc = (in->target = strdup(target)) ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = fs_dir_add(fs, &p->dir, name, in);
+	if (rc < 0) {
+		fs_inode_maybe_free(fs, in); /* nlink 0, nlookup 0: freed */
+		goto out_unlock;
+	}
+	if (S_ISLNK(mode))
+		atomic_fetch_add(&fs->meta_bytes, (int64_t)strlen(target) + 1);
+	atomic_store(&in->nlink, S_ISDIR(mode) ? 2 : 1);
+	if (S_ISDIR(mode))
+		atomic_fetch_add(&p->nlink, 1);
+	fs_inode_touch(p, true, true);
+	fs_inode_ref(in);
+	fill_entry(fs, in, &e);
+	pthread_rwlock_unlock(&p->lock);
+	if (fi) {
+		fi->keep_cache = 1;
+		fuse_reply_create(req, &e, fi);
+	} else {
+		fuse_reply_entry(req, &e);
+	}
+	return;
+
+out_unlock:
+	pthread_rwlock_unlock(&p->lock);
+	reply_err(req, rc);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: case S_IFIFO: case S_IFSOCK: case S_IFCHR: case S_IFBLK:
+		break;
+	default:
+		return reply_err(req, -EINVAL);
+	}
+	make_node(req, parent, name, mode, rdev, NULL, NULL);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL, NULL);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	make_node(req, parent, name, S_IFLNK | 0777, 0, link, NULL);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	make_node(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, fi);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *p = inode_of(req, parent);
+	struct fs_dirent *de;
+	struct fs_inode *in;
+	int rc = 0;
+
+	if (!p)
+		return;
+	pthread_rwlock_wrlock(&p->lock);
+	de = S_ISDIR(p->mode) ? fs_dir_lookup(&p->dir, name) : NULL;
+	if (!de) {
+		rc = S_ISDIR(p->mode) ? -ENOENT : -ENOTDIR;
+		goto out_unlock;
+	}
+	in = de->inode;
+	if (S_ISDIR(in->mode)) {
+		rc = -EISDIR;
+		goto out_unlock;
+	}
+	fs_dir_remove(fs, &p->dir, de);
+	atomic_fetch_sub(&in->nlink, 1);
+	fs_inode_touch(in, false, true);
+	fs_inode_touch(p, true, true);
+	pthread_rwlock_unlock(&p->lock);
+	fs_inode_maybe_free(fs, in);
+	fuse_reply_err(req, 0);
+	return;
+
+out_unlock:
+	pthread_rwlock_unlock(&p->lock);
+	reply_err(req, rc);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *p = inode_of(req, parent);
+	struct fs_dirent *de;
+	struct fs_inode *in;
+	int rc = 0;
+
+	if (!p)
+		return;
+	if (strcmp(name, ".") == 0)
+		return reply_err(req, -EINVAL);
+	if (strcmp(name, "..") == 0)
+		return reply_err(req, -ENOTEMPTY);
+	pthread_rwlock_wrlock(&p->lock);
+	de = S_ISDIR(p->mode) ? fs_dir_lookup(&p->dir, name) : NULL;
+	if (!de) {
+		rc = S_ISDIR(p->mode) ? -ENOENT : -ENOTDIR;
+		goto out_unlock;
+	}
+	in = de->inode;
+	if (!S_ISDIR(in->mode)) {
+		rc = -ENOTDIR;
+		goto out_unlock;
+	}
+	pthread_rwlock_wrlock(&in->lock);
+	if (!fs_dir_empty(&in->dir)) {
+		pthread_rwlock_unlock(&in->lock);
+		rc = -ENOTEMPTY;
+		goto out_unlock;
+	}
+	fs_dir_remove(fs, &p->dir, de);
+	atomic_store(&in->nlink, 0);
+	pthread_rwlock_unlock(&in->lock);
+	atomic_fetch_sub(&p->nlink, 1);
+	fs_inode_touch(in, false, true);
+	fs_inode_touch(p, true, true);
+	pthread_rwlock_unlock(&p->lock);
+	fs_inode_maybe_free(fs, in);
+	fuse_reply_err(req, 0);
+	return;
+
+out_unlock:
+	pthread_rwlock_unlock(&p->lock);
+	reply_err(req, rc);
+}
+
+/* is_ancestor -- (internal) is @a @b or above it? Under rename_lock. */
+static bool is_ancestor(const struct fs_inode *a, const struct fs_inode *b)
+{
+	for (; b; b = b->dir.parent) {
+		if (a == b)
+			return true;
+		if (b->ino == FS_ROOT_INO)
+			break;
+	}
+	return false;
+}
+
+/* rename_checks -- (internal) the errno rules of rename(2) */
+static int rename_checks(struct fs_inode *src, struct fs_inode *dst,
+			 struct fs_inode *p2, struct fs_inode *p1,
+			 unsigned flags)
+{
+	if (S_ISDIR(src->mode) && is_ancestor(src, p2))
+		return -EINVAL; /* into its own subtree */
+	if (!dst)
+		return 0;
+	if (flags & RENAME_EXCHANGE)
+		return S_ISDIR(dst->mode) && is_ancestor(dst, p1) ? -EINVAL : 0;
+	if (S_ISDIR(src->mode) && !S_ISDIR(dst->mode))
+		return -ENOTDIR;
+	if (!S_ISDIR(src->mode) && S_ISDIR(dst->mode))
+		return -EISDIR;
+	if (S_ISDIR(dst->mode) && !fs_dir_empty(&dst->dir))
+		return -ENOTEMPTY;
+	return 0;
+}
+
+/* reparent -- (internal) a directory moved from @from to @to */
+static void reparent(struct fs_inode *dir, struct fs_inode *from,
+		     struct fs_inode *to)
+{
+	if (!S_ISDIR(dir->mode) || from == to)
+		return;
+	dir->dir.parent = to;
+	atomic_fetch_sub(&from->nlink, 1);
+	atomic_fetch_add(&to->nlink, 1);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *p1 = inode_of(req, parent), *p2, *first, *second;
+	struct fs_inode *src, *dst = NULL, *victim = NULL;
+	struct fs_dirent *de, *de2;
+	int rc;
+
+	if (!p1 || !(p2 = inode_of(req, newparent)))
+		return;
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
+	    (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
+		return reply_err(req, -EINVAL);
+	if (!S_ISDIR(p1->mode) || !S_ISDIR(p2->mode))
+		return reply_err(req, -ENOTDIR);
+	rc = check_name(newname);
+	if (rc < 0)
+		return reply_err(req, rc);
+	pthread_mutex_lock(&fs->rename_lock);
+	/* Ancestor first, else lower ino first: see fs_i.h. */
+	first = p1;
+	second = p2;
+	if (is_ancestor(p2, p1) ||
+	    (!is_ancestor(p1, p2) && p2->ino < p1->ino)) {
+		first = p2;
+		second = p1;
+	}
+	pthread_rwlock_wrlock(&first->lock);
+	if (second != first)
+		pthread_rwlock_wrlock(&second->lock);
+	de = fs_dir_lookup(&p1->dir, name);
+	de2 = fs_dir_lookup(&p2->dir, newname);
+	if (!de || (!de2 && (flags & RENAME_EXCHANGE))) {
+		rc = -ENOENT;
+		goto out_unlock;
+	}
+	if (de2 && (flags & RENAME_NOREPLACE)) {
+		rc = -EEXIST;
+		goto out_unlock;
+	}
+	src = de->inode;
+	dst = de2 ? de2->inode : NULL;
+	if (src == dst) {
+		rc = 0; /* two names of one file: POSIX says do nothing */
+		goto out_unlock;
+	}
+	if (dst && S_ISDIR(dst->mode))
+		pthread_rwlock_wrlock(&dst->lock);
+	rc = rename_checks(src, dst, p2, p1, flags);
+	if (rc < 0)
+		goto out_unlock_dst;
+	if (flags & RENAME_EXCHANGE) {
+		/* Swap what the two names point at; names and cookies stay. */
+		de->inode = dst;
+		de2->inode = src;
+		reparent(src, p1, p2);
+		reparent(dst, p2, p1);
+		fs_inode_touch(dst, false, true);
+	} else if (de2) {
+		/* Reuse the victim's entry: replacing cannot fail. */
+		victim = dst;
+		de2->inode = src;
+		fs_dir_remove(fs, &p1->dir, de);
+		if (S_ISDIR(victim->mode)) {
+			atomic_store(&victim->nlink, 0);
+			atomic_fetch_sub(&p2->nlink, 1);
+		} else {
+			atomic_fetch_sub(&victim->nlink, 1);
+		}
+		fs_inode_touch(victim, false, true);
+		reparent(src, p1, p2);
+	} else {
+		rc = fs_dir_add(fs, &p2->dir, newname, src);
+		if (rc < 0)
+			goto out_unlock_dst;
+		fs_dir_remove(fs, &p1->dir, de);
+		reparent(src, p1, p2);
+	}
+	fs_inode_touch(src, false, true);
+	fs_inode_touch(p1, true, true);
+	if (p2 != p1)
+		fs_inode_touch(p2, true, true);
+out_unlock_dst:
+	if (dst && S_ISDIR(dst->mode))
+		pthread_rwlock_unlock(&dst->lock);
+out_unlock:
+	if (second != first)
+		pthread_rwlock_unlock(&second->lock);
+	pthread_rwlock_unlock(&first->lock);
+	pthread_mutex_unlock(&fs->rename_lock);
+	if (victim)
+		fs_inode_maybe_free(fs, victim);
+	reply_err(req, rc);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *in = inode_of(req, ino), *p;
+	struct fuse_entry_param e;
+	int rc;
+
+	if (!in || !(p = inode_of(req, newparent)))
+		return;
+	if (S_ISDIR(in->mode))
+		return reply_err(req, -EPERM);
+	if (!S_ISDIR(p->mode))
+		return reply_err(req, -ENOTDIR);
+	rc = check_name(newname);
+	if (rc < 0)
+		return reply_err(req, rc);
+	pthread_rwlock_wrlock(&p->lock);
+	if (atomic_load(&p->nlink) == 0)
+		rc = -ENOENT;
+	else if (atomic_load(&in->nlink) == 0)
+		rc = -ENOENT; /* linkat of an unlinked file, as ext4 */
+	else
+		rc = fs_dir_add(fs, &p->dir, newname, in);
+	if (rc < 0) {
+		pthread_rwlock_unlock(&p->lock);
+		return reply_err(req, rc);
+	}
+	atomic_fetch_add(&in->nlink, 1);
+	fs_inode_touch(in, false, true);
+	fs_inode_touch(p, true, true);
+	fs_inode_ref(in);
+	fill_entry(fs, in, &e);
+	pthread_rwlock_unlock(&p->lock);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_inode *in = inode_of(req, ino);
+
+	if (!in)
+		return;
+	if (S_ISDIR(in->mode))
+		return reply_err(req, -EISDIR);
+	/* Only the kernel changes our files: its cache stays valid. */
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+/* relatime -- (internal) the relatime rule: at most daily, or after mtime */
+static void relatime(struct fs_inode *in)
+{
+	struct timespec now;
+
+	fs_now(&now);
+	pthread_mutex_lock(&in->alock);
+	if (in->atime.tv_sec < in->mtime.tv_sec ||
+	    (in->atime.tv_sec == in->mtime.tv_sec &&
+	     in->atime.tv_nsec <= in->mtime.tv_nsec) ||
+	    in->atime.tv_sec < in->ctime.tv_sec ||
+	    now.tv_sec - in->atime.tv_sec >= 24 * 3600)
+		in->atime = now;
+	pthread_mutex_unlock(&in->alock);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *in = inode_of(req, ino);
+	struct iovec stack[IOV_STACK], *iov = stack;
+	int max = fs_data_iov_max(fs, size);
+	size_t bytes;
+	int n;
+
+	if (!in)
+		return;
+	if (off < 0)
+		return reply_err(req, -EINVAL);
+	if (max > IOV_STACK) {
+		iov = malloc((size_t)max * sizeof(*iov));
+		if (!iov)
+			return reply_err(req, -ENOMEM);
+	}
+	pthread_rwlock_rdlock(&in->lock);
+	n = fs_data_read_iov(fs, in, (uint64_t)off, size, iov, max, &bytes);
+	fuse_reply_iov(req, iov, n);
+	pthread_rwlock_unlock(&in->lock);
+	if (fs->relatime)
+		relatime(in);
+	if (iov != stack)
+		free(iov);
+}
+
+static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_bufvec *src, off_t off,
+			 struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *in = inode_of(req, ino);
+	size_t len = fuse_buf_size(src);
+	int max = fs_data_iov_max(fs, len);
+	struct {
+		struct fuse_bufvec v;
+		struct fuse_buf more[IOV_STACK];
+	} stack;
+	struct fuse_bufvec *dst = &stack.v;
+	struct iovec iovs[IOV_STACK + 1], *iov = iovs;
+	size_t bytes;
+	ssize_t copied;
+	int n, i;
+
+	if (!in)
+		return;
+	if (off < 0)
+		return reply_err(req, -EINVAL);
+	if (max > IOV_STACK) {
+		dst = calloc(1, sizeof(*dst) + (size_t)max * sizeof(dst->buf[0]));
+		iov = malloc((size_t)max * sizeof(*iov));
+		if (!dst || !iov) {
+			n = -ENOMEM;
+			goto out_free;
+		}
+	}
+	pthread_rwlock_wrlock(&in->lock);
+	n = fs_data_write_iov(fs, in, (uint64_t)off, len, iov, max, &bytes);
+	if (n < 0) {
+		pthread_rwlock_unlock(&in->lock);
+		goto out_free;
+	}
+	*dst = (struct fuse_bufvec)FUSE_BUFVEC_INIT(0);
+	dst->count = (size_t)n;
+	for (i = 0; i < n; i++)
+		dst->buf[i] = (struct fuse_buf){
+			.size = iov[i].iov_len, .mem = iov[i].iov_base,
+		};
+	/* The one copy: kernel buffer (or pipe) into chunk memory. */
+	copied = fuse_buf_copy(dst, src, 0);
+	if (copied > 0)
+		fs_data_write_done(fs, in, (uint64_t)off, (size_t)copied);
+	pthread_rwlock_unlock(&in->lock);
+	if (copied < 0)
+		n = (int)copied;
+	else
+		fuse_reply_write(req, (size_t)copied);
+out_free:
+	if (dst != &stack.v)
+		free(dst);
+	if (iov != iovs)
+		free(iov);
+	if (n < 0)
+		reply_err(req, n);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+/* Volatile mounts: there is nothing below DRAM to make durable. */
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs_inode *in = inode_of(req, ino);
+
+	if (!in)
+		return;
+	if (!S_ISDIR(in->mode))
+		return reply_err(req, -ENOTDIR);
+	/* The kernel may cache listings: it invalidates them on changes. */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+/*
+ * do_readdir -- (internal) fill one reply buffer from cookie @off.
+ * Cookies: 1 = ".", 2 = "..", then each entry's insertion sequence.
+ */
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, bool plus)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *d = inode_of(req, ino);
+	struct fuse_entry_param e;
+	size_t used = 0, i;
+	char *buf;
+
+	if (!d)
+		return;
+	if (!S_ISDIR(d->mode))
+		return reply_err(req, -ENOTDIR);
+	if (off < 0)
+		return reply_err(req, -EINVAL);
+	buf = malloc(size);
+	if (!buf)
+		return reply_err(req, -ENOMEM);
+	pthread_rwlock_rdlock(&d->lock);
+	for (; off < 2; off++) {
+		struct fs_inode *dot = off == 0 ? d
+				     : (d->dir.parent ? d->dir.parent : d);
+		const char *name = off == 0 ? "." : "..";
+		size_t need;
+
+		/* The kernel takes no reference for "." and "..". */
+		fill_entry(fs, dot, &e);
+		need = plus ? fuse_add_direntry_plus(req, buf + used,
+						     size - used, name, &e,
+						     off + 1)
+			    : fuse_add_direntry(req, buf + used, size - used,
+						name, &e.attr, off + 1);
+		if (need > size - used)
+			goto out_reply;
+		used += need;
+	}
+	for (i = fs_dir_seek(&d->dir, (uint64_t)off); i < d->dir.norder; i++) {
+		struct fs_dirent *de = d->dir.order[i].d;
+		char name[FS_NAME_MAX + 1];
+		size_t need;
+
+		if (!de)
+			continue;
+		memcpy(name, de->name, de->namelen);
+		name[de->namelen] = '\0';
+		if (plus) {
+			fill_entry(fs, de->inode, &e);
+			need = fuse_add_direntry_plus(req, buf + used,
+						      size - used, name, &e,
+						      (off_t)de->seq);
+		} else {
+			memset(&e.attr, 0, sizeof(e.attr));
+			e.attr.st_ino = de->inode->ino;
+			e.attr.st_mode = de->inode->mode;
+			need = fuse_add_direntry(req, buf + used, size - used,
+						 name, &e.attr,
+						 (off_t)de->seq);
+		}
+		if (need > size - used)
+			break;
+		if (plus)
+			fs_inode_ref(de->inode);
+		used += need;
+	}
+out_reply:
+	pthread_rwlock_unlock(&d->lock);
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = req_fs(req);
+	struct mmfs_tier_stat ts;
+	struct statvfs sv;
+	uint64_t total = 0, used = 0;
+	int t;
+
+	mmfs_tier_stat(fs->tier, &ts);
+	for (t = 0; t < MMFS_TIER_COUNT; t++) {
+		total += ts.total_chunks[t];
+		used += ts.used_chunks[t];
+	}
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = fs->chunk_size;
+	sv.f_frsize = fs->chunk_size;
+	sv.f_blocks = total;
+	sv.f_bfree = total - used;
+	sv.f_bavail = total - used;
+	/* Inodes live in the daemon's heap, bounded by the inode table. */
+	sv.f_files = (uint64_t)FS_ITAB_TOP * FS_ITAB_LEAF - 1;
+	sv.f_ffree = sv.f_files - atomic_load(&fs->ninodes);
+	sv.f_favail = sv.f_ffree;
+	sv.f_namemax = FS_NAME_MAX;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	struct fs_inode *in = inode_of(req, ino);
+	int rc;
+
+	if (!in)
+		return;
+	pthread_rwlock_wrlock(&in->lock);
+	rc = fs_xattr_set(req_fs(req), in, name, value, size, flags);
+	pthread_rwlock_unlock(&in->lock);
+	if (rc == 0)
+		fs_inode_touch(in, false, true);
+	reply_err(req, rc);
+}
+
+/* reply_sized -- (internal) the two-step size protocol of get/listxattr */
+static void reply_sized(fuse_req_t req, struct fs_inode *in, const char *name,
+			size_t size)
+{
+	char *buf = NULL;
+	int rc;
+
+	if (size) {
+		buf = malloc(size);
+		if (!buf)
+			return reply_err(req, -ENOMEM);
+	}
+	pthread_rwlock_rdlock(&in->lock);
+	rc = name ? fs_xattr_get(in, name, buf, size)
+		  : fs_xattr_list(in, buf, size);
+	pthread_rwlock_unlock(&in->lock);
+	if (rc < 0)
+		reply_err(req, rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)rc);
+	else
+		fuse_reply_buf(req, buf, (size_t)rc);
+	free(buf);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	struct fs_inode *in = inode_of(req, ino);
+
+	if (in)
+		reply_sized(req, in, name, size);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs_inode *in = inode_of(req, ino);
+
+	if (in)
+		reply_sized(req, in, NULL, size);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fs_inode *in = inode_of(req, ino);
+	int rc;
+
+	if (!in)
+		return;
+	pthread_rwlock_wrlock(&in->lock);
+	rc = fs_xattr_remove(req_fs(req), in, name);
+	pthread_rwlock_unlock(&in->lock);
+	if (rc == 0)
+		fs_inode_touch(in, false, true);
+	reply_err(req, rc);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			 off_t offset, off_t length,
+			 struct fuse_file_info *fi)
+{
+	struct fs_inode *in = inode_of(req, ino);
+	int rc;
+
+	if (!in)
+		return;
+	if (offset < 0 || length <= 0)
+		return reply_err(req, -EINVAL);
+	if (!S_ISREG(in->mode))
+		return reply_err(req, -ENODEV);
+	pthread_rwlock_wrlock(&in->lock);
+	rc = fs_data_fallocate(req_fs(req), in, mode, (uint64_t)offset,
+			       (uint64_t)length);
+	pthread_rwlock_unlock(&in->lock);
+	reply_err(req, rc);
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	struct fs_inode *in = inode_of(req, ino);
+	int64_t pos;
+
+	if (!in)
+		return;
+	if (!S_ISREG(in->mode))
+		return reply_err(req, -EINVAL);
+	pthread_rwlock_rdlock(&in->lock);
+	pos = fs_data_seek(req_fs(req), in, off, whence);
+	pthread_rwlock_unlock(&in->lock);
+	if (pos < 0)
+		return reply_err(req, (int)pos);
+	fuse_reply_lseek(req, pos);
+}
+
+static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+			       off_t off_in, struct fuse_file_info *fi_in,
+			       fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len,
+			       int flags)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *src = inode_of(req, ino_in), *dst;
+	int64_t n;
+
+	if (!src || !(dst = inode_of(req, ino_out)))
+		return;
+	if (flags)
+		return reply_err(req, -EINVAL);
+	if (!S_ISREG(src->mode) || !S_ISREG(dst->mode))
+		return reply_err(req, -EINVAL);
+	if (off_in < 0 || off_out < 0)
+		return reply_err(req, -EINVAL);
+	/* Two files: lower ino first (neither is a directory). */
+	if (src == dst) {
+		pthread_rwlock_wrlock(&dst->lock);
+	} else if (src->ino < dst->ino) {
+		pthread_rwlock_rdlock(&src->lock);
+		pthread_rwlock_wrlock(&dst->lock);
+	} else {
+		pthread_rwlock_wrlock(&dst->lock);
+		pthread_rwlock_rdlock(&src->lock);
+	}
+	n = fs_data_copy(fs, src, (uint64_t)off_in, dst, (uint64_t)off_out,
+			 len);
+	if (src != dst)
+		pthread_rwlock_unlock(&src->lock);
+	pthread_rwlock_unlock(&dst->lock);
+	if (n < 0)
+		return reply_err(req, (int)n);
+	fuse_reply_write(req, (size_t)n);
+}
+
+static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
+		     void *arg, struct fuse_file_info *fi, unsigned flags,
+		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct fs *fs = req_fs(req);
+	struct mmfs_ioc_stat st;
+	struct mmfs_tier_stat ts;
+
+	if (flags & FUSE_IOCTL_COMPAT)
+		return reply_err(req, -ENOSYS);
+	switch (cmd) {
+	case MMFS_IOC_STAT:
+		if (out_bufsz < sizeof(st))
+			return reply_err(req, -EINVAL);
+		mmfs_tier_stat(fs->tier, &ts);
+		memset(&st, 0, sizeof(st));
+		st.version = MMFS_IOC_STAT_VERSION;
+		st.chunk_size = ts.chunk_size;
+		st.dram_total = ts.total_chunks[MMFS_TIER_DRAM] * ts.chunk_size;
+		st.dram_used = ts.used_chunks[MMFS_TIER_DRAM] * ts.chunk_size;
+		st.pmem_total = ts.total_chunks[MMFS_TIER_PMEM] * ts.chunk_size;
+		st.pmem_used = ts.used_chunks[MMFS_TIER_PMEM] * ts.chunk_size;
+		st.chunk_allocs = ts.allocs;
+		st.chunk_frees = ts.frees;
+		st.enospc = ts.enospc;
+		st.inodes = atomic_load(&fs->ninodes);
+		st.meta_bytes = (uint64_t)MMFS_MAX(atomic_load(&fs->meta_bytes), 0);
+		st.file_bytes = (uint64_t)MMFS_MAX(atomic_load(&fs->file_bytes), 0);
+		fuse_reply_ioctl(req, 0, &st, sizeof(st));
+		return;
+	default:
+		/* What ext4 says for an ioctl it does not know. */
+		return reply_err(req, -ENOTTY);
+	}
+}
+
+static const struct fuse_lowlevel_ops mmfs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.symlink = op_symlink,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.create = op_create,
+	.read = op_read,
+	.write_buf = op_write_buf,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.fallocate = op_fallocate,
+	.lseek = op_lseek,
+	.copy_file_range = op_copy_file_range,
+	.ioctl = op_ioctl,
+};
+
+const struct fuse_lowlevel_ops *mmfs_fuse_ops(void)
+{
+	return &mmfs_ops;
+}

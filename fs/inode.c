@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * inode.c -- the inode table and inode lifetime.
+ *
+ * An inode lives while a directory entry names it (nlink > 0) or the kernel
+ * holds a reference (nlookup > 0; open files are covered by the kernel's
+ * own reference). Whoever drops the last of both frees it, exactly once,
+ * decided by the ->dead flag. Inode numbers are reused with a fresh
+ * generation, as ext4 does, so NFS file handles of a deleted file go stale
+ * instead of naming its successor.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs/fs_i.h"
+#include "utils/err.h"
+
+void fs_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+int fs_init(struct fs *fs, struct mmfs_tier *tier, struct mmfs_snap *snap)
+{
+	fs->tier = tier;
+	fs->snap = snap;
+	fs->chunk_size = mmfs_tier_chunk_size(tier);
+	fs->chunk_shift = (uint32_t)__builtin_ctz(fs->chunk_size);
+	fs->ino_next = FS_ROOT_INO;
+	fs->gen_next = 1;
+	fs->relatime = true;
+	pthread_mutex_init(&fs->itable_lock, NULL);
+	pthread_mutex_init(&fs->rename_lock, NULL);
+	return 0;
+}
+
+/* itab_slot -- (internal) the table slot of @ino, optionally creating it */
+static _Atomic(struct fs_inode *) *itab_slot(struct fs *fs, uint64_t ino,
+					      bool create)
+{
+	uint64_t top = ino >> FS_ITAB_LEAF_SHIFT;
+	_Atomic(struct fs_inode *) *leaf;
+
+	if (top >= FS_ITAB_TOP)
+		return NULL;
+	leaf = atomic_load_explicit((_Atomic(void *) *)&fs->itab[top],
+				    memory_order_acquire);
+	if (!leaf && create) {
+		/* Only under itable_lock: no two threads create a leaf. */
+		leaf = calloc(FS_ITAB_LEAF, sizeof(*leaf));
+		if (!leaf)
+			return NULL;
+		atomic_store_explicit((_Atomic(void *) *)&fs->itab[top], leaf,
+				      memory_order_release);
+	}
+	return leaf ? &leaf[ino & (FS_ITAB_LEAF - 1)] : NULL;
+}
+
+struct fs_inode *fs_inode_get(struct fs *fs, uint64_t ino)
+{
+	_Atomic(struct fs_inode *) *slot = itab_slot(fs, ino, false);
+
+	return slot ? atomic_load_explicit(slot, memory_order_acquire) : NULL;
+}
+
+/* ino_alloc -- (internal) an ino and its slot; reuses freed inos first */
+static int ino_alloc(struct fs *fs, struct fs_inode *in)
+{
+	_Atomic(struct fs_inode *) *slot;
+	uint64_t ino;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->itable_lock);
+	if (fs->ino_nfree)
+		ino = fs->ino_free[--fs->ino_nfree];
+	else
+		ino = fs->ino_next;
+	slot = itab_slot(fs, ino, true);
+	if (!slot) {
+		rc = ino >> FS_ITAB_LEAF_SHIFT >= FS_ITAB_TOP ? -ENOSPC
+							      : -ENOMEM;
+		if (ino != fs->ino_next)
+			fs->ino_nfree++; /* give the reused number back */
+		goto out_unlock;
+	}
+	if (ino == fs->ino_next)
+		fs->ino_next++;
+	in->ino = ino;
+	in->gen = fs->gen_next++;
+	atomic_store_explicit(slot, in, memory_order_release);
+out_unlock:
+	pthread_mutex_unlock(&fs->itable_lock);
+	return rc;
+}
+
+static void ino_release(struct fs *fs, uint64_t ino)
+{
+	pthread_mutex_lock(&fs->itable_lock);
+	atomic_store_explicit(itab_slot(fs, ino, false), NULL,
+			      memory_order_release);
+	if (fs->ino_nfree == fs->ino_free_cap) {
+		size_t cap = fs->ino_free_cap ? fs->ino_free_cap * 2 : 1024;
+		uint64_t *p = realloc(fs->ino_free, cap * sizeof(*p));
+
+		if (!p) {
+			/* Lose the number rather than the inode: harmless. */
+			goto out_unlock;
+		}
+		fs->ino_free = p;
+		fs->ino_free_cap = cap;
+	}
+	fs->ino_free[fs->ino_nfree++] = ino;
+out_unlock:
+	pthread_mutex_unlock(&fs->itable_lock);
+}
+
+int fs_inode_new(struct fs *fs, uint32_t mode, const struct fs_owner *o,
+		 const struct fs_inode *parent, uint64_t rdev,
+		 struct fs_inode **out)
+{
+	struct fs_inode *in = calloc(1, sizeof(*in));
+	int rc;
+
+	if (!in)
+		return -ENOMEM;
+	in->mode = mode & S_IFMT;
+	in->perm = mode & 07777;
+	in->uid = o->uid;
+	in->gid = o->gid;
+	in->rdev = rdev;
+	/* BSD group semantics in setgid directories, as tmpfs and ext4. */
+	if (parent && (parent->perm & S_ISGID)) {
+		in->gid = parent->gid;
+		if (S_ISDIR(mode))
+			in->perm |= S_ISGID;
+	}
+	fs_now(&in->btime);
+	in->atime = in->mtime = in->ctime = in->btime;
+	pthread_rwlock_init(&in->lock, NULL);
+	pthread_mutex_init(&in->alock, NULL);
+	if (S_ISREG(mode))
+		mmfs_snap_map_init(&in->map);
+	rc = ino_alloc(fs, in);
+	if (rc < 0)
+		goto out_free;
+	atomic_fetch_add(&fs->ninodes, 1);
+	atomic_fetch_add(&fs->meta_bytes, (int64_t)sizeof(*in));
+	*out = in;
+	return 0;
+
+out_free:
+	pthread_rwlock_destroy(&in->lock);
+	pthread_mutex_destroy(&in->alock);
+	free(in);
+	return rc;
+}
+
+/* inode_destroy -- (internal) free an inode nobody can reach any more */
+static void inode_destroy(struct fs *fs, struct fs_inode *in)
+{
+	int64_t bytes = sizeof(*in);
+
+	ino_release(fs, in->ino);
+	fs_xattr_free_all(fs, in);
+	switch (in->mode & S_IFMT) {
+	case S_IFREG:
+		atomic_fetch_sub(&fs->file_bytes, (int64_t)in->size);
+		mmfs_snap_map_fini(fs->snap, &in->map);
+		break;
+	case S_IFDIR:
+		fs_dir_fini(fs, &in->dir);
+		break;
+	case S_IFLNK:
+		bytes += (int64_t)strlen(in->target) + 1;
+		free(in->target);
+		break;
+	}
+	pthread_rwlock_destroy(&in->lock);
+	pthread_mutex_destroy(&in->alock);
+	atomic_fetch_sub(&fs->ninodes, 1);
+	atomic_fetch_sub(&fs->meta_bytes, bytes);
+	free(in);
+}
+
+void fs_inode_maybe_free(struct fs *fs, struct fs_inode *in)
+{
+	bool expect = false;
+
+	if (atomic_load(&in->nlookup) != 0 || atomic_load(&in->nlink) != 0)
+		return;
+	if (atomic_compare_exchange_strong(&in->dead, &expect, true))
+		inode_destroy(fs, in);
+}
+
+void fs_inode_ref(struct fs_inode *in)
+{
+	atomic_fetch_add_explicit(&in->nlookup, 1, memory_order_relaxed);
+}
+
+void fs_inode_forget(struct fs *fs, struct fs_inode *in, uint64_t n)
+{
+	uint64_t old = atomic_load(&in->nlookup);
+	uint64_t new;
+
+	/* Saturate: the kernel's count of the root may exceed ours. */
+	do {
+		new = old > n ? old - n : 0;
+	} while (!atomic_compare_exchange_weak(&in->nlookup, &old, new));
+	if (new == 0)
+		fs_inode_maybe_free(fs, in);
+}
+
+void fs_inode_stat(struct fs *fs, struct fs_inode *in, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = in->ino;
+	st->st_nlink = atomic_load(&in->nlink);
+	st->st_rdev = in->rdev;
+	st->st_blksize = fs->chunk_size;
+	pthread_mutex_lock(&in->alock);
+	st->st_mode = in->mode | in->perm;
+	st->st_uid = in->uid;
+	st->st_gid = in->gid;
+	st->st_size = (off_t)in->size;
+	st->st_atim = in->atime;
+	st->st_mtim = in->mtime;
+	st->st_ctim = in->ctime;
+	if (S_ISREG(in->mode))
+		st->st_blocks = (blkcnt_t)((in->blocks << fs->chunk_shift) >>
+					   9);
+	pthread_mutex_unlock(&in->alock);
+	if (S_ISLNK(in->mode))
+		st->st_size = (off_t)strlen(in->target);
+	/* tmpfs's convention; some tools treat a 0-sized directory as odd. */
+	if (S_ISDIR(in->mode))
+		st->st_size = (off_t)(in->dir.live + 2) * FS_BOGO_DIRENT_SIZE;
+}
+
+void fs_inode_touch(struct fs_inode *in, bool mtime, bool ctime)
+{
+	struct timespec now;
+
+	fs_now(&now);
+	pthread_mutex_lock(&in->alock);
+	if (mtime)
+		in->mtime = now;
+	if (ctime)
+		in->ctime = now;
+	pthread_mutex_unlock(&in->alock);
+}
+
+void fs_fini(struct fs *fs)
+{
+	uint64_t top, i;
+
+	/*
+	 * At unmount every inode still in the table goes, reachable or not.
+	 * Directories are emptied first so that no entry outlives its inode.
+	 */
+	for (top = 0; top < FS_ITAB_TOP; top++) {
+		_Atomic(struct fs_inode *) *leaf = (void *)fs->itab[top];
+
+		if (!leaf)
+			continue;
+		for (i = 0; i < FS_ITAB_LEAF; i++) {
+			struct fs_inode *in = leaf[i];
+
+			if (in && S_ISDIR(in->mode))
+				fs_dir_fini(fs, &in->dir);
+		}
+	}
+	for (top = 0; top < FS_ITAB_TOP; top++) {
+		_Atomic(struct fs_inode *) *leaf = (void *)fs->itab[top];
+
+		if (!leaf)
+			continue;
+		for (i = 0; i < FS_ITAB_LEAF; i++)
+			if (leaf[i])
+				inode_destroy(fs, leaf[i]);
+		free(leaf);
+		fs->itab[top] = NULL;
+	}
+	free(fs->ino_free);
+	pthread_mutex_destroy(&fs->itable_lock);
+	pthread_mutex_destroy(&fs->rename_lock);
+}

@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * main.c -- the mmfs daemon: parse mount options, build the tiers and the
+ * root, mount through /dev/fuse, tune the mount's writeback (BDI) limits,
+ * and serve requests on a multi-threaded loop until unmounted.
+ *
+ * Every bad option is refused before anything is mounted, with one line on
+ * stderr and exit code 1, as mount(8) helpers are expected to behave.
+ */
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/fs_i.h"
+#include "fs/fuse_ops.h"
+#include "utils/err.h"
+#include "utils/log.h"
+#include "utils/size.h"
+
+struct opts {
+	char *source;
+	char *mountpoint;
+	char *dram;
+	char *chunk;
+	char *dram_nodes;
+	char *mode;
+	char *uid;
+	char *gid;
+	int foreground;
+	int debug;
+	int writeback;
+	int splice_read;
+	int noallow_other;
+	int dirty_ratio;
+	int threads;
+	int help;
+	int version;
+};
+
+enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG };
+
+#define OPT(t, p, v) { t, offsetof(struct opts, p), v }
+static const struct fuse_opt opt_spec[] = {
+	OPT("dram=%s", dram, 0),
+	OPT("chunk=%s", chunk, 0),
+	OPT("dram_nodes=%s", dram_nodes, 0),
+	OPT("mode=%s", mode, 0),
+	OPT("uid=%s", uid, 0),
+	OPT("gid=%s", gid, 0),
+	OPT("writeback", writeback, 1),
+	OPT("nowriteback", writeback, 0),
+	OPT("splice_read", splice_read, 1),
+	OPT("nosplice_read", splice_read, 0),
+	OPT("noallow_other", noallow_other, 1),
+	OPT("dirty_ratio=%d", dirty_ratio, 0),
+	OPT("threads=%d", threads, 0),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	FUSE_OPT_KEY("foreground", KEY_FOREGROUND),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_END
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s SOURCE MOUNTPOINT [-f] [-d] [-o OPTION[,OPTION...]]\n"
+	       "\n"
+	       "SOURCE is 'none' for a volatile DRAM-only filesystem.\n"
+	       "\n"
+	       "mmfs options:\n"
+	       "  dram=SIZE|N%%       DRAM budget (K/M/G/T or %% of RAM; default 50%%)\n"
+	       "  chunk=SIZE          chunk size, power of two 4K..2M (default 64K)\n"
+	       "  dram_nodes=LIST     bind DRAM to these NUMA nodes (e.g. 0-1)\n"
+	       "  mode=OCTAL,uid=N,gid=N  owner and mode of the root (default 1777, 0, 0)\n"
+	       "  writeback|nowriteback   kernel writeback cache (default: off)\n"
+	       "  splice_read|nosplice_read  splice large writes (default: off)\n"
+	       "  dirty_ratio=N       per-mount dirty page cap, %% (default 100)\n"
+	       "  threads=N           most request threads (default 2 per CPU, >= 4)\n"
+	       "  noallow_other       keep a root mount to root (default: shared)\n"
+	       "  -f, foreground      stay in the foreground\n"
+	       "  -d, debug           log every request (implies -f)\n"
+	       "\n"
+	       "Generic FUSE and mount options (ro, nosuid, max_read=, ...) are\n"
+	       "accepted as well. Unmount with 'umount MOUNTPOINT' or\n"
+	       "'fusermount3 -u MOUNTPOINT'.\n", prog);
+}
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct opts *o = data;
+
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (!o->source) {
+			o->source = strdup(arg);
+			return 0;
+		}
+		if (!o->mountpoint) {
+			o->mountpoint = strdup(arg);
+			return 0;
+		}
+		fprintf(stderr, "mmfs: unexpected argument '%s'\n", arg);
+		return -1;
+	case KEY_HELP:
+		o->help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->version = 1;
+		return 0;
+	case KEY_FOREGROUND:
+		o->foreground = 1;
+		return 0;
+	case KEY_DEBUG:
+		o->debug = 1;
+		o->foreground = 1;
+		return 1; /* libfuse logs requests with "debug" too */
+	}
+	return 1; /* everything else is libfuse's to accept or refuse */
+}
+
+/* fail -- (internal) the one-line reason a mount is refused */
+static int fail(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "mmfs: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	return 1;
+}
+
+static uint64_t ram_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+	long psize = sysconf(_SC_PAGESIZE);
+
+	return pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : 0;
+}
+
+static int parse_id(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v >= UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* root_new -- (internal) the root directory, ino 1 */
+static int root_new(struct fs *fs, uint32_t mode, uint32_t uid, uint32_t gid)
+{
+	struct fs_owner o = { uid, gid, 0 };
+	struct fs_inode *root;
+	int rc;
+
+	rc = fs_inode_new(fs, S_IFDIR | mode, &o, NULL, 0, &root);
+	if (rc < 0)
+		return rc;
+	MMFS_ASSERT(root->ino == FS_ROOT_INO);
+	rc = fs_dir_init(&root->dir, root);
+	if (rc < 0)
+		return rc;
+	atomic_store(&root->nlink, 2);
+	fs_inode_ref(root); /* the kernel's reference, never forgotten */
+	return 0;
+}
+
+/*
+ * tune_bdi -- (internal) lift the kernel's writeback caps for this mount.
+ * FUSE mounts get a per-BDI cap of 1% of dirty memory with strict_limit,
+ * meant to contain a slow or hostile daemon; it throttles every writer of a
+ * shared mapping (libfuse issue 316). A memory filesystem's daemon is the
+ * memory: it must not be capped below what tmpfs gets. Needs root; a
+ * failure only costs speed, so it is logged, not fatal.
+ */
+static void tune_bdi(const char *mountpoint, int max_ratio)
+{
+	char real[PATH_MAX], line[4096], path[128], dev[32];
+	static const char *const knobs[] = { "max_ratio", "strict_limit",
+					     "read_ahead_kb" };
+	char values[3][16];
+	FILE *f;
+	unsigned i;
+	bool found = false;
+
+	if (!realpath(mountpoint, real))
+		return;
+	f = fopen("/proc/self/mountinfo", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mp[PATH_MAX], d[32];
+
+		/* id parent major:minor root mountpoint ... */
+		if (sscanf(line, "%*s %*s %31s %*s %4095s", d, mp) == 2 &&
+		    strcmp(mp, real) == 0 && strstr(line, " fuse.mmfs ")) {
+			snprintf(dev, sizeof(dev), "%s", d);
+			found = true; /* the last one is on top */
+		}
+	}
+	fclose(f);
+	if (!found)
+		return;
+	snprintf(values[0], sizeof(values[0]), "%d", max_ratio);
+	snprintf(values[1], sizeof(values[1]), "0");
+	snprintf(values[2], sizeof(values[2]), "1024");
+	for (i = 0; i < MMFS_ARRAY_SIZE(knobs); i++) {
+		snprintf(path, sizeof(path), "/sys/class/bdi/%s/%s", dev,
+			 knobs[i]);
+		f = fopen(path, "w");
+		if (!f || fputs(values[i], f) < 0 || fclose(f) != 0)
+			mmfs_info("cannot set %s to %s: %s", path, values[i],
+				  strerror(errno));
+		else
+			f = NULL;
+		if (f)
+			fclose(f);
+	}
+}
+
+static int serve(struct fuse_session *se, const struct opts *o)
+{
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = o->threads > 0 ? (unsigned)o->threads
+					  : (unsigned)MMFS_MAX(4, 2 * cpus);
+	int rc;
+
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, 1);
+	fuse_loop_cfg_set_max_threads(cfg, threads);
+	fuse_loop_cfg_set_idle_threads(cfg, threads);
+	rc = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return rc;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct opts o = { .writeback = 0, .dirty_ratio = 100 };
+	struct mmfs_tier_opts to = { 0 };
+	struct mmfs_tier *tier = NULL;
+	struct mmfs_snap *snap = NULL;
+	struct fuse_session *se = NULL;
+	struct fs *fs = NULL;
+	uint64_t dram, chunk = MMFS_CHUNK_DEFAULT;
+	uint32_t root_mode = 01777, uid = 0, gid = 0;
+	char opt[PATH_MAX + 32];
+	int ret = 1;
+	int rc;
+
+	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0)
+		goto out_args;
+	if (o.help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out_args;
+	}
+	if (o.version) {
+		printf("mmfs %s (libfuse %s)\n", MMFS_VERSION,
+		       fuse_pkgversion());
+		ret = 0;
+		goto out_args;
+	}
+	if (!o.source || !o.mountpoint) {
+		fprintf(stderr, "usage: %s SOURCE MOUNTPOINT [-o OPTIONS] "
+			"(see --help)\n", argv[0]);
+		goto out_args;
+	}
+	if (strcmp(o.source, "none") != 0) {
+		ret = fail("SOURCE '%s': PMEM pools are not supported yet; "
+			   "use 'none' for a volatile mount", o.source);
+		goto out_args;
+	}
+	if (mmfs_size_parse_pct(o.dram ? o.dram : "50%", ram_bytes(),
+				&dram) < 0) {
+		ret = fail("dram=%s: not a size (use e.g. 8G or 50%%)", o.dram);
+		goto out_args;
+	}
+	if (o.chunk && (mmfs_size_parse(o.chunk, &chunk) < 0 ||
+			chunk < MMFS_CHUNK_MIN || chunk > MMFS_CHUNK_MAX ||
+			(chunk & (chunk - 1)))) {
+		ret = fail("chunk=%s: must be a power of two from 4K to 2M",
+			   o.chunk);
+		goto out_args;
+	}
+	if (dram < chunk) {
+		ret = fail("dram=%s: smaller than one chunk",
+			   o.dram ? o.dram : "50%");
+		goto out_args;
+	}
+	if (o.mode && (sscanf(o.mode, "%o", &root_mode) != 1 ||
+		       root_mode > 07777)) {
+		ret = fail("mode=%s: not an octal mode", o.mode);
+		goto out_args;
+	}
+	if (o.uid && parse_id(o.uid, &uid) < 0) {
+		ret = fail("uid=%s: not a numeric user id", o.uid);
+		goto out_args;
+	}
+	if (o.gid && parse_id(o.gid, &gid) < 0) {
+		ret = fail("gid=%s: not a numeric group id", o.gid);
+		goto out_args;
+	}
+	if (o.dirty_ratio < 1 || o.dirty_ratio > 100) {
+		ret = fail("dirty_ratio=%s: must be 1..100", "?");
+		goto out_args;
+	}
+
+	to.dram_bytes = dram;
+	to.chunk_size = (uint32_t)chunk;
+	to.dram_nodes = o.dram_nodes;
+	if (mmfs_tier_new(&to, &tier) < 0) {
+		ret = fail("%s: cannot set up the DRAM tier", o.mountpoint);
+		goto out_args;
+	}
+	rc = mmfs_snap_new(tier, &snap);
+	fs = calloc(1, sizeof(*fs));
+	if (rc < 0 || !fs) {
+		ret = fail("%s: out of memory", o.mountpoint);
+		goto out_free;
+	}
+	fs_init(fs, tier, snap);
+	fs->writeback = o.writeback;
+	fs->splice_read = o.splice_read;
+	if (root_new(fs, root_mode, uid, gid) < 0) {
+		ret = fail("%s: out of memory", o.mountpoint);
+		goto out_free;
+	}
+
+	/* A root mount is shared like tmpfs; the kernel checks permissions. */
+	snprintf(opt, sizeof(opt), "-osubtype=mmfs,fsname=%s", o.source);
+	if (fuse_opt_add_arg(&args, opt) < 0 ||
+	    fuse_opt_add_arg(&args, "-odefault_permissions") < 0 ||
+	    (geteuid() == 0 && !o.noallow_other &&
+	     fuse_opt_add_arg(&args, "-oallow_other") < 0))
+		goto out_free;
+	se = fuse_session_new(&args, mmfs_fuse_ops(),
+			      sizeof(struct fuse_lowlevel_ops), fs);
+	if (!se)
+		goto out_free; /* libfuse said why, on one line */
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(se, o.mountpoint) != 0)
+		goto out_handlers;
+	if (geteuid() == 0)
+		tune_bdi(o.mountpoint, o.dirty_ratio);
+	if (!o.foreground)
+		mmfs_log_use_syslog(true);
+	if (fuse_daemonize(o.foreground) != 0)
+		goto out_unmount;
+	ret = serve(se, &o) == 0 ? 0 : 1;
+
+out_unmount:
+	fuse_session_unmount(se);
+out_handlers:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+out_free:
+	if (fs) {
+		fs_fini(fs);
+		free(fs);
+	}
+	mmfs_snap_free(&snap);
+	mmfs_tier_free(&tier);
+out_args:
+	fuse_opt_free_args(&args);
+	free(o.source);
+	free(o.mountpoint);
+	free(o.dram);
+	free(o.chunk);
+	free(o.dram_nodes);
+	free(o.mode);
+	free(o.uid);
+	free(o.gid);
+	return ret;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mmfs_ioctl.h -- the control surface of a mounted mmfs (fs/'s public
+ * header). mmfsctl and applications issue these ioctls on any file or
+ * directory of the mount. Structures are fixed-size (FUSE forwards only
+ * "restricted" ioctls whose size is encoded in the command) and versioned:
+ * fields are only ever appended inside the reserved space.
+ */
+#ifndef MMFS_FS_MMFS_IOCTL_H
+#define MMFS_FS_MMFS_IOCTL_H
+
+#include <linux/ioctl.h>
+#include <stdint.h>
+
+#define MMFS_IOC_MAGIC 'M'
+#define MMFS_IOC_STAT_VERSION 1
+
+struct mmfs_ioc_stat {
+	uint32_t version;        /* MMFS_IOC_STAT_VERSION */
+	uint32_t chunk_size;     /* bytes */
+	uint64_t dram_total;     /* bytes of DRAM budget (dram=) */
+	uint64_t dram_used;      /* bytes of DRAM holding chunks */
+	uint64_t pmem_total;     /* bytes of PMEM pool (0: volatile) */
+	uint64_t pmem_used;
+	uint64_t chunk_allocs;   /* chunks allocated since mount */
+	uint64_t chunk_frees;
+	uint64_t enospc;         /* allocations refused: tiers full */
+	uint64_t inodes;         /* live inodes */
+	uint64_t meta_bytes;     /* daemon heap for inodes, dirents, maps */
+	uint64_t file_bytes;     /* sum of regular file sizes (apparent) */
+	uint64_t reserved[20];
+};
+
+#define MMFS_IOC_STAT _IOR(MMFS_IOC_MAGIC, 1, struct mmfs_ioc_stat)
+
+#endif

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * xattr.c -- extended attributes of any namespace the kernel lets through
+ * (user., trusted., security.; system.posix_acl_* once ACLs are enabled).
+ * A short singly linked list per inode: files carry a handful of xattrs,
+ * and a list costs nothing when there are none. The caller holds ->lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#include "fs/fs_i.h"
+
+static struct fs_xattr **find(struct fs_inode *in, const char *name)
+{
+	struct fs_xattr **p;
+
+	for (p = &in->xattrs; *p; p = &(*p)->next)
+		if (strcmp((*p)->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+static void xattr_release(struct fs *fs, struct fs_inode *in,
+			  struct fs_xattr *x)
+{
+	in->xattr_bytes -= x->namelen + 1u + x->size;
+	atomic_fetch_sub(&fs->meta_bytes,
+			 (int64_t)(sizeof(*x) + x->namelen + 1 + x->size));
+	free(x->value);
+	free(x);
+}
+
+int fs_xattr_set(struct fs *fs, struct fs_inode *in, const char *name,
+		 const void *value, size_t size, int flags)
+{
+	size_t namelen = strlen(name);
+	struct fs_xattr **p = find(in, name);
+	struct fs_xattr *x;
+	char *v = NULL;
+
+	if (namelen == 0 || namelen > FS_XATTR_NAME_MAX)
+		return -ERANGE;
+	if (size > FS_XATTR_SIZE_MAX)
+		return -E2BIG;
+	if ((flags & XATTR_CREATE) && p)
+		return -EEXIST;
+	if ((flags & XATTR_REPLACE) && !p)
+		return -ENODATA;
+	/* listxattr must always fit in XATTR_LIST_MAX, as the VFS expects. */
+	if (!p && in->xattr_bytes + namelen + 1 + size > FS_XATTR_LIST_MAX)
+		return -ENOSPC;
+	if (size) {
+		v = malloc(size);
+		if (!v)
+			return -ENOMEM;
+		memcpy(v, value, size);
+	}
+	if (p) {
+		x = *p;
+		in->xattr_bytes += (uint32_t)size - x->size;
+		atomic_fetch_add(&fs->meta_bytes,
+				 (int64_t)size - (int64_t)x->size);
+		free(x->value);
+		x->value = v;
+		x->size = (uint32_t)size;
+		return 0;
+	}
+	x = malloc(sizeof(*x) + namelen + 1);
+	if (!x) {
+		free(v);
+		return -ENOMEM;
+	}
+	memcpy(x->name, name, namelen + 1);
+	x->namelen = (uint8_t)namelen;
+	x->value = v;
+	x->size = (uint32_t)size;
+	x->next = in->xattrs;
+	in->xattrs = x;
+	in->xattr_bytes += (uint32_t)(namelen + 1 + size);
+	atomic_fetch_add(&fs->meta_bytes,
+			 (int64_t)(sizeof(*x) + namelen + 1 + size));
+	return 0;
+}
+
+int fs_xattr_get(struct fs_inode *in, const char *name, void *buf,
+		 size_t size)
+{
+	struct fs_xattr **p = find(in, name);
+
+	if (!p)
+		return -ENODATA;
+	if (size == 0)
+		return (int)(*p)->size;
+	if (size < (*p)->size)
+		return -ERANGE;
+	if ((*p)->size)
+		memcpy(buf, (*p)->value, (*p)->size);
+	return (int)(*p)->size;
+}
+
+int fs_xattr_list(struct fs_inode *in, char *buf, size_t size)
+{
+	struct fs_xattr *x;
+	size_t need = 0;
+
+	for (x = in->xattrs; x; x = x->next)
+		need += x->namelen + 1u;
+	if (size == 0)
+		return (int)need;
+	if (size < need)
+		return -ERANGE;
+	for (x = in->xattrs; x; x = x->next) {
+		memcpy(buf, x->name, x->namelen + 1u);
+		buf += x->namelen + 1u;
+	}
+	return (int)need;
+}
+
+int fs_xattr_remove(struct fs *fs, struct fs_inode *in, const char *name)
+{
+	struct fs_xattr **p = find(in, name);
+	struct fs_xattr *x;
+
+	if (!p)
+		return -ENODATA;
+	x = *p;
+	*p = x->next;
+	xattr_release(fs, in, x);
+	return 0;
+}
+
+void fs_xattr_free_all(struct fs *fs, struct fs_inode *in)
+{
+	while (in->xattrs) {
+		struct fs_xattr *x = in->xattrs;
+
+		in->xattrs = x->next;
+		xattr_release(fs, in, x);
+	}
+}
