@@ -242,6 +242,23 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 }
 
 /*
+ * open_flags -- (internal) how the kernel should cache an open file.
+ * Only the kernel changes our files, so its page cache stays valid across
+ * opens (keep_cache). An O_DIRECT open is served with FOPEN_DIRECT_IO:
+ * such applications keep their own cache, the daemon sees every access
+ * (exact heat for the tiering engine), and a write is one round trip
+ * instead of two (the cached path asks for security.capability first).
+ * The open needs no flush: close has nothing to make durable.
+ */
+static void open_flags(struct fuse_file_info *fi)
+{
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+	if (fi->flags & O_DIRECT)
+		fi->direct_io = 1;
+}
+
+/*
  * make_node -- (internal) create and link a new inode of any type.
  * The kernel already applied the umask (no FUSE_CAP_DONT_MASK) and checked
  * write and search permission on the parent (default_permissions).
@@ -301,7 +318,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fill_entry(fs, in, &e);
 	pthread_rwlock_unlock(&p->lock);
 	if (fi) {
-		fi->keep_cache = 1;
+		open_flags(fi);
 		fuse_reply_create(req, &e, fi);
 	} else {
 		fuse_reply_entry(req, &e);
@@ -610,8 +627,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	if (S_ISDIR(in->mode))
 		return reply_err(req, -EISDIR);
-	/* Only the kernel changes our files: its cache stays valid. */
-	fi->keep_cache = 1;
+	open_flags(fi);
 	fuse_reply_open(req, fi);
 }
 

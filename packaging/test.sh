@@ -1,0 +1,25 @@
+#!/bin/sh
+# Install dependencies, build twice (release and ASan+UBSan) and run every
+# test: unit (cmocka) and integration (real FUSE mounts) under ctest.
+# Run as root: integration tests mount filesystems and switch users.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+"$top/packaging/deps.sh"
+
+echo "== release build"
+cmake -S "$top" -B "$top/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$top/build" -j"$jobs"
+(cd "$top/build" && ctest --output-on-failure --timeout 900)
+
+echo "== ASan+UBSan build"
+cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug \
+	-DMMFS_SANITIZE=ON >/dev/null
+cmake --build "$top/build-asan" -j"$jobs"
+# Sanitized daemons are slower: the long-running sizes are scaled down.
+(cd "$top/build-asan" &&
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	MMFS_BIGDIR_N=${MMFS_BIGDIR_N_ASAN:-50000} \
+	MMFS_STRESS_SECONDS=${MMFS_STRESS_SECONDS_ASAN:-10} \
+	ctest --output-on-failure --timeout 1200)
