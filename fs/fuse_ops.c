@@ -36,6 +36,14 @@
 #define CACHE_TIMEOUT 86400.0
 #define IOV_STACK 64
 
+/* The mounted session, for notifications the daemon sends on its own. */
+static struct fuse_session *mmfs_session;
+
+void mmfs_fuse_set_session(struct fuse_session *se)
+{
+	mmfs_session = se;
+}
+
 static inline struct fs *req_fs(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -676,6 +684,34 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		free(iov);
 }
 
+/*
+ * kill_suid -- (internal) a write by an unprivileged user drops setuid, and
+ * setgid on group-executables, as on every Linux filesystem. The kernel
+ * does it itself on its cached write path, but not for FOPEN_DIRECT_IO
+ * files; then the daemon must, and tell the kernel its cached mode is
+ * stale (it decides setuid execution from that cache).
+ */
+static void kill_suid(fuse_req_t req, struct fs_inode *in)
+{
+	uint32_t kill = S_ISUID | S_ISGID;
+	bool killed = false;
+
+	if (!(__atomic_load_n(&in->perm, __ATOMIC_RELAXED) & kill) ||
+	    fuse_req_ctx(req)->uid == 0)
+		return;
+	pthread_mutex_lock(&in->alock);
+	if (!(in->perm & S_IXGRP))
+		kill = S_ISUID; /* setgid without group-x: mandatory locking */
+	if (in->perm & kill) {
+		in->perm &= ~kill;
+		fs_now(&in->ctime);
+		killed = true;
+	}
+	pthread_mutex_unlock(&in->alock);
+	if (killed && mmfs_session)
+		fuse_lowlevel_notify_inval_inode(mmfs_session, in->ino, -1, 0);
+}
+
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_bufvec *src, off_t off,
 			 struct fuse_file_info *fi)
@@ -723,10 +759,13 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	if (copied > 0)
 		fs_data_write_done(fs, in, (uint64_t)off, (size_t)copied);
 	pthread_rwlock_unlock(&in->lock);
-	if (copied < 0)
+	if (copied < 0) {
 		n = (int)copied;
-	else
+	} else {
 		fuse_reply_write(req, (size_t)copied);
+		if (copied > 0)
+			kill_suid(req, in);
+	}
 out_free:
 	if (dst != &stack.v)
 		free(dst);

@@ -355,6 +355,7 @@ int main(int argc, char *argv[])
 			      sizeof(struct fuse_lowlevel_ops), fs);
 	if (!se)
 		goto out_free; /* libfuse said why, on one line */
+	mmfs_fuse_set_session(se);
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_destroy;
 	if (fuse_session_mount(se, o.mountpoint) != 0)
