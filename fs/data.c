@@ -189,12 +189,13 @@ int fs_data_truncate(struct fs *fs, struct fs_inode *in, uint64_t size)
 
 	if (size > FS_MAX_FILE_SIZE)
 		return -EFBIG;
-	if (size < in->size) {
-		/* Clear the tail too, so that growing again reads zeros. */
-		uint64_t end = (chunk_idx(fs, in->size - 1) + 1)
-			       << fs->chunk_shift;
-
-		rc = zero_range(fs, in, size, end);
+	/*
+	 * Shrinking clears the new tail chunk (so that growing again reads
+	 * zeros) and frees every chunk beyond it, also those preallocated past
+	 * EOF with FALLOC_FL_KEEP_SIZE, as ext4 does.
+	 */
+	if (size <= in->size && in->blocks) {
+		rc = zero_range(fs, in, size, FS_MAX_FILE_SIZE);
 		if (rc < 0)
 			return rc;
 	}
@@ -275,10 +276,14 @@ int fs_data_fallocate(struct fs *fs, struct fs_inode *in, int mode,
 	case FALLOC_FL_PUNCH_HOLE:
 		if (!keep)
 			return -EOPNOTSUPP;
-		rc = zero_range(fs, in, off, MMFS_MIN(end, in->size));
+		rc = zero_range(fs, in, off, end);
 		break;
 	case FALLOC_FL_ZERO_RANGE:
-		rc = zero_range(fs, in, off, MMFS_MIN(end, in->size));
+		/*
+		 * ext4 keeps the range allocated (unwritten extents); here the
+		 * whole chunks become holes: the same zeros, less memory.
+		 */
+		rc = zero_range(fs, in, off, end);
 		break;
 	default:
 		return -EOPNOTSUPP;

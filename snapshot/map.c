@@ -154,6 +154,20 @@ uint32_t mmfs_snap_map_lookup(const struct mmfs_snap_map *m, uint64_t idx)
 /* grow -- (internal) add levels on top until @idx fits */
 static int grow(struct mmfs_snap_map *m, uint64_t idx)
 {
+	if (idx >= capacity(MAX_HEIGHT))
+		return -EFBIG;
+	if (m->height == 0 && m->root_id == 0 && idx > 0) {
+		/* Empty: no chain down to index 0, only the level @idx needs */
+		unsigned h = 1;
+
+		while (idx >= capacity(h))
+			h++;
+		m->root = node_new(m, h);
+		if (!m->root)
+			return -ENOMEM;
+		m->height = (uint8_t)h;
+		return 0;
+	}
 	while (idx >= capacity(m->height)) {
 		struct map_node *n;
 
@@ -209,34 +223,45 @@ static int slot_for(struct mmfs_snap_map *m, uint64_t idx, uint32_t **slot,
 	return 0;
 }
 
+static void shrink_path(struct mmfs_snap_map *m, uint64_t idx);
+
 int mmfs_snap_map_write_prep(struct mmfs_snap *s, struct mmfs_snap_map *m,
 			     uint64_t idx, uint32_t *id)
 {
+	uint32_t cur = mmfs_snap_map_lookup(m, idx);
 	struct map_node *leaf;
 	uint32_t *slot;
 	uint32_t nid;
 	int rc;
 
-	rc = slot_for(m, idx, &slot, &leaf);
-	if (rc < 0)
-		return rc;
-	if (*slot && mmfs_snap_chunk_refs(s, *slot) == 1) {
-		*id = *slot;
+	if (cur && mmfs_snap_chunk_refs(s, cur) == 1) {
+		*id = cur;
 		return 0;
 	}
+	/*
+	 * Take the chunk before touching the tree: a full tier then leaves
+	 * the map exactly as it was.
+	 */
 	rc = mmfs_tier_chunk_alloc(s->tier, &nid);
 	if (rc < 0)
 		return rc;
+	rc = slot_for(m, idx, &slot, &leaf);
+	if (rc < 0) {
+		mmfs_tier_chunk_free(s->tier, nid);
+		if (m->height)
+			shrink_path(m, idx);
+		return rc;
+	}
 	mmfs_snap_chunk_get(s, nid);
-	if (*slot) {
+	if (cur) {
 		/*
 		 * Shared with another map (a clone or snapshot): writing in
 		 * place would leak this write into every sharer. Copy first.
 		 */
 		memcpy(mmfs_tier_chunk_addr(s->tier, nid),
-		       mmfs_tier_chunk_addr(s->tier, *slot),
+		       mmfs_tier_chunk_addr(s->tier, cur),
 		       mmfs_tier_chunk_size(s->tier));
-		mmfs_snap_chunk_put(s, *slot);
+		mmfs_snap_chunk_put(s, cur);
 	} else {
 		m->nchunks++;
 		if (leaf)
@@ -247,13 +272,63 @@ int mmfs_snap_map_write_prep(struct mmfs_snap *s, struct mmfs_snap_map *m,
 	return 0;
 }
 
+/*
+ * shrink -- (internal) drop levels that only hold slot 0, and free an empty
+ * root, so that a map always costs what it holds (also after a failure).
+ */
+static void shrink(struct mmfs_snap_map *m)
+{
+	struct map_node *n = m->root;
+
+	while (m->height > 1 && n->used <= 1 && (n->used == 0 || n->child[0])) {
+		struct map_node *c = n->child[0];
+
+		node_free(m, n, m->height);
+		m->height--;
+		m->root = n = c;
+		if (!n) {
+			m->height = 0;
+			return;
+		}
+	}
+	if (m->height == 1 && n->used <= 1 && (n->used == 0 || n->id[0])) {
+		m->root_id = n->id[0];
+		node_free(m, n, 1);
+		m->root = NULL;
+		m->height = 0;
+	}
+}
+
+/* prune -- (internal) free empty nodes on the path to @idx, bottom up */
+static bool prune(struct mmfs_snap_map *m, struct map_node *n,
+		  unsigned level, uint64_t idx)
+{
+	struct map_node **c;
+
+	if (level > 1) {
+		c = &n->child[(idx / span(level)) & (FAN - 1)];
+		if (*c && prune(m, *c, level - 1, idx)) {
+			node_free(m, *c, level - 1);
+			*c = NULL;
+			n->used--;
+		}
+	}
+	return n->used == 0;
+}
+
+/* start_slot -- (internal) the first slot of a node at or after @idx */
+static inline uint64_t start_slot(uint64_t idx, uint64_t base, uint64_t sp)
+{
+	return idx > base ? (idx - base) / sp : 0;
+}
+
 /* punch_node -- (internal) clear [first, last] below @n, covering @base.. */
 static void punch_node(struct mmfs_snap *s, struct mmfs_snap_map *m,
 		       struct map_node *n, unsigned level, uint64_t base,
 		       uint64_t first, uint64_t last)
 {
 	uint64_t sp = span(level);
-	unsigned i = first > base ? (unsigned)((first - base) / sp) : 0;
+	uint64_t i = start_slot(first, base, sp);
 
 	for (; i < FAN && n->used; i++) {
 		uint64_t lo = base + i * sp;
@@ -293,12 +368,17 @@ void mmfs_snap_map_punch(struct mmfs_snap *s, struct mmfs_snap_map *m,
 		}
 		return;
 	}
+	if (first >= capacity(m->height))
+		return;
 	punch_node(s, m, m->root, m->height, 0, first, last);
-	if (((struct map_node *)m->root)->used == 0) {
-		node_free(m, m->root, m->height);
-		m->root = NULL;
-		m->height = 0;
-	}
+	shrink(m);
+}
+
+static void shrink_path(struct mmfs_snap_map *m, uint64_t idx)
+{
+	if (idx < capacity(m->height))
+		prune(m, m->root, m->height, idx);
+	shrink(m);
 }
 
 void mmfs_snap_map_fini(struct mmfs_snap *s, struct mmfs_snap_map *m)
@@ -312,7 +392,7 @@ static int find_data(const struct map_node *n, unsigned level, uint64_t base,
 		     uint64_t idx, uint64_t *out)
 {
 	uint64_t sp = span(level);
-	unsigned i = idx > base ? (unsigned)((idx - base) / sp) : 0;
+	uint64_t i = start_slot(idx, base, sp);
 
 	for (; i < FAN; i++) {
 		uint64_t lo = base + i * sp;
@@ -351,7 +431,7 @@ static int find_hole(const struct map_node *n, unsigned level, uint64_t base,
 		     uint64_t idx, uint64_t *out)
 {
 	uint64_t sp = span(level);
-	unsigned i = idx > base ? (unsigned)((idx - base) / sp) : 0;
+	uint64_t i = start_slot(idx, base, sp);
 
 	for (; i < FAN; i++) {
 		uint64_t lo = base + i * sp;

@@ -53,7 +53,8 @@ uint32_t mmfs_snap_map_lookup(const struct mmfs_snap_map *m, uint64_t idx);
 /*
  * mmfs_snap_map_write_prep -- make chunk @idx writable by this map alone:
  * allocate a zeroed chunk for a hole, or copy a shared one. Sets *id.
- * Returns 0, -ENOSPC (tiers full) or -ENOMEM; the map is unchanged then.
+ * Returns 0, -ENOSPC (tiers full), -ENOMEM, or -EFBIG (index beyond 2^60);
+ * the map is unchanged then, down to its node memory.
  */
 int mmfs_snap_map_write_prep(struct mmfs_snap *s, struct mmfs_snap_map *m,
 			     uint64_t idx, uint32_t *id);

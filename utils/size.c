@@ -20,9 +20,13 @@ static int shift_of(char c)
 	}
 }
 
-/* parse_number -- (internal) digits with an optional fraction, no sign */
+/*
+ * parse_number -- (internal) digits with an optional fraction, no sign.
+ * The fraction is kept exact, as @num / @den (den = 10^digits), so that
+ * "0.015625K" is 16 bytes, not 15.999... truncated to 15.
+ */
 static int parse_number(const char *s, const char **end, uint64_t *ip,
-			double *frac)
+			uint64_t *num, uint64_t *den)
 {
 	const char *p = s;
 	uint64_t v = 0;
@@ -30,19 +34,25 @@ static int parse_number(const char *s, const char **end, uint64_t *ip,
 	if (!isdigit((unsigned char)*p))
 		return -EINVAL;
 	for (; isdigit((unsigned char)*p); p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	*frac = 0;
-	if (*p == '.') {
-		double scale = 0.1;
+		unsigned d = (unsigned)(*p - '0');
 
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*num = 0;
+	*den = 1;
+	if (*p == '.') {
 		p++;
 		if (!isdigit((unsigned char)*p))
 			return -EINVAL;
-		for (; isdigit((unsigned char)*p); p++, scale /= 10)
-			*frac += (*p - '0') * scale;
+		/* 18 digits are below a byte even at P; the rest are ignored */
+		for (; isdigit((unsigned char)*p); p++) {
+			if (*den >= 1000000000000000000ULL)
+				continue;
+			*num = *num * 10 + (uint64_t)(*p - '0');
+			*den *= 10;
+		}
 	}
 	*ip = v;
 	*end = p;
@@ -51,15 +61,15 @@ static int parse_number(const char *s, const char **end, uint64_t *ip,
 
 int mmfs_size_parse(const char *s, uint64_t *out)
 {
+	unsigned __int128 v;
 	const char *p;
-	uint64_t v;
-	double frac;
+	uint64_t ip, num, den;
 	int shift = 0;
 	int rc;
 
 	if (!s)
 		return -EINVAL;
-	rc = parse_number(s, &p, &v, &frac);
+	rc = parse_number(s, &p, &ip, &num, &den);
 	if (rc < 0)
 		return rc;
 	if (*p && shift_of(*p) >= 0) {
@@ -71,38 +81,34 @@ int mmfs_size_parse(const char *s, uint64_t *out)
 		p++;
 	if (*p)
 		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
+	v = ((unsigned __int128)ip << shift) +
+	    ((unsigned __int128)num << shift) / den;
+	if (v > UINT64_MAX)
 		return -ERANGE;
-	v <<= shift;
-	if (frac > 0) {
-		double extra = frac * (double)(1ULL << shift);
-
-		if ((double)(UINT64_MAX - v) < extra)
-			return -ERANGE;
-		v += (uint64_t)extra;
-	}
-	*out = v;
+	*out = (uint64_t)v;
 	return 0;
 }
 
 int mmfs_size_parse_pct(const char *s, uint64_t total, uint64_t *out)
 {
 	size_t len = s ? strlen(s) : 0;
-	uint64_t pct;
-	double frac;
+	uint64_t pct, num, den;
 	const char *p;
 	int rc;
 
 	if (len == 0 || s[len - 1] != '%')
 		return mmfs_size_parse(s, out);
-	rc = parse_number(s, &p, &pct, &frac);
+	rc = parse_number(s, &p, &pct, &num, &den);
 	if (rc < 0)
 		return rc;
 	if (p != s + len - 1)
 		return -EINVAL;
-	if ((pct == 0 && frac == 0) || pct > 100 || (pct == 100 && frac > 0))
+	if ((pct == 0 && num == 0) || pct > 100 || (pct == 100 && num > 0))
 		return -EINVAL;
-	*out = (uint64_t)((double)total * ((double)pct + frac) / 100.0);
+	/* total * (pct + num/den) / 100, exactly, in 128 bits */
+	*out = (uint64_t)((unsigned __int128)total *
+			  ((unsigned __int128)pct * den + num) /
+			  ((unsigned __int128)den * 100));
 	return 0;
 }
 
