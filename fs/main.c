@@ -38,7 +38,7 @@ struct opts {
 	int writeback;
 	int splice_read;
 	int noallow_other;
-	int dirty_ratio;
+	char *dirty_ratio;
 	int threads;
 	int help;
 	int version;
@@ -59,7 +59,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("splice_read", splice_read, 1),
 	OPT("nosplice_read", splice_read, 0),
 	OPT("noallow_other", noallow_other, 1),
-	OPT("dirty_ratio=%d", dirty_ratio, 0),
+	OPT("dirty_ratio=%s", dirty_ratio, 0),
 	OPT("threads=%d", threads, 0),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -253,7 +253,8 @@ static int serve(struct fuse_session *se, const struct opts *o)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct opts o = { .writeback = 0, .dirty_ratio = 100 };
+	struct opts o = { .writeback = 0 };
+	int dirty_ratio = 100;
 	struct mmfs_tier_opts to = { 0 };
 	struct mmfs_tier *tier = NULL;
 	struct mmfs_snap *snap = NULL;
@@ -318,16 +319,21 @@ int main(int argc, char *argv[])
 		ret = fail("gid=%s: not a numeric group id", o.gid);
 		goto out_args;
 	}
-	if (o.dirty_ratio < 1 || o.dirty_ratio > 100) {
-		ret = fail("dirty_ratio=%s: must be 1..100", "?");
+	if (o.dirty_ratio && (sscanf(o.dirty_ratio, "%d", &dirty_ratio) != 1 ||
+			      dirty_ratio < 1 || dirty_ratio > 100)) {
+		ret = fail("dirty_ratio=%s: must be a percentage 1..100",
+			   o.dirty_ratio);
 		goto out_args;
 	}
 
 	to.dram_bytes = dram;
 	to.chunk_size = (uint32_t)chunk;
 	to.dram_nodes = o.dram_nodes;
-	if (mmfs_tier_new(&to, &tier) < 0) {
-		ret = fail("%s: cannot set up the DRAM tier", o.mountpoint);
+	rc = mmfs_tier_new(&to, &tier);
+	if (rc < 0) {
+		/* tier/ said why, except for a plain allocation failure */
+		if (rc == -ENOMEM)
+			fail("%s: out of memory", o.mountpoint);
 		goto out_args;
 	}
 	rc = mmfs_snap_new(tier, &snap);
@@ -361,7 +367,7 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, o.mountpoint) != 0)
 		goto out_handlers;
 	if (geteuid() == 0)
-		tune_bdi(o.mountpoint, o.dirty_ratio);
+		tune_bdi(o.mountpoint, dirty_ratio);
 	if (!o.foreground)
 		mmfs_log_use_syslog(true);
 	if (fuse_daemonize(o.foreground) != 0)
@@ -391,5 +397,6 @@ out_args:
 	free(o.mode);
 	free(o.uid);
 	free(o.gid);
+	free(o.dirty_ratio);
 	return ret;
 }

@@ -14,6 +14,22 @@
 #include "utils/err.h"
 #include "utils/log.h"
 
+/*
+ * libnuma reports through these two weak symbols, which an application may
+ * override: route them to our log, so that a bad dram_nodes= gives one
+ * line (ours, with the option's name), not libnuma's warning as well.
+ */
+void numa_warn(int num, char *fmt, ...)
+{
+	(void)num;
+	(void)fmt;
+}
+
+void numa_error(char *where)
+{
+	mmfs_debug("libnuma: %s failed", where);
+}
+
 /* bind_nodes -- (internal) bind the reservation to a libnuma node list */
 static int bind_nodes(struct tier_dram *d, const char *nodes)
 {
