@@ -195,7 +195,8 @@ int fs_data_truncate(struct fs *fs, struct fs_inode *in, uint64_t size)
 	 * EOF with FALLOC_FL_KEEP_SIZE, as ext4 does.
 	 */
 	if (size <= in->size && in->blocks) {
-		rc = zero_range(fs, in, size, FS_MAX_FILE_SIZE);
+		/* To the end of the index space: an aligned end, no edge. */
+		rc = zero_range(fs, in, size, (uint64_t)1 << 63);
 		if (rc < 0)
 			return rc;
 	}
@@ -210,41 +211,45 @@ static int allocate(struct fs *fs, struct fs_inode *in, uint64_t off,
 	uint64_t first = chunk_idx(fs, off), last = chunk_idx(fs, end - 1);
 	uint64_t (*runs)[2] = NULL, (*grown)[2];
 	size_t nruns = 0, cap = 0, i;
-	uint64_t idx, fill, hole, data;
-	uint32_t id;
+	uint64_t idx;
+	bool open_run = false;
 	int rc = 0;
 
 	/*
-	 * Fill hole runs, remembering each, so that a failure gives back
-	 * exactly the chunks this call took (tmpfs undoes a failed fallocate
-	 * too; keeping half an allocation would only hide the ENOSPC).
+	 * Preallocate every hole, remembering the runs this call filled, so
+	 * that a failure gives back exactly what it took (tmpfs undoes a
+	 * failed fallocate too; half an allocation would only hide ENOSPC).
+	 * Written data is skipped a run at a time; chunks preallocated
+	 * earlier are left alone, and end the current run.
 	 */
-	for (idx = first; idx <= last; idx = fill) {
-		hole = mmfs_snap_map_next_hole(&in->map, idx);
-		if (hole > last)
-			break;
-		if (mmfs_snap_map_next_data(&in->map, hole, &data) < 0)
-			data = UINT64_MAX;
-		if (nruns == cap) {
-			cap = cap ? cap * 2 : 8;
-			grown = realloc(runs, cap * sizeof(*runs));
-			if (!grown) {
-				rc = -ENOMEM;
-				fill = hole;
-				goto out_undo;
-			}
-			runs = grown;
-		}
-		runs[nruns][0] = hole;
-		for (fill = hole; fill <= last && fill < data; fill++) {
-			rc = mmfs_snap_map_write_prep(fs->snap, &in->map, fill,
-						      &id);
-			if (rc < 0)
+	for (idx = first; idx <= last; idx++) {
+		if (!open_run) {
+			idx = mmfs_snap_map_next_hole(&in->map, idx);
+			if (idx > last)
 				break;
 		}
-		runs[nruns++][1] = fill;
+		if (mmfs_snap_map_lookup(&in->map, idx)) {
+			open_run = false; /* preallocated before: not ours */
+			continue;
+		}
+		if (!open_run) {
+			if (nruns == cap) {
+				cap = cap ? cap * 2 : 8;
+				grown = realloc(runs, cap * sizeof(*runs));
+				if (!grown) {
+					rc = -ENOMEM;
+					goto out_undo;
+				}
+				runs = grown;
+			}
+			runs[nruns][0] = idx;
+			runs[nruns++][1] = idx;
+			open_run = true;
+		}
+		rc = mmfs_snap_map_prealloc(fs->snap, &in->map, idx);
 		if (rc < 0)
 			goto out_undo;
+		runs[nruns - 1][1] = idx + 1;
 	}
 	free(runs);
 	return 0;
@@ -280,10 +285,12 @@ int fs_data_fallocate(struct fs *fs, struct fs_inode *in, int mode,
 		break;
 	case FALLOC_FL_ZERO_RANGE:
 		/*
-		 * ext4 keeps the range allocated (unwritten extents); here the
-		 * whole chunks become holes: the same zeros, less memory.
+		 * As ext4: the range reads zeros and stays allocated (unwritten
+		 * chunks), so that writing it later cannot fail with ENOSPC.
 		 */
 		rc = zero_range(fs, in, off, end);
+		if (rc == 0)
+			rc = allocate(fs, in, off, end);
 		break;
 	default:
 		return -EOPNOTSUPP;

@@ -34,6 +34,9 @@
 #define FS_XATTR_NAME_MAX 255
 #define FS_XATTR_SIZE_MAX 65536
 #define FS_XATTR_LIST_MAX 65536
+#define FS_XATTR_INODE_MAX (1u << 20) /* values per inode, heap memory */
+#define FS_ACL_ACCESS "system.posix_acl_access"
+#define FS_ACL_DEFAULT "system.posix_acl_default"
 #define FS_ROOT_INO 1
 #define FS_BOGO_DIRENT_SIZE 20 /* st_size per entry, as tmpfs */
 #define FS_MAX_FILE_SIZE ((uint64_t)INT64_MAX)
@@ -85,6 +88,8 @@ struct fs_inode {
 	_Atomic uint64_t nlookup; /* kernel references (lookup - forget) */
 	_Atomic uint32_t nlink;
 	_Atomic bool dead;        /* set once, by whoever frees the inode */
+	_Atomic uint32_t opens;   /* open files (mmaps included) */
+	_Atomic bool data_gone;   /* unlinked and closed: chunks freed */
 	uint32_t mode;            /* file type bits never change */
 
 	/*
@@ -109,7 +114,8 @@ struct fs_inode {
 	struct timespec atime, mtime, ctime, btime; /* protected by alock */
 
 	struct fs_xattr *xattrs;  /* protected by lock */
-	uint32_t xattr_bytes;     /* names + values; protected by lock */
+	uint32_t xattr_names;     /* bytes of names + NULs; protected by lock */
+	uint32_t xattr_bytes;     /* bytes of values; protected by lock */
 	union {
 		struct mmfs_snap_map map; /* S_IFREG */
 		struct fs_dir dir;        /* S_IFDIR */
@@ -168,6 +174,16 @@ void fs_inode_ref(struct fs_inode *in);
 void fs_inode_maybe_free(struct fs *fs, struct fs_inode *in);
 void fs_inode_stat(struct fs *fs, struct fs_inode *in, struct stat *st);
 void fs_inode_touch(struct fs_inode *in, bool mtime, bool ctime);
+/*
+ * fs_inode_open / fs_inode_close -- count opens of a regular file, so that
+ * an unlinked file's memory goes back at its last close (or at unlink when
+ * it is not open), not when the kernel gets round to forgetting it.
+ * open: 0, or -ENOENT when the file was deleted meanwhile.
+ */
+int fs_inode_open(struct fs_inode *in);
+void fs_inode_close(struct fs *fs, struct fs_inode *in);
+/* fs_inode_unlinked -- after a name went; frees data if it was the last */
+void fs_inode_unlinked(struct fs *fs, struct fs_inode *in);
 void fs_now(struct timespec *ts);
 
 /* dir.c -- callers hold the directory's ->lock as noted */
@@ -192,9 +208,27 @@ int fs_xattr_set(struct fs *fs, struct fs_inode *in, const char *name,
 /* get: returns the value size; copies it when @size is large enough */
 int fs_xattr_get(struct fs_inode *in, const char *name, void *buf,
 		 size_t size);
-int fs_xattr_list(struct fs_inode *in, char *buf, size_t size);
+/* list: @trusted = the caller may see trusted.* names */
+int fs_xattr_list(struct fs_inode *in, char *buf, size_t size, bool trusted);
+/* 0, -EINVAL (empty suffix) or -EOPNOTSUPP (unserved namespace) */
+int fs_xattr_name_check(const char *name);
 int fs_xattr_remove(struct fs *fs, struct fs_inode *in, const char *name);
 void fs_xattr_free_all(struct fs *fs, struct fs_inode *in);
+/* fs_xattr_peek -- the stored value of @name, for in-place edits, or NULL */
+void *fs_xattr_peek(struct fs_inode *in, const char *name, size_t *size);
+
+/* acl.c -- POSIX ACLs in the kernel's xattr format; ->lock as for xattrs */
+/* fs_acl_mode -- mode bits an access ACL stands for; *equiv: no ACL needed */
+int fs_acl_mode(const void *value, size_t size, uint32_t *perm, bool *equiv);
+/* fs_acl_chmod_value -- rewrite an access ACL in place after a chmod */
+void fs_acl_chmod_value(void *value, size_t size, uint32_t mode);
+/*
+ * fs_acl_inherit -- give a new @child its ACLs from @parent's default ACL
+ * and cut child->perm to it; without a default ACL apply @umask instead.
+ * Parent ->lock held; the child is not reachable yet.
+ */
+int fs_acl_inherit(struct fs *fs, struct fs_inode *parent,
+		   struct fs_inode *child, uint32_t umask);
 
 /* data.c -- regular file data; callers hold ->lock as noted */
 /*

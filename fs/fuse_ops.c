@@ -91,16 +91,27 @@ static int check_name(const char *name)
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	const struct fs *fs = userdata;
+	/*
+	 * POSIX_ACL: the kernel enforces and caches ACLs (acl.c keeps mode
+	 * and ACL in step). DONT_MASK: the umask reaches us unapplied,
+	 * because a directory's default ACL replaces it.
+	 */
 	unsigned want = FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
 			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_EXPORT_SUPPORT |
 			FUSE_CAP_IOCTL_DIR | FUSE_CAP_CACHE_SYMLINKS |
-			FUSE_CAP_ASYNC_DIO | FUSE_CAP_ASYNC_READ;
+			FUSE_CAP_ASYNC_DIO | FUSE_CAP_ASYNC_READ |
+			FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 
 	if (fs->writeback)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
 	conn->want |= want & conn->capable;
 	/* Nothing else changes our files: mtime changes must not drop cache */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	/*
+	 * O_TRUNC as a separate SETATTR: the kernel then applies its whole
+	 * truncate logic (times, killing setuid) and we have one truncate path.
+	 */
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 	if (!fs->splice_read)
 		conn->want &= ~(unsigned)FUSE_CAP_SPLICE_READ;
 	/* 1 MiB replies cannot go through a 1 MiB pipe: reply with writev. */
@@ -215,6 +226,17 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		if (rc < 0)
 			return reply_err(req, rc);
 	}
+	if (valid & FUSE_SET_ATTR_MODE) {
+		size_t size;
+		void *acl;
+
+		/* chmod rewrites the access ACL too (posix_acl_chmod). */
+		pthread_rwlock_wrlock(&in->lock);
+		acl = fs_xattr_peek(in, FS_ACL_ACCESS, &size);
+		if (acl)
+			fs_acl_chmod_value(acl, size, attr->st_mode & 0777);
+		pthread_rwlock_unlock(&in->lock);
+	}
 	fs_now(&now);
 	pthread_mutex_lock(&in->alock);
 	if (valid & FUSE_SET_ATTR_MODE)
@@ -229,9 +251,17 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (valid & FUSE_SET_ATTR_MTIME)
 		set_time(&in->mtime, &attr->st_mtim,
 			 valid & FUSE_SET_ATTR_MTIME_NOW, &now);
+	/*
+	 * The kernel leaves mtime out of the SETATTR of open(O_TRUNC) and
+	 * ftruncate(): the server updates times on every truncate. (Only a
+	 * truncate(2) to the same size then differs from tmpfs: FUSE does not
+	 * tell it apart from O_TRUNC.)
+	 */
+	if ((valid & FUSE_SET_ATTR_SIZE) && !(valid & FUSE_SET_ATTR_MTIME))
+		in->mtime = now;
 	if (valid & FUSE_SET_ATTR_CTIME)
 		in->ctime = attr->st_ctim;
-	else if (valid & ~(FUSE_SET_ATTR_SIZE))
+	else
 		in->ctime = now;
 	pthread_mutex_unlock(&in->alock);
 	fs_inode_stat(fs, in, &st);
@@ -311,6 +341,8 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	else if (S_ISLNK(mode))
 		rc = (in->target = strdup(target)) ? 0 : -ENOMEM;
 	if (rc == 0)
+		rc = fs_acl_inherit(fs, p, in, owner.umask);
+	if (rc == 0)
 		rc = fs_dir_add(fs, &p->dir, name, in);
 	if (rc < 0) {
 		fs_inode_maybe_free(fs, in); /* nlink 0, nlookup 0: freed */
@@ -326,8 +358,10 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fill_entry(fs, in, &e);
 	pthread_rwlock_unlock(&p->lock);
 	if (fi) {
+		atomic_fetch_add(&in->opens, 1); /* new: cannot be gone */
 		open_flags(fi);
-		fuse_reply_create(req, &e, fi);
+		if (fuse_reply_create(req, &e, fi) == -ENOENT)
+			fs_inode_close(fs, in);
 	} else {
 		fuse_reply_entry(req, &e);
 	}
@@ -394,7 +428,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fs_inode_touch(in, false, true);
 	fs_inode_touch(p, true, true);
 	pthread_rwlock_unlock(&p->lock);
-	fs_inode_maybe_free(fs, in);
+	fs_inode_unlinked(fs, in);
 	fuse_reply_err(req, 0);
 	return;
 
@@ -586,7 +620,7 @@ out_unlock:
 	pthread_rwlock_unlock(&first->lock);
 	pthread_mutex_unlock(&fs->rename_lock);
 	if (victim)
-		fs_inode_maybe_free(fs, victim);
+		fs_inode_unlinked(fs, victim);
 	reply_err(req, rc);
 }
 
@@ -635,8 +669,15 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	if (S_ISDIR(in->mode))
 		return reply_err(req, -EISDIR);
+	if (S_ISREG(in->mode)) {
+		int rc = fs_inode_open(in);
+
+		if (rc < 0)
+			return reply_err(req, rc);
+	}
 	open_flags(fi);
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi) == -ENOENT && S_ISREG(in->mode))
+		fs_inode_close(req_fs(req), in); /* the opener was interrupted */
 }
 
 /* relatime -- (internal) the relatime rule: at most daily, or after mtime */
@@ -783,6 +824,10 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct fs_inode *in = fs_inode_get(req_fs(req), ino);
+
+	if (in && S_ISREG(in->mode))
+		fs_inode_close(req_fs(req), in);
 	fuse_reply_err(req, 0);
 }
 
@@ -933,6 +978,36 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
+/*
+ * set_access_acl -- (internal) an access ACL also sets the mode bits; one
+ * that says no more than the mode is not stored (posix_acl_update_mode).
+ * The kernel has validated the ACL and drops its cached attributes.
+ */
+static int set_access_acl(struct fs *fs, struct fs_inode *in,
+			  const char *value, size_t size, int flags)
+{
+	uint32_t perm;
+	bool equiv;
+	int rc;
+
+	rc = fs_acl_mode(value, size, &perm, &equiv);
+	if (rc < 0)
+		return rc;
+	if (equiv) {
+		rc = fs_xattr_remove(fs, in, FS_ACL_ACCESS);
+		if (rc == -ENODATA)
+			rc = 0;
+	} else {
+		rc = fs_xattr_set(fs, in, FS_ACL_ACCESS, value, size, flags);
+	}
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&in->alock);
+	in->perm = (in->perm & ~0777u) | perm;
+	pthread_mutex_unlock(&in->alock);
+	return 0;
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
@@ -942,7 +1017,10 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (!in)
 		return;
 	pthread_rwlock_wrlock(&in->lock);
-	rc = fs_xattr_set(req_fs(req), in, name, value, size, flags);
+	if (strcmp(name, FS_ACL_ACCESS) == 0)
+		rc = set_access_acl(req_fs(req), in, value, size, flags);
+	else
+		rc = fs_xattr_set(req_fs(req), in, name, value, size, flags);
 	pthread_rwlock_unlock(&in->lock);
 	if (rc == 0)
 		fs_inode_touch(in, false, true);
@@ -956,14 +1034,17 @@ static void reply_sized(fuse_req_t req, struct fs_inode *in, const char *name,
 	char *buf = NULL;
 	int rc;
 
+	if (name && (rc = fs_xattr_name_check(name)) < 0)
+		return reply_err(req, rc);
 	if (size) {
 		buf = malloc(size);
 		if (!buf)
 			return reply_err(req, -ENOMEM);
 	}
 	pthread_rwlock_rdlock(&in->lock);
+	/* trusted.* is for CAP_SYS_ADMIN only; ext4 hides it from others. */
 	rc = name ? fs_xattr_get(in, name, buf, size)
-		  : fs_xattr_list(in, buf, size);
+		  : fs_xattr_list(in, buf, size, fuse_req_ctx(req)->uid == 0);
 	pthread_rwlock_unlock(&in->lock);
 	if (rc < 0)
 		reply_err(req, rc);
@@ -998,6 +1079,9 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 	if (!in)
 		return;
+	rc = fs_xattr_name_check(name);
+	if (rc < 0)
+		return reply_err(req, rc);
 	pthread_rwlock_wrlock(&in->lock);
 	rc = fs_xattr_remove(req_fs(req), in, name);
 	pthread_rwlock_unlock(&in->lock);

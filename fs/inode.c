@@ -194,6 +194,49 @@ void fs_inode_maybe_free(struct fs *fs, struct fs_inode *in)
 		inode_destroy(fs, in);
 }
 
+/* release_data -- (internal) no name and no opener: free the chunks now */
+static void release_data(struct fs *fs, struct fs_inode *in)
+{
+	if (!S_ISREG(in->mode))
+		return;
+	pthread_rwlock_wrlock(&in->lock);
+	if (atomic_load(&in->nlink) == 0 && atomic_load(&in->opens) == 0 &&
+	    !atomic_load(&in->data_gone)) {
+		atomic_store(&in->data_gone, true);
+		/* Size stays for fstat's sake; only the memory goes. */
+		mmfs_snap_map_punch(fs->snap, &in->map, 0, UINT64_MAX);
+		pthread_mutex_lock(&in->alock);
+		in->blocks = 0;
+		pthread_mutex_unlock(&in->alock);
+	}
+	pthread_rwlock_unlock(&in->lock);
+}
+
+int fs_inode_open(struct fs_inode *in)
+{
+	atomic_fetch_add(&in->opens, 1);
+	/* Seq-cst pairs with release_data: one of us sees the other. */
+	if (atomic_load(&in->data_gone)) {
+		atomic_fetch_sub(&in->opens, 1);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+void fs_inode_close(struct fs *fs, struct fs_inode *in)
+{
+	if (atomic_fetch_sub(&in->opens, 1) == 1 &&
+	    atomic_load(&in->nlink) == 0)
+		release_data(fs, in);
+}
+
+void fs_inode_unlinked(struct fs *fs, struct fs_inode *in)
+{
+	if (atomic_load(&in->nlink) == 0 && atomic_load(&in->opens) == 0)
+		release_data(fs, in);
+	fs_inode_maybe_free(fs, in);
+}
+
 void fs_inode_ref(struct fs_inode *in)
 {
 	atomic_fetch_add_explicit(&in->nlookup, 1, memory_order_relaxed);

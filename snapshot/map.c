@@ -24,6 +24,10 @@
 #define FAN_SHIFT 6
 #define FAN (1u << FAN_SHIFT)
 #define MAX_HEIGHT 10 /* 60 bits of chunk index: beyond any off_t */
+/* Entry flag: preallocated, never written (reads zeros, seeks as a hole) */
+#define UNWRITTEN 0x80000000u
+#define ENTRY_ID(e) ((e) & ~UNWRITTEN)
+#define ENTRY_DATA(e) ((e) && !((e) & UNWRITTEN))
 
 struct map_node {
 	uint32_t used; /* non-empty slots */
@@ -140,7 +144,7 @@ uint32_t mmfs_snap_map_lookup(const struct mmfs_snap_map *m, uint64_t idx)
 	unsigned level;
 
 	if (m->height == 0)
-		return idx == 0 ? m->root_id : 0;
+		return idx == 0 ? ENTRY_ID(m->root_id) : 0;
 	if (idx >= capacity(m->height))
 		return 0;
 	for (level = m->height; level > 1; level--) {
@@ -148,7 +152,7 @@ uint32_t mmfs_snap_map_lookup(const struct mmfs_snap_map *m, uint64_t idx)
 		if (!n)
 			return 0;
 	}
-	return n->id[idx & (FAN - 1)];
+	return ENTRY_ID(n->id[idx & (FAN - 1)]);
 }
 
 /* grow -- (internal) add levels on top until @idx fits */
@@ -225,19 +229,17 @@ static int slot_for(struct mmfs_snap_map *m, uint64_t idx, uint32_t **slot,
 
 static void shrink_path(struct mmfs_snap_map *m, uint64_t idx);
 
-int mmfs_snap_map_write_prep(struct mmfs_snap *s, struct mmfs_snap_map *m,
-			     uint64_t idx, uint32_t *id)
+static void shrink_path(struct mmfs_snap_map *m, uint64_t idx);
+
+/* alloc_at -- (internal) a new chunk at hole @idx, entry flags @flags */
+static int alloc_at(struct mmfs_snap *s, struct mmfs_snap_map *m,
+		    uint64_t idx, uint32_t flags, uint32_t *id)
 {
-	uint32_t cur = mmfs_snap_map_lookup(m, idx);
 	struct map_node *leaf;
 	uint32_t *slot;
 	uint32_t nid;
 	int rc;
 
-	if (cur && mmfs_snap_chunk_refs(s, cur) == 1) {
-		*id = cur;
-		return 0;
-	}
 	/*
 	 * Take the chunk before touching the tree: a full tier then leaves
 	 * the map exactly as it was.
@@ -253,23 +255,60 @@ int mmfs_snap_map_write_prep(struct mmfs_snap *s, struct mmfs_snap_map *m,
 		return rc;
 	}
 	mmfs_snap_chunk_get(s, nid);
-	if (cur) {
-		/*
-		 * Shared with another map (a clone or snapshot): writing in
-		 * place would leak this write into every sharer. Copy first.
-		 */
-		memcpy(mmfs_tier_chunk_addr(s->tier, nid),
-		       mmfs_tier_chunk_addr(s->tier, cur),
-		       mmfs_tier_chunk_size(s->tier));
-		mmfs_snap_chunk_put(s, cur);
-	} else {
-		m->nchunks++;
-		if (leaf)
-			leaf->used++;
+	m->nchunks++;
+	if (leaf)
+		leaf->used++;
+	*slot = nid | flags;
+	*id = nid;
+	return 0;
+}
+
+int mmfs_snap_map_write_prep(struct mmfs_snap *s, struct mmfs_snap_map *m,
+			     uint64_t idx, uint32_t *id)
+{
+	uint32_t cur = mmfs_snap_map_lookup(m, idx);
+	struct map_node *leaf;
+	uint32_t *slot;
+	uint32_t nid;
+	int rc;
+
+	if (!cur)
+		return alloc_at(s, m, idx, 0, id);
+	/* The path exists: this cannot allocate or fail. */
+	rc = slot_for(m, idx, &slot, &leaf);
+	MMFS_ASSERT(rc == 0);
+	if (mmfs_snap_chunk_refs(s, cur) == 1) {
+		*slot = cur; /* written from now on */
+		*id = cur;
+		return 0;
 	}
+	/*
+	 * Shared with another map (a clone or snapshot): writing in place
+	 * would leak this write into every sharer. Copy first.
+	 */
+	rc = mmfs_tier_chunk_alloc(s->tier, &nid);
+	if (rc < 0)
+		return rc;
+	mmfs_snap_chunk_get(s, nid);
+	memcpy(mmfs_tier_chunk_addr(s->tier, nid),
+	       mmfs_tier_chunk_addr(s->tier, cur),
+	       mmfs_tier_chunk_size(s->tier));
+	mmfs_snap_chunk_put(s, cur);
 	*slot = nid;
 	*id = nid;
 	return 0;
+}
+
+int mmfs_snap_map_prealloc(struct mmfs_snap *s, struct mmfs_snap_map *m,
+			   uint64_t idx)
+{
+	uint32_t id;
+
+	if (idx >= capacity(MAX_HEIGHT))
+		return -EFBIG;
+	if (mmfs_snap_map_lookup(m, idx))
+		return 0;
+	return alloc_at(s, m, idx, UNWRITTEN, &id);
 }
 
 /*
@@ -337,7 +376,7 @@ static void punch_node(struct mmfs_snap *s, struct mmfs_snap_map *m,
 			break;
 		if (level == 1) {
 			if (n->id[i]) {
-				mmfs_snap_chunk_put(s, n->id[i]);
+				mmfs_snap_chunk_put(s, ENTRY_ID(n->id[i]));
 				n->id[i] = 0;
 				n->used--;
 				m->nchunks--;
@@ -362,7 +401,7 @@ void mmfs_snap_map_punch(struct mmfs_snap *s, struct mmfs_snap_map *m,
 		return;
 	if (m->height == 0) {
 		if (first == 0 && m->root_id) {
-			mmfs_snap_chunk_put(s, m->root_id);
+			mmfs_snap_chunk_put(s, ENTRY_ID(m->root_id));
 			m->root_id = 0;
 			m->nchunks--;
 		}
@@ -398,7 +437,7 @@ static int find_data(const struct map_node *n, unsigned level, uint64_t base,
 		uint64_t lo = base + i * sp;
 
 		if (level == 1) {
-			if (n->id[i]) {
+			if (ENTRY_DATA(n->id[i])) {
 				*out = lo;
 				return 0;
 			}
@@ -415,7 +454,7 @@ int mmfs_snap_map_next_data(const struct mmfs_snap_map *m, uint64_t idx,
 			    uint64_t *out)
 {
 	if (m->height == 0) {
-		if (idx == 0 && m->root_id) {
+		if (idx == 0 && ENTRY_DATA(m->root_id)) {
 			*out = 0;
 			return 0;
 		}
@@ -438,7 +477,7 @@ static int find_hole(const struct map_node *n, unsigned level, uint64_t base,
 		uint64_t from = idx > lo ? idx : lo;
 
 		if (level == 1) {
-			if (!n->id[i]) {
+			if (!ENTRY_DATA(n->id[i])) {
 				*out = lo;
 				return 0;
 			}
@@ -460,7 +499,7 @@ uint64_t mmfs_snap_map_next_hole(const struct mmfs_snap_map *m, uint64_t idx)
 	if (idx >= capacity(m->height))
 		return idx;
 	if (m->height == 0)
-		return m->root_id ? 1 : idx;
+		return ENTRY_DATA(m->root_id) ? 1 : idx;
 	if (find_hole(m->root, m->height, 0, idx, &out) == 0)
 		return out;
 	return capacity(m->height);

@@ -60,6 +60,16 @@ int mmfs_snap_map_write_prep(struct mmfs_snap *s, struct mmfs_snap_map *m,
 			     uint64_t idx, uint32_t *id);
 
 /*
+ * mmfs_snap_map_prealloc -- back @idx with a zeroed chunk that counts as
+ * allocated (st_blocks, no ENOSPC when written later) but seeks as a hole
+ * until first written: ext4's unwritten extents. Nothing happens if @idx
+ * already has a chunk. Returns 0, -ENOSPC, -ENOMEM or -EFBIG; the map is
+ * unchanged on failure.
+ */
+int mmfs_snap_map_prealloc(struct mmfs_snap *s, struct mmfs_snap_map *m,
+			   uint64_t idx);
+
+/*
  * mmfs_snap_map_punch -- turn chunks [first, last] into holes, dropping
  * their references. Never fails: removing entries allocates nothing.
  */
@@ -67,12 +77,12 @@ void mmfs_snap_map_punch(struct mmfs_snap *s, struct mmfs_snap_map *m,
 			 uint64_t first, uint64_t last);
 
 /*
- * mmfs_snap_map_next_data -- first index >= @idx that has a chunk.
+ * mmfs_snap_map_next_data -- first index >= @idx that has a written chunk.
  * Returns 0 with *out set, or -ENXIO when there is none.
  */
 int mmfs_snap_map_next_data(const struct mmfs_snap_map *m, uint64_t idx,
 			    uint64_t *out);
-/* mmfs_snap_map_next_hole -- first index >= @idx that has no chunk. */
+/* mmfs_snap_map_next_hole -- first index >= @idx with no written chunk. */
 uint64_t mmfs_snap_map_next_hole(const struct mmfs_snap_map *m, uint64_t idx);
 
 static inline uint64_t mmfs_snap_map_chunks(const struct mmfs_snap_map *m)

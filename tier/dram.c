@@ -57,7 +57,8 @@ int tier_dram_init(struct tier_dram *d, uint64_t bytes, uint32_t chunk_size,
 {
 	int rc;
 
-	d->nslots = (uint32_t)MMFS_MIN(bytes / chunk_size, (uint64_t)UINT32_MAX - 1);
+	d->nslots = (uint32_t)MMFS_MIN(bytes / chunk_size,
+				       (uint64_t)MMFS_TIER_ID_MAX);
 	d->bytes = (size_t)d->nslots * chunk_size;
 	d->next = 0;
 	d->nfree = 0;

@@ -18,6 +18,8 @@
 #define MMFS_CHUNK_MIN (4u << 10)
 #define MMFS_CHUNK_MAX (2u << 20)
 #define MMFS_CHUNK_DEFAULT (64u << 10)
+/* Ids stay below 2^31: maps keep a per-entry flag in the top bit. */
+#define MMFS_TIER_ID_MAX 0x7fffffffu
 
 enum mmfs_tier_kind {
 	MMFS_TIER_DRAM = 0,

@@ -263,6 +263,33 @@ static void test_seek(void **state)
 	assert_int_equal(fs_data_seek(e->fs, e->b, 0, SEEK_HOLE), 100);
 }
 
+/* Preallocated chunks: allocated for st_blocks, holes for SEEK_DATA. */
+static void test_unwritten(void **state)
+{
+	struct env *e = *state;
+	char w[CS];
+
+	fill(w, sizeof(w), 7);
+	assert_int_equal(fs_data_fallocate(e->fs, e->a, 0, 0, 4 * CS), 0);
+	assert_int_equal(e->a->blocks, 4);
+	assert_int_equal(fs_data_seek(e->fs, e->a, 0, SEEK_DATA), -ENXIO);
+	assert_int_equal(fs_data_seek(e->fs, e->a, 0, SEEK_HOLE), 0);
+	assert_int_equal(do_write(e, e->a, 2 * CS, w, 10), 10);
+	assert_int_equal(used(e), 4); /* the write used the preallocation */
+	assert_int_equal(fs_data_seek(e->fs, e->a, 0, SEEK_DATA), 2 * CS);
+	assert_int_equal(fs_data_seek(e->fs, e->a, 2 * CS, SEEK_HOLE), 3 * CS);
+	/* ZERO_RANGE over a hole preallocates, as ext4. */
+	assert_int_equal(fs_data_fallocate(e->fs, e->b, FALLOC_FL_ZERO_RANGE,
+					   0, 2 * CS), 0);
+	assert_int_equal(e->b->blocks, 2);
+	assert_int_equal(e->b->size, 2 * CS);
+	/* A failed fallocate gives back only what it took itself. */
+	assert_int_equal(fs_data_fallocate(e->fs, e->a, FALLOC_FL_KEEP_SIZE,
+					   0, NCHUNKS * CS), -ENOSPC);
+	assert_int_equal(e->a->blocks, 4);
+	assert_int_equal(used(e), 6);
+}
+
 static void test_copy(void **state)
 {
 	struct env *e = *state;
@@ -293,6 +320,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_enospc_loses_nothing,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seek, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unwritten, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
 	};
 

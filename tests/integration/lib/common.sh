@@ -16,6 +16,8 @@
 #                     mounts a tmpfs stand-in, so that a test can be checked
 #                     against the reference filesystem itself.
 #   MMFS_TEST_KEEP    if set to 1, keep $TEST_DIR (never a mount) for debugging
+#   MMFS_TEST_TIMEOUT seconds before the internal watchdog tears the mounts
+#                     down (default: the script's "# TIMEOUT:" header)
 #
 # Exit codes: 0 pass, 1 fail, 77 skip (CTest SKIP_RETURN_CODE 77).
 
@@ -63,6 +65,13 @@ require_real_mmfs() {
 	require_mmfs
 }
 
+# mmfs_has_option NAME -- does the daemon advertise option NAME in --help?
+# (always true for the tmpfs stand-in, which ignores mmfs options)
+mmfs_has_option() {
+	[ "$MMFS_TEST_TARGET" = tmpfs ] && return 0
+	"$MMFS_BIN" --help 2>&1 | grep -q -- "$1"
+}
+
 # helper NAME -- path of a C helper built from tests/integration
 helper() {
 	local p="$MMFS_HELPER_DIR/$1"
@@ -79,11 +88,12 @@ is_mounted() {
 	[ -n "$(mount_type "$1")" ]
 }
 
-_new_mnt() {
+# new_mnt -- make a fresh, unused mountpoint below $TEST_DIR; sets NEW_MNT.
+# (Not used as $(new_mnt): the counter must live in this shell.)
+new_mnt() {
 	_T_NMNT=$((_T_NMNT + 1))
-	local m="$TEST_DIR/mnt$_T_NMNT"
-	mkdir -p "$m" || fail "mkdir $m"
-	echo "$m"
+	NEW_MNT="$TEST_DIR/mnt$_T_NMNT"
+	mkdir "$NEW_MNT" || fail "mkdir $NEW_MNT"
 }
 
 _register_mount() {
@@ -99,7 +109,8 @@ _register_pid() {
 # tmpfs_mount [OPTS] -- mount a fresh tmpfs; sets MNT
 tmpfs_mount() {
 	local opts=${1:-size=1G}
-	MNT=$(_new_mnt)
+	new_mnt
+	MNT=$NEW_MNT
 	mount -t tmpfs -o "$opts" tmpfs "$MNT" || fail "mount tmpfs -o $opts"
 	_register_mount "$MNT"
 	MMFS_PID=
@@ -152,7 +163,8 @@ mmfs_mount() {
 		tmpfs_mount "$(_dram_to_tmpfs "$opts")"
 		return
 	fi
-	MNT=$(_new_mnt)
+	new_mnt
+	MNT=$NEW_MNT
 	local rc=0
 	mmfs_start "$MNT" "$opts" || rc=$?
 	case $rc in
@@ -302,7 +314,7 @@ test_init() {
 	trap _cleanup EXIT
 	trap 'exit 1' INT TERM
 	local t
-	t=$(sed -n 's/^# TIMEOUT: *\([0-9][0-9]*\).*/\1/p' "$0" | head -n1)
+	t=${MMFS_TEST_TIMEOUT:-$(sed -n 's/^# TIMEOUT: *\([0-9][0-9]*\).*/\1/p' "$0" | head -n1)}
 	if [ -n "$t" ] && [ "$t" -gt 10 ]; then
 		_watchdog "$((t - 5))" "$$" </dev/null &
 		_T_WATCHDOG=$!

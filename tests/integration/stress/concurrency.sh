@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# concurrency.sh -- several processes at once create, pwrite, truncate, mmap,
+# read back, rename, unlink and list files in one shared tree, plus appends
+# to a shared O_APPEND log (stress.c).  Every surviving file is then checked
+# against its owner's xxh64 checksum, read cold, and nothing unexpected may
+# exist.
+#
+# Usage: concurrency.sh [MOUNT-OPTIONS]   (default dram=1G)
+# MMFS_STRESS_NPROC (default 4) and MMFS_STRESS_SECONDS (default 25).
+#
+# TIMEOUT: 240
+# NEEDS: root
+
+. "$(dirname "$0")/../lib/common.sh"
+
+require_root
+require_mmfs
+STRESS=$(helper stress)
+NPROC=${MMFS_STRESS_NPROC:-4}
+SECS=${MMFS_STRESS_SECONDS:-25}
+
+opts=${1:-dram=1G}
+case $opts in
+*writeback*) mmfs_has_option writeback || skip "mmfs has no writeback option" ;;
+esac
+mmfs_mount "$opts"
+mkdir "$MNT/s" || fail "mkdir"
+rc=0
+timeout -k 10 $((SECS + 120)) "$STRESS" "$MNT/s" "$NPROC" "$SECS" "$TMP" || rc=1
+is_mounted "$MNT" || fail "mount vanished (daemon crashed?)"
+# the tree can be removed completely
+rm -rf "$MNT/s" || { echo "rm -rf of the tree failed" >&2; rc=1; }
+left=$(ls -A "$MNT" | wc -l)
+[ "$left" = 0 ] || { echo "mount not empty after rm -rf: $(ls -A "$MNT")" >&2; rc=1; }
+df -k "$MNT" | sed 's/^/# /'
+mmfs_umount "$MNT" "$MMFS_PID" || echo "WARN: unclean daemon exit" >&2
+[ $rc = 0 ] || fail "concurrency stress found errors"
+exit 0
