@@ -124,6 +124,27 @@ refuse "12345 without that group cannot" "Permission denied" user2 cat pub/sfile
 check_eq "nobody runs a 0755 script" "$(nobody pub/script 2>&1)" ran
 refuse "nobody cannot run a 0644 script" "Permission denied" nobody pub/noexec
 
+# An unprivileged write drops setuid (and setgid on group-executables),
+# through the page cache and through O_DIRECT alike: O_DIRECT opens are
+# served with FOPEN_DIRECT_IO, where the daemon must do it itself.
+nobody_write() { # FILE buffered|direct
+	local flag=
+	[ "$2" = direct ] && flag=oflag=direct
+	nobody dd if=/dev/zero of="$1" bs=4096 count=1 conv=notrunc $flag \
+		status=none
+}
+for how in buffered direct; do
+	f=pub/suid-$how
+	head -c 4096 /dev/zero >"$f" && chmod 6777 "$f"
+	nobody_write "$f" $how
+	check_eq "mode after a $how write by nobody to a 6777 file" \
+		"$(mode "$f")" 777
+	chmod 6767 "$f"
+	nobody_write "$f" $how
+	check_eq "mode after a $how write to a 6767 file (setgid, no g+x)" \
+		"$(mode "$f")" 2767
+done
+
 # root overrides DAC on nobody's private file
 check_eq "root reads nobody's 0600 file" "$(cat pub/u077)" ""
 expect "root writes nobody's 0600 file" sh -c 'echo r >> pub/u077'

@@ -9,8 +9,12 @@
 #       pages, so st_blocks and SEEK_DATA/SEEK_HOLE offsets are compared too.
 #   64k mmfs with its default chunk size; the checker runs with -b, which
 #       leaves out block-granularity dependent output.
-#   4k-writeback  as 4k, with the kernel writeback cache on (-o writeback);
-#       skipped if the daemon does not offer that option.
+#   4k-writeback  with the kernel writeback cache on (-o writeback); skipped
+#       if the daemon does not offer that option. The kernel keeps written
+#       data in its page cache until writeback, so st_blocks and
+#       SEEK_DATA/SEEK_HOLE lag behind until a flush (a limit of FUSE's
+#       writeback mode, documented in fs/README.md): this mode runs with -b
+#       and also leaves st_blocks out.
 #
 # Lines starting with "XDIFF " are expected differences (see posix_diff.c);
 # they are shown but not compared.  Transcripts are kept in $MMFS_TEST_OUTDIR
@@ -26,11 +30,12 @@ require_mmfs
 CHECKER=$(helper posix_diff)
 
 mode=${1:-4k}
+noblocks=
 case $mode in
 4k) opts="dram=1G,chunk=4k"; cflags= ;;
 64k) opts="dram=1G"; cflags=-b ;;
 4k-writeback)
-	opts="dram=1G,chunk=4k,writeback"; cflags=
+	opts="dram=1G,chunk=4k,writeback"; cflags=-b; noblocks=1
 	mmfs_has_option writeback || skip "mmfs has no writeback option" ;;
 *) fail "unknown mode $mode" ;;
 esac
@@ -67,8 +72,15 @@ log "expected differences (not compared):"
 paste -d'\n' <(grep '^XDIFF ' "$TMP/tmpfs.txt" | sed 's/^/#   tmpfs: /') \
 	<(grep '^XDIFF ' "$TMP/mmfs.txt" | sed "s/^/#   $MMFS_TEST_TARGET: /")
 
-grep -v '^XDIFF ' "$TMP/tmpfs.txt" >"$TMP/tmpfs.cmp"
-grep -v '^XDIFF ' "$TMP/mmfs.txt" >"$TMP/mmfs.cmp"
+strip() {
+	if [ -n "$noblocks" ]; then
+		grep -v '^XDIFF ' | sed -E 's/ blocks=~[01]//'
+	else
+		grep -v '^XDIFF '
+	fi
+}
+strip <"$TMP/tmpfs.txt" >"$TMP/tmpfs.cmp"
+strip <"$TMP/mmfs.txt" >"$TMP/mmfs.cmp"
 if ! diff -u --label tmpfs --label mmfs "$TMP/tmpfs.cmp" "$TMP/mmfs.cmp" \
 	>"$TMP/diff.txt"; then
 	cat "$TMP/diff.txt"
