@@ -55,7 +55,10 @@ environment: MMFS_BIN MMFS_OPTS BENCH_SIZE MDBENCH MD_FILES RESULTS_DIR
 EOF
 }
 
-log() { echo "run.sh: $*" >&2; }
+# progress goes to the caller's stderr (fd 3), even from inside functions
+# whose stderr is redirected to a run's log
+exec 3>&2
+log() { echo "run.sh: $*" >&3; }
 die() { log "$*"; exit 1; }
 
 runs=3
@@ -65,8 +68,9 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) runs=1 ;;
 	--runs)
-		[ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]*$ ]] ||
+		if [ $# -lt 2 ] || ! [[ $2 =~ ^[1-9][0-9]*$ ]]; then
 			die "--runs needs a positive number"
+		fi
 		runs=$2
 		shift
 		;;
@@ -157,6 +161,7 @@ CUR_MNT=
 CUR_KIND=
 CUR_PID=
 CUR_LOG=/dev/null
+CHILD=		# pid of the running timeout(1), for cleanup
 
 # mounted_type -- filesystem type mounted at $1, empty if none
 mounted_type() {
@@ -266,10 +271,19 @@ fs_umount() {
 	CUR_MNT=
 }
 
+# shellcheck disable=SC2317  # reached through the EXIT trap
 cleanup() {
 	local rc=$?
 
 	trap - EXIT INT TERM
+	if [ -n "$CHILD" ]; then
+		log "interrupted; stopping pid $CHILD"
+		kill -TERM "$CHILD" 2>/dev/null
+		# timeout(1) passes TERM on to its process group (fio and
+		# its job processes); KILL goes to that group directly
+		wait_pid "$CHILD" 15 || kill -KILL -- "-$CHILD" 2>/dev/null
+		wait "$CHILD" 2>/dev/null
+	fi
 	fs_umount
 	if awk -v w="$WORK/" 'index($2, w) == 1 { f = 1 } END { exit !f }' \
 		/proc/mounts; then
@@ -277,13 +291,29 @@ cleanup() {
 	else
 		rm -rf "$WORK"
 	fi
-	exit $rc
+	exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- helpers -------------------------------------------------------------
+
+# run_child -- run "$@" under a time limit, in the background, and wait.
+# A signal trap only runs while bash sits in the wait builtin, not while it
+# waits for a foreground command; and timeout(1) moves its command to a
+# process group of its own, out of reach of the terminal's ^C. So ^C reaches
+# run.sh only, whose trap then stops the child (see cleanup).
+run_child() {
+	local rc
+
+	timeout -k 10 "$FIO_TIMEOUT" "$@" &
+	CHILD=$!
+	wait "$CHILD"
+	rc=$?
+	CHILD=
+	return $rc
+}
 
 # jobval -- first KEY=value of fio job file $1
 jobval() {
@@ -294,7 +324,7 @@ jobval() {
 run_fio() {
 	local job=$1 json=$2
 	shift 2
-	timeout -k 10 "$FIO_TIMEOUT" fio --output-format=json --output="$json" \
+	run_child fio --output-format=json --output="$json" \
 		--directory="$CUR_MNT" "$@" "$FIO_JOBS/$job.fio" 2>>"$CUR_LOG"
 }
 
@@ -305,7 +335,7 @@ prep_files() {
 	for f; do
 		args+=(--name="prep-$f" --filename="$f")
 	done
-	timeout -k 10 "$FIO_TIMEOUT" fio --directory="$CUR_MNT" \
+	run_child fio --directory="$CUR_MNT" \
 		--ioengine=psync --rw=write --bs=1M --size="$size" \
 		--end_fsync=1 --output="$CUR_LOG.prep" "${args[@]}" \
 		2>>"$CUR_LOG"
@@ -359,41 +389,43 @@ find_mdbench() {
 
 # workload_run -- run workload $1 on the current mount; result files at $2.*
 workload_run() {
-	local w=$1 base=$2 n size
+	local w=$1 base=$2 n i files
 
 	case $w in
 	seq_write)
 		run_fio "$w" "$base.json"
 		;;
 	seq_read_cold)
-		prep_files "$(jobval $w size)" "$(jobval $w filename)" &&
+		prep_files "$(jobval "$w" size)" "$(jobval "$w" filename)" &&
 			drop_caches &&
 			run_fio "$w" "$base.json"
 		;;
 	seq_read_warm)
-		prep_files "$(jobval $w size)" "$(jobval $w filename)" &&
+		prep_files "$(jobval "$w" size)" "$(jobval "$w" filename)" &&
 			run_fio "$w" "$base.first.json" &&
 			run_fio "$w" "$base.json"
 		;;
 	seq_read_direct)
-		prep_files "$(jobval $w size)" "$(jobval $w filename)" &&
+		prep_files "$(jobval "$w" size)" "$(jobval "$w" filename)" &&
 			run_fio "$w" "$base.json"
 		;;
 	rand_read_direct | rand_write_direct)
-		n=$(jobval $w numjobs)
-		size=$(jobval $w size)
-		prep_files "$size" $(for ((i = 0; i < n; i++)); do
-			echo "$w.$i"
-		done) &&
+		# one file per job, named by the job's filename_format
+		n=$(jobval "$w" numjobs)
+		files=()
+		for ((i = 0; i < n; i++)); do
+			files+=("$w.$i")
+		done
+		prep_files "$(jobval "$w" size)" "${files[@]}" &&
 			run_fio "$w" "$base.json"
 		;;
 	mmap_randrw)
-		prep_files "$(jobval $w size)" "$(jobval $w filename)" &&
+		prep_files "$(jobval "$w" size)" "$(jobval "$w" filename)" &&
 			run_fio "$w" "$base.json"
 		;;
 	metadata)
 		mkdir "$CUR_MNT/md" &&
-			timeout -k 10 "$FIO_TIMEOUT" "$MDBENCH_BIN" "$CUR_MNT/md" \
+			run_child "$MDBENCH_BIN" "$CUR_MNT/md" \
 				"$MD_FILES" >"$base.txt" 2>>"$CUR_LOG"
 		;;
 	esac
@@ -424,7 +456,7 @@ run_one() {
 	workload_run "$w" "$base"
 	rc=$?
 	[ $rc -eq 0 ] || event "$kind: $w run $rep failed, status $rc (log: $CUR_LOG)"
-	if [ $w = metadata ]; then
+	if [ "$w" = metadata ]; then
 		python3 "$BENCH_PY" md "$kind" "$rep" "$base.txt" >>"$METRICS"
 	elif [ $rc -eq 0 ]; then
 		python3 "$BENCH_PY" fio "$w" "$kind" "$rep" "$base.json" >>"$METRICS"
@@ -445,14 +477,20 @@ mem=$(awk '/^MemTotal/ { printf "%.0fG", $2 / 1048576 }' /proc/meminfo)
 if [ $self -eq 1 ]; then
 	right_desc="tmpfs2 (--baseline-self) -o size=$SIZE"
 else
-	right_desc="mmfs -o $MMFS_MOUNT_OPTS"
+	right_desc="mmfs -o $MMFS_MOUNT_OPTS ($("$MMFS" --version 2>/dev/null |
+		head -n1 | awk '{ print $2 }'), built $(date -u -r "$MMFS" +%FT%TZ))"
 fi
 ENVLINE="# mmfs $rev | linux $(uname -r) | $cpu x$(nproc), $mem | $(fio --version) | $right_desc | tmpfs -o size=$SIZE | runs=$runs median | drop_caches=$DROP"
+LOAD0=$(cut -d" " -f1 /proc/loadavg)
 
 log "results in $RESULTS"
 for w in "${selected[@]}"; do
 	for ((rep = 1; rep <= runs; rep++)); do
-		for kind in "$LEFT" "$RIGHT"; do
+		# alternate which side goes first, so warm-up and drift
+		# do not always favour the same one
+		order=("$LEFT" "$RIGHT")
+		[ $((rep % 2)) -eq 0 ] && order=("$RIGHT" "$LEFT")
+		for kind in "${order[@]}"; do
 			log "$w: $kind run $rep/$runs"
 			run_one "$w" "$kind" "$rep"
 		done
@@ -460,9 +498,13 @@ for w in "${selected[@]}"; do
 done
 
 {
-	echo "$ENVLINE"
+	echo "$ENVLINE | load $LOAD0..$(cut -d' ' -f1 /proc/loadavg)"
 	echo "# ratio = $RIGHT/$LEFT for throughput (MiB/s, IOPS, ops/s), $LEFT/$RIGHT for latency (us): >1 means $RIGHT is better"
 	python3 "$BENCH_PY" summary "$METRICS" "$LEFT" "$RIGHT"
 } | tee "$RESULTS/summary.txt"
 [ -s "$EVENTS" ] && log "events during the run: $EVENTS"
+# non-zero when any run failed, so that scripts and CI notice
+if awk -F';' '$6 == "fail" { f = 1 } END { exit !f }' "$METRICS"; then
+	exit 1
+fi
 exit 0
