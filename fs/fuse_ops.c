@@ -803,9 +803,11 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	if (copied < 0) {
 		n = (int)copied;
 	} else {
-		fuse_reply_write(req, (size_t)copied);
+		/* Before the reply: it frees the request, and the writer
+		 * must find the bits gone when write() returns. */
 		if (copied > 0)
 			kill_suid(req, in);
+		fuse_reply_write(req, (size_t)copied);
 	}
 out_free:
 	if (dst != &stack.v)

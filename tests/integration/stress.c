@@ -739,10 +739,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* manifests live outside the filesystem under test */
-	base = realpath(argv[4], NULL);
-	if (!base || asprintf(&base, "%s/stress", base) < 0) {
-		perror(argv[4]);
-		return 2;
+	{
+		char *real = realpath(argv[4], NULL);
+		int n = real ? asprintf(&base, "%s/stress", real) : -1;
+
+		free(real);
+		if (n < 0) {
+			perror(argv[4]);
+			return 2;
+		}
 	}
 	if (chdir(argv[1])) {
 		perror(argv[1]);
@@ -873,6 +878,10 @@ int main(int argc, char **argv)
 		DIR *dir = opendir(".");
 		struct dirent *de;
 
+		if (!dir) {
+			perror("opendir .");
+			return 1;
+		}
 		while ((de = readdir(dir))) {
 			if (de->d_name[0] == '.' || !strcmp(de->d_name, "applog") ||
 			    !strcmp(de->d_name, "shared.dat") ||
@@ -895,6 +904,10 @@ int main(int argc, char **argv)
 	bad += verify_shared(nproc);
 	printf("# verified %d surviving files against %d manifest entries\n",
 	       nfound, nents);
+	free(pids);
+	free(reps);
+	free(recs);
+	free(base);
 	if (failed || bad) {
 		printf("not ok - %d worker failure(s), %d verification error(s)\n",
 		       failed, bad);

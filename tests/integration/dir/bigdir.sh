@@ -27,6 +27,6 @@ rc=0
 "$BIG" "$MNT/big" "$N" || rc=1
 is_mounted "$MNT" || fail "mount vanished (daemon crashed?)"
 rmdir "$MNT/big" || { echo "rmdir of emptied directory failed" >&2; rc=1; }
-mmfs_umount "$MNT" "$MMFS_PID" || echo "WARN: unclean daemon exit" >&2
+mmfs_umount_checked
 [ $rc = 0 ] || fail "big directory checks failed"
 exit 0

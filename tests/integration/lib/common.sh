@@ -248,6 +248,15 @@ mmfs_umount() {
 	return $rc
 }
 
+# mmfs_umount_checked -- unmount $MNT; a daemon that does not exit 0 (a
+# crash, or a sanitizer's report at exit) fails the test, with its log.
+mmfs_umount_checked() {
+	if ! mmfs_umount "$MNT" "$MMFS_PID"; then
+		[ -f "${MMFS_LOG:-}" ] && tail -40 "$MMFS_LOG" >&2
+		fail "daemon did not exit cleanly"
+	fi
+}
+
 # _cleanup -- EXIT trap: unmount everything we mounted, reap our PIDs
 _cleanup() {
 	local rc=$? i m p

@@ -24,7 +24,7 @@ for opts in $variants; do
 	log "mmap_check with -o $opts"
 	timeout -k 10 120 "$CHECK" "$MNT/m" || rc=1
 	is_mounted "$MNT" || fail "mount vanished (daemon crashed?)"
-	mmfs_umount "$MNT" "$MMFS_PID" || echo "WARN: unclean daemon exit" >&2
+	mmfs_umount_checked
 done
 [ $rc = 0 ] || fail "mmap checks failed"
 exit 0

@@ -152,6 +152,6 @@ expect "root removes nobody's files in a sticky dir" rm -r pub/u077 pub/d077
 
 cd / || true
 is_mounted "$MNT" || fail "mount vanished (daemon crashed?)"
-mmfs_umount "$MNT" "$MMFS_PID" || echo "WARN: unclean daemon exit" >&2
+mmfs_umount_checked
 [ $errors = 0 ] || fail "$errors permission check(s) failed"
 exit 0

@@ -58,7 +58,7 @@ umount_one "$REF_MNT" || fail "cannot unmount tmpfs"
 mmfs_mount "$opts"
 run_checker "$MNT" "$TMP/mmfs.txt"
 is_mounted "$MNT" || fail "mmfs mount vanished during the run (daemon crashed?)"
-mmfs_umount "$MNT" "$MMFS_PID" || echo "WARN: unclean daemon exit" >&2
+mmfs_umount_checked
 
 if [ -n "${MMFS_TEST_OUTDIR:-}" ]; then
 	mkdir -p "$MMFS_TEST_OUTDIR"

@@ -23,7 +23,7 @@ for opts in dram=512M dram=512M,chunk=4k; do
 	timeout -k 10 60 "$ZR" "$MNT/z"
 	r=$?
 	is_mounted "$MNT" || fail "mount vanished (daemon crashed?)"
-	mmfs_umount "$MNT" "$MMFS_PID" || echo "WARN: unclean daemon exit" >&2
+	mmfs_umount_checked
 	case $r in
 	0) ;;
 	77) skip "ZERO_RANGE unsupported on $MMFS_TEST_TARGET" ;;

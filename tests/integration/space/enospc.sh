@@ -196,6 +196,6 @@ if [ -n "$MMFSCTL_BIN" ] && [ -x "$MMFSCTL_BIN" ] && [ -n "$MMFS_PID" ]; then
 	timeout -k 10 10 "$MMFSCTL_BIN" stat "$MNT" 2>&1 | sed 's/^/# mmfsctl: /'
 fi
 is_mounted "$MNT" || fail "mount vanished (daemon crashed?)"
-mmfs_umount "$MNT" "$MMFS_PID" || echo "WARN: unclean daemon exit" >&2
+mmfs_umount_checked
 [ $rc = 0 ] || fail "ENOSPC checks failed"
 exit 0

@@ -35,6 +35,6 @@ rm -rf "$MNT/s" || { echo "rm -rf of the tree failed" >&2; rc=1; }
 left=$(ls -A "$MNT" | wc -l)
 [ "$left" = 0 ] || { echo "mount not empty after rm -rf: $(ls -A "$MNT")" >&2; rc=1; }
 df -k "$MNT" | sed 's/^/# /'
-mmfs_umount "$MNT" "$MMFS_PID" || echo "WARN: unclean daemon exit" >&2
+mmfs_umount_checked
 [ $rc = 0 ] || fail "concurrency stress found errors"
 exit 0

@@ -161,6 +161,6 @@ left=$(ls -A "$MNT" | wc -l)
 df -k "$MNT" | sed 's/^/# /'
 
 is_mounted "$MNT" || fail "mount vanished (daemon crashed?)"
-mmfs_umount "$MNT" "$MMFS_PID" || echo "WARN: unclean daemon exit" >&2
+mmfs_umount_checked
 [ $errors = 0 ] || fail "$errors tool check(s) failed"
 exit 0
