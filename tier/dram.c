@@ -10,10 +10,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
-
 #include "tier/tier_i.h"
 #include "utils/err.h"
 #include "utils/log.h"
@@ -79,14 +75,6 @@ int tier_dram_init(struct tier_dram *d, uint64_t bytes, uint32_t chunk_size,
 			 strerror(-rc));
 		return rc;
 	}
-	/*
-	 * Transparent huge pages: filling a chunk then costs one fault per
-	 * 2 MiB instead of one per 4 KiB. Page faults, not copying, dominate
-	 * a daemon's first write to fresh memory.
-	 */
-	if (madvise(d->base, d->bytes, MADV_HUGEPAGE) < 0)
-		mmfs_debug("no transparent huge pages for the DRAM tier: %s",
-			   strerror(errno));
 	/* The free stack is only touched as slots are freed. */
 	d->free = mmap(NULL, (size_t)d->nslots * sizeof(uint32_t),
 		       PROT_READ | PROT_WRITE,
@@ -152,22 +140,4 @@ void tier_dram_slot_discard(struct tier_dram *d, uint32_t slot,
 	if (madvise(d->base + (size_t)slot * chunk_size, chunk_size,
 		    MADV_DONTNEED) < 0)
 		memset(d->base + (size_t)slot * chunk_size, 0, chunk_size);
-}
-
-void tier_dram_populate(struct tier_dram *d, uint32_t slot, uint32_t n,
-			uint32_t chunk_size)
-{
-	char *p = d->base + (size_t)slot * chunk_size;
-	size_t len = (size_t)n * chunk_size;
-	size_t off;
-
-	if (madvise(p, len, MADV_POPULATE_WRITE) == 0)
-		return;
-	/*
-	 * Older kernels: touch each page. An atomic add of zero faults the
-	 * page in writable without changing what a concurrent writer put
-	 * there (the slot may already have been handed out).
-	 */
-	for (off = 0; off < len; off += 4096)
-		__atomic_fetch_add((int *)(p + off), 0, __ATOMIC_RELAXED);
 }

@@ -28,64 +28,6 @@ static void *reserve(size_t bytes, int prot)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/*
- * prefault_main -- (internal) the prefault thread. Takes tier->lock only
- * to read the window's position; the faulting itself runs unlocked, and a
- * slot faulted after it was handed out is harmless (populating does not
- * change memory contents).
- */
-static void *prefault_main(void *arg)
-{
-	struct mmfs_tier *t = arg;
-	struct tier_dram *d = &t->dram;
-	uint32_t from, n, top, k;
-
-	pthread_mutex_lock(&t->lock);
-	while (!t->pf.stop) {
-		if (t->pf.ready < d->next)
-			t->pf.ready = d->next;
-		from = t->pf.ready;
-		n = MMFS_MIN(d->next + t->pf.window, d->nslots) - from;
-		if (n == 0) {
-			pthread_cond_wait(&t->pf.wake, &t->lock);
-			continue;
-		}
-		/* The next freed slots to be reused, most recent first. */
-		top = MMFS_MIN(d->nfree, t->pf.window / 4);
-		pthread_mutex_unlock(&t->lock);
-		tier_dram_populate(d, from, n, t->chunk_size);
-		pthread_mutex_lock(&t->lock);
-		for (k = 0; k < top && k < d->nfree; k++) {
-			uint32_t slot = d->free[d->nfree - 1 - k];
-
-			pthread_mutex_unlock(&t->lock);
-			tier_dram_populate(d, slot, 1, t->chunk_size);
-			pthread_mutex_lock(&t->lock);
-		}
-		if (t->pf.ready < from + n)
-			t->pf.ready = from + n;
-		if (t->pf.ready >= d->nslots && top == 0)
-			pthread_cond_wait(&t->pf.wake, &t->lock);
-		else if (t->pf.ready - d->next >= t->pf.window / 2)
-			pthread_cond_wait(&t->pf.wake, &t->lock);
-	}
-	pthread_mutex_unlock(&t->lock);
-	return NULL;
-}
-
-/* prefault_kick_locked -- (internal) start or wake the prefault thread */
-static void prefault_kick_locked(struct mmfs_tier *t)
-{
-	if (!t->pf.started) {
-		t->pf.started = true;
-		if (pthread_create(&t->pf.thread, NULL, prefault_main, t) != 0)
-			t->pf.window = 0; /* no thread: faults stay inline */
-		return;
-	}
-	if (t->pf.window && t->pf.ready < t->dram.next + t->pf.window / 2)
-		pthread_cond_signal(&t->pf.wake);
-}
-
 int mmfs_tier_new(const struct mmfs_tier_opts *o, struct mmfs_tier **out)
 {
 	struct mmfs_tier *t;
@@ -102,12 +44,10 @@ int mmfs_tier_new(const struct mmfs_tier_opts *o, struct mmfs_tier **out)
 	t->chunk_size = cs;
 	t->chunk_shift = (uint32_t)__builtin_ctz(cs);
 	pthread_mutex_init(&t->lock, NULL);
-	pthread_cond_init(&t->pf.wake, NULL);
 	rc = tier_dram_init(&t->dram, o->dram_bytes, cs, o->dram_nodes);
 	if (rc < 0)
 		goto out_free;
 	t->max_id = t->dram.nslots;
-	t->pf.window = MMFS_MAX(1u, TIER_PREFAULT_BYTES / cs);
 	t->id_next = 1;
 	t->chunks_bytes = ((size_t)t->max_id + 1) * sizeof(*t->chunks);
 	t->chunks = reserve(t->chunks_bytes, PROT_READ | PROT_WRITE);
@@ -130,7 +70,6 @@ out_fini:
 		munmap(t->zero, cs);
 	tier_dram_fini(&t->dram);
 out_free:
-	pthread_cond_destroy(&t->pf.wake);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	return rc;
@@ -142,13 +81,6 @@ void mmfs_tier_free(struct mmfs_tier **tp)
 
 	if (!t)
 		return;
-	pthread_mutex_lock(&t->lock);
-	t->pf.stop = true;
-	pthread_cond_signal(&t->pf.wake);
-	pthread_mutex_unlock(&t->lock);
-	if (t->pf.started && t->pf.window)
-		pthread_join(t->pf.thread, NULL);
-	pthread_cond_destroy(&t->pf.wake);
 	munmap(t->chunks, t->chunks_bytes);
 	munmap(t->id_free, ((size_t)t->max_id + 1) * sizeof(uint32_t));
 	munmap(t->zero, t->chunk_size);
@@ -196,7 +128,6 @@ int mmfs_tier_chunk_alloc(struct mmfs_tier *t, uint32_t *id)
 	t->used[MMFS_TIER_DRAM]++;
 	t->allocs++;
 	*id = cid;
-	prefault_kick_locked(t);
 out_unlock:
 	pthread_mutex_unlock(&t->lock);
 	return rc;

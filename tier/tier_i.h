@@ -34,25 +34,6 @@ struct tier_dram {
 	uint32_t nfree;
 };
 
-/*
- * The prefaulter: a thread that keeps the slots the allocator will hand out
- * next (the bump region ahead of ->next, the top of the free stack) faulted
- * in, so that the kernel's page faults and zeroing happen off the request
- * path, on an otherwise idle core. At most PREFAULT_BYTES sit resident
- * ahead of use. Started at the first allocation (the daemon forks after
- * building its tiers, and threads do not survive a fork).
- */
-#define TIER_PREFAULT_BYTES (16u << 20)
-
-struct tier_prefault {
-	pthread_t thread;
-	pthread_cond_t wake;  /* signalled when the window runs low */
-	bool started;         /* protected by tier->lock */
-	bool stop;            /* protected by tier->lock */
-	uint32_t ready;       /* bump slots [next, ready) are faulted in */
-	uint32_t window;      /* slots to keep ready */
-};
-
 struct mmfs_tier {
 	uint32_t chunk_size;
 	uint32_t chunk_shift;
@@ -72,7 +53,6 @@ struct mmfs_tier {
 	uint32_t *id_free;       /* stack of freed ids */
 	uint32_t id_nfree;
 	struct tier_dram dram;
-	struct tier_prefault pf;        /* fields protected by lock */
 	uint64_t used[MMFS_TIER_COUNT]; /* protected by lock */
 	uint64_t allocs, frees, enospc; /* protected by lock */
 };
@@ -86,8 +66,5 @@ void tier_dram_slot_put_locked(struct tier_dram *d, uint32_t slot);
 /* tier_dram_slot_discard -- drop a slot's pages (no lock needed). */
 void tier_dram_slot_discard(struct tier_dram *d, uint32_t slot,
 			    uint32_t chunk_size);
-/* tier_dram_populate -- fault slots in, as if written (no lock needed) */
-void tier_dram_populate(struct tier_dram *d, uint32_t slot, uint32_t n,
-			uint32_t chunk_size);
 
 #endif
