@@ -402,27 +402,41 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	make_node(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, fi);
 }
 
+/*
+ * victim_locked -- (internal) the entry @name of @p that unlink (want_dir
+ * false) or rmdir (true) may remove, with their errnos. Parent ->lock held.
+ */
+static int victim_locked(struct fs_inode *p, const char *name, bool want_dir,
+			 struct fs_dirent **out)
+{
+	struct fs_dirent *de;
+
+	if (!S_ISDIR(p->mode))
+		return -ENOTDIR;
+	de = fs_dir_lookup(&p->dir, name);
+	if (!de)
+		return -ENOENT;
+	if (S_ISDIR(de->inode->mode) != want_dir)
+		return want_dir ? -ENOTDIR : -EISDIR;
+	*out = de;
+	return 0;
+}
+
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = req_fs(req);
 	struct fs_inode *p = inode_of(req, parent);
 	struct fs_dirent *de;
 	struct fs_inode *in;
-	int rc = 0;
+	int rc;
 
 	if (!p)
 		return;
 	pthread_rwlock_wrlock(&p->lock);
-	de = S_ISDIR(p->mode) ? fs_dir_lookup(&p->dir, name) : NULL;
-	if (!de) {
-		rc = S_ISDIR(p->mode) ? -ENOENT : -ENOTDIR;
+	rc = victim_locked(p, name, false, &de);
+	if (rc < 0)
 		goto out_unlock;
-	}
 	in = de->inode;
-	if (S_ISDIR(in->mode)) {
-		rc = -EISDIR;
-		goto out_unlock;
-	}
 	fs_dir_remove(fs, &p->dir, de);
 	atomic_fetch_sub(&in->nlink, 1);
 	fs_inode_touch(in, false, true);
@@ -443,7 +457,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fs_inode *p = inode_of(req, parent);
 	struct fs_dirent *de;
 	struct fs_inode *in;
-	int rc = 0;
+	int rc;
 
 	if (!p)
 		return;
@@ -452,16 +466,10 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (strcmp(name, "..") == 0)
 		return reply_err(req, -ENOTEMPTY);
 	pthread_rwlock_wrlock(&p->lock);
-	de = S_ISDIR(p->mode) ? fs_dir_lookup(&p->dir, name) : NULL;
-	if (!de) {
-		rc = S_ISDIR(p->mode) ? -ENOENT : -ENOTDIR;
+	rc = victim_locked(p, name, true, &de);
+	if (rc < 0)
 		goto out_unlock;
-	}
 	in = de->inode;
-	if (!S_ISDIR(in->mode)) {
-		rc = -ENOTDIR;
-		goto out_unlock;
-	}
 	pthread_rwlock_wrlock(&in->lock);
 	if (!fs_dir_empty(&in->dir)) {
 		pthread_rwlock_unlock(&in->lock);
@@ -475,7 +483,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fs_inode_touch(in, false, true);
 	fs_inode_touch(p, true, true);
 	pthread_rwlock_unlock(&p->lock);
-	fs_inode_maybe_free(fs, in);
+	fs_inode_unlinked(fs, in);
 	fuse_reply_err(req, 0);
 	return;
 
