@@ -152,6 +152,7 @@ struct fs {
 	bool relatime;               /* update atime on read, relatime rule */
 	bool writeback;              /* kernel writeback cache (mount option) */
 	bool splice_read;            /* splice write payloads (mount option) */
+	bool null_io;                /* benchmark aid: discard data (option) */
 };
 
 struct fs_owner {

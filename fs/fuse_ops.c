@@ -704,6 +704,46 @@ static void relatime(struct fs_inode *in)
 	pthread_mutex_unlock(&in->alock);
 }
 
+/*
+ * null_read_iov / null_write -- (internal) the null_io baseline: the FUSE
+ * round trip and the kernel's copies without the tiers, so that a
+ * benchmark can tell FUSE's cost from mmfs's own. Sizes are kept, data is
+ * not: reads return zeros.
+ */
+static int null_read_iov(struct fs *fs, struct fs_inode *in, uint64_t off,
+			 size_t len, struct iovec *iov, int max)
+{
+	const char *zero = mmfs_tier_zero(fs->tier);
+	uint64_t end = off < in->size ? MMFS_MIN(in->size, off + len) : off;
+	int n = 0;
+
+	for (; off < end && n < max; n++) {
+		size_t take = MMFS_MIN((uint64_t)fs->chunk_size, end - off);
+
+		iov[n].iov_base = (void *)zero;
+		iov[n].iov_len = take;
+		off += take;
+	}
+	return n;
+}
+
+static ssize_t null_write(struct fs *fs, struct fs_inode *in,
+			  struct fuse_bufvec *src, uint64_t off)
+{
+	size_t len = fuse_buf_size(src);
+
+	/* A payload still in a pipe would be left there: splice is off. */
+	pthread_rwlock_wrlock(&in->lock);
+	pthread_mutex_lock(&in->alock);
+	if (off + len > in->size)
+		in->size = off + len;
+	fs_now(&in->mtime);
+	in->ctime = in->mtime;
+	pthread_mutex_unlock(&in->alock);
+	pthread_rwlock_unlock(&in->lock);
+	return (ssize_t)len;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -724,7 +764,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			return reply_err(req, -ENOMEM);
 	}
 	pthread_rwlock_rdlock(&in->lock);
-	n = fs_data_read_iov(fs, in, (uint64_t)off, size, iov, max, &bytes);
+	if (fs->null_io)
+		n = null_read_iov(fs, in, (uint64_t)off, size, iov, max);
+	else
+		n = fs_data_read_iov(fs, in, (uint64_t)off, size, iov, max,
+				     &bytes);
 	fuse_reply_iov(req, iov, n);
 	pthread_rwlock_unlock(&in->lock);
 	if (fs->relatime)
@@ -783,6 +827,11 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 		return;
 	if (off < 0)
 		return reply_err(req, -EINVAL);
+	if (fs->null_io) {
+		fuse_reply_write(req, (size_t)null_write(fs, in, src,
+							 (uint64_t)off));
+		return;
+	}
 	if (max > IOV_STACK) {
 		dst = calloc(1, sizeof(*dst) + (size_t)max * sizeof(dst->buf[0]));
 		iov = malloc((size_t)max * sizeof(*iov));

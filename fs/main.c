@@ -38,6 +38,7 @@ struct opts {
 	int writeback;
 	int splice_read;
 	int noallow_other;
+	int null_io;
 	char *dirty_ratio;
 	int threads;
 	int help;
@@ -59,6 +60,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("splice_read", splice_read, 1),
 	OPT("nosplice_read", splice_read, 0),
 	OPT("noallow_other", noallow_other, 1),
+	OPT("null_io", null_io, 1),
 	OPT("dirty_ratio=%s", dirty_ratio, 0),
 	OPT("threads=%d", threads, 0),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -88,6 +90,8 @@ static void usage(const char *prog)
 	       "  dirty_ratio=N       per-mount dirty page cap, %% (default 100)\n"
 	       "  threads=N           most request threads (default 2 per CPU, >= 4)\n"
 	       "  noallow_other       keep a root mount to root (default: shared)\n"
+	       "  null_io             benchmark baseline: file data is discarded,\n"
+	       "                      reads return zeros (never for real data)\n"
 	       "  -f, foreground      stay in the foreground\n"
 	       "  -d, debug           log every request (implies -f)\n"
 	       "\n"
@@ -344,7 +348,11 @@ int main(int argc, char *argv[])
 	}
 	fs_init(fs, tier, snap);
 	fs->writeback = o.writeback;
-	fs->splice_read = o.splice_read;
+	fs->splice_read = o.splice_read && !o.null_io;
+	fs->null_io = o.null_io;
+	if (o.null_io)
+		fprintf(stderr, "mmfs: null_io: file data is discarded "
+			"(a benchmark baseline)\n");
 	if (root_new(fs, root_mode, uid, gid) < 0) {
 		ret = fail("%s: out of memory", o.mountpoint);
 		goto out_free;
