@@ -112,7 +112,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * truncate logic (times, killing setuid) and we have one truncate path.
 	 */
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
-	if (!fs->splice_read)
+	/*
+	 * libfuse does not ask for splice by default. It also needs a pipe of
+	 * 1 MiB + a header, beyond fs.pipe-max-size without CAP_SYS_RESOURCE,
+	 * and then quietly reads instead: see fs/README.md.
+	 */
+	if (fs->splice_read && (conn->capable & FUSE_CAP_SPLICE_READ))
+		conn->want |= FUSE_CAP_SPLICE_READ;
+	else
 		conn->want &= ~(unsigned)FUSE_CAP_SPLICE_READ;
 	/* 1 MiB replies cannot go through a 1 MiB pipe: reply with writev. */
 	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);

@@ -86,7 +86,7 @@ static void usage(const char *prog)
 	       "  dram_nodes=LIST     bind DRAM to these NUMA nodes (e.g. 0-1)\n"
 	       "  mode=OCTAL,uid=N,gid=N  owner and mode of the root (default 1777, 0, 0)\n"
 	       "  writeback|nowriteback   kernel writeback cache (default: off)\n"
-	       "  splice_read|nosplice_read  splice write payloads (default: on)\n"
+	       "  splice_read|nosplice_read  splice write payloads (default: off)\n"
 	       "  dirty_ratio=N       per-mount dirty page cap, %% (default 100)\n"
 	       "  threads=N           most request threads (default 2 per CPU, >= 4)\n"
 	       "  noallow_other       keep a root mount to root (default: shared)\n"
@@ -257,7 +257,7 @@ static int serve(struct fuse_session *se, const struct opts *o)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct opts o = { .writeback = 0, .splice_read = 1 };
+	struct opts o = { .writeback = 0, .splice_read = 0 };
 	int dirty_ratio = 100;
 	struct mmfs_tier_opts to = { 0 };
 	struct mmfs_tier *tier = NULL;
