@@ -131,7 +131,8 @@ int fs_dir_add(struct fs *fs, struct fs_dir *d, const char *name,
 	}
 	de->seq = d->next_seq++;
 	d->order[d->norder++] = (struct fs_dpos){ de->seq, de };
-	d->live++;
+	/* Atomic only because stat reads it without the directory lock. */
+	__atomic_store_n(&d->live, d->live + 1, __ATOMIC_RELAXED);
 	atomic_fetch_add(&fs->meta_bytes,
 			 (int64_t)(sizeof(*de) + len +
 				   mmfs_htab_bytes(&d->names) - old_index));
@@ -162,7 +163,7 @@ void fs_dir_remove(struct fs *fs, struct fs_dir *d, struct fs_dirent *de)
 	d->order[pos].d = NULL;
 	MMFS_ASSERT(mmfs_htab_remove(&d->names, de->hash, de,
 				     dirent_rehash) == 0);
-	d->live--;
+	__atomic_store_n(&d->live, d->live - 1, __ATOMIC_RELAXED);
 	/* Drop trailing holes at once: a create/unlink loop then stays flat. */
 	while (d->norder && !d->order[d->norder - 1].d)
 		d->norder--;

@@ -69,7 +69,7 @@ struct fs_dir {
 	struct fs_dpos *order;   /* ascending seq, with holes (d == NULL) */
 	size_t norder;           /* used slots of order[] */
 	size_t cap;
-	size_t live;             /* entries (not counting holes) */
+	size_t live;             /* entries; stat reads it atomically */
 	uint64_t next_seq;       /* starts at 3: 1 and 2 are . and .. */
 	struct fs_inode *parent; /* ".."; changed under fs->rename_lock */
 };

@@ -278,7 +278,9 @@ void fs_inode_stat(struct fs *fs, struct fs_inode *in, struct stat *st)
 		st->st_size = (off_t)strlen(in->target);
 	/* tmpfs's convention; some tools treat a 0-sized directory as odd. */
 	if (S_ISDIR(in->mode))
-		st->st_size = (off_t)(in->dir.live + 2) * FS_BOGO_DIRENT_SIZE;
+		st->st_size = (off_t)(__atomic_load_n(&in->dir.live,
+						      __ATOMIC_RELAXED) + 2) *
+			      FS_BOGO_DIRENT_SIZE;
 }
 
 void fs_inode_touch(struct fs_inode *in, bool mtime, bool ctime)
