@@ -429,7 +429,13 @@ static int victim_locked(struct fs_inode *p, const char *name, bool want_dir,
 	return 0;
 }
 
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+/*
+ * remove_entry -- (internal) unlink (@dir false) or rmdir (@dir true). A
+ * directory is locked after its parent and must be empty; it loses both
+ * its links at once, and its parent the ".." link.
+ */
+static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 bool dir)
 {
 	struct fs *fs = req_fs(req);
 	struct fs_inode *p = inode_of(req, parent);
@@ -440,12 +446,26 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!p)
 		return;
 	pthread_rwlock_wrlock(&p->lock);
-	rc = victim_locked(p, name, false, &de);
+	rc = victim_locked(p, name, dir, &de);
 	if (rc < 0)
 		goto out_unlock;
 	in = de->inode;
+	if (dir) {
+		pthread_rwlock_wrlock(&in->lock);
+		if (!fs_dir_empty(&in->dir)) {
+			pthread_rwlock_unlock(&in->lock);
+			rc = -ENOTEMPTY;
+			goto out_unlock;
+		}
+	}
 	fs_dir_remove(fs, &p->dir, de);
-	atomic_fetch_sub(&in->nlink, 1);
+	if (dir) {
+		atomic_store(&in->nlink, 0);
+		pthread_rwlock_unlock(&in->lock);
+		atomic_fetch_sub(&p->nlink, 1);
+	} else {
+		atomic_fetch_sub(&in->nlink, 1);
+	}
 	fs_inode_touch(in, false, true);
 	fs_inode_touch(p, true, true);
 	pthread_rwlock_unlock(&p->lock);
@@ -458,45 +478,18 @@ out_unlock:
 	reply_err(req, rc);
 }
 
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, false);
+}
+
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fs *fs = req_fs(req);
-	struct fs_inode *p = inode_of(req, parent);
-	struct fs_dirent *de;
-	struct fs_inode *in;
-	int rc;
-
-	if (!p)
-		return;
 	if (strcmp(name, ".") == 0)
 		return reply_err(req, -EINVAL);
 	if (strcmp(name, "..") == 0)
 		return reply_err(req, -ENOTEMPTY);
-	pthread_rwlock_wrlock(&p->lock);
-	rc = victim_locked(p, name, true, &de);
-	if (rc < 0)
-		goto out_unlock;
-	in = de->inode;
-	pthread_rwlock_wrlock(&in->lock);
-	if (!fs_dir_empty(&in->dir)) {
-		pthread_rwlock_unlock(&in->lock);
-		rc = -ENOTEMPTY;
-		goto out_unlock;
-	}
-	fs_dir_remove(fs, &p->dir, de);
-	atomic_store(&in->nlink, 0);
-	pthread_rwlock_unlock(&in->lock);
-	atomic_fetch_sub(&p->nlink, 1);
-	fs_inode_touch(in, false, true);
-	fs_inode_touch(p, true, true);
-	pthread_rwlock_unlock(&p->lock);
-	fs_inode_unlinked(fs, in);
-	fuse_reply_err(req, 0);
-	return;
-
-out_unlock:
-	pthread_rwlock_unlock(&p->lock);
-	reply_err(req, rc);
+	remove_entry(req, parent, name, true);
 }
 
 /* is_ancestor -- (internal) is @a @b or above it? Under rename_lock. */
