@@ -88,7 +88,7 @@ struct fs_inode {
 	_Atomic uint64_t nlookup; /* kernel references (lookup - forget) */
 	_Atomic uint32_t nlink;
 	_Atomic bool dead;        /* set once, by whoever frees the inode */
-	_Atomic uint32_t opens;   /* open files (mmaps included) */
+	_Atomic uint32_t opens;   /* open files (mmaps included); hold it */
 	_Atomic bool data_gone;   /* unlinked and closed: chunks freed */
 	uint32_t mode;            /* file type bits never change */
 

@@ -763,6 +763,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (!iov)
 			return reply_err(req, -ENOMEM);
 	}
+	/*
+	 * atime before the reply: once the kernel has its data, the file may
+	 * be closed, unlinked and forgotten, and the inode gone.
+	 */
+	if (fs->relatime)
+		relatime(in);
 	pthread_rwlock_rdlock(&in->lock);
 	if (fs->null_io)
 		n = null_read_iov(fs, in, (uint64_t)off, size, iov, max);
@@ -771,8 +777,6 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				     &bytes);
 	fuse_reply_iov(req, iov, n);
 	pthread_rwlock_unlock(&in->lock);
-	if (fs->relatime)
-		relatime(in);
 	if (iov != stack)
 		free(iov);
 }

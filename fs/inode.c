@@ -2,10 +2,11 @@
 /*
  * inode.c -- the inode table and inode lifetime.
  *
- * An inode lives while a directory entry names it (nlink > 0) or the kernel
- * holds a reference (nlookup > 0; open files are covered by the kernel's
- * own reference). Whoever drops the last of both frees it, exactly once,
- * decided by the ->dead flag. Inode numbers are reused with a fresh
+ * An inode lives while a directory entry names it (nlink > 0), the kernel
+ * holds a reference (nlookup > 0) or a file is open on it (opens > 0).
+ * Whoever drops the last of the three frees it, exactly once, decided by
+ * the ->dead flag. Handlers touch an inode only until their reply: after
+ * it, the kernel may close, unlink and forget the file at once. Inode numbers are reused with a fresh
  * generation, as ext4 does, so NFS file handles of a deleted file go stale
  * instead of naming its successor.
  */
@@ -188,7 +189,13 @@ void fs_inode_maybe_free(struct fs *fs, struct fs_inode *in)
 {
 	bool expect = false;
 
-	if (atomic_load(&in->nlookup) != 0 || atomic_load(&in->nlink) != 0)
+	/*
+	 * Open files hold the inode too: a handler may still touch it after
+	 * its reply (an open whose reply failed closes it again), and the
+	 * kernel does not order RELEASE before FORGET for us.
+	 */
+	if (atomic_load(&in->nlookup) != 0 || atomic_load(&in->nlink) != 0 ||
+	    atomic_load(&in->opens) != 0)
 		return;
 	if (atomic_compare_exchange_strong(&in->dead, &expect, true))
 		inode_destroy(fs, in);
@@ -225,9 +232,11 @@ int fs_inode_open(struct fs_inode *in)
 
 void fs_inode_close(struct fs *fs, struct fs_inode *in)
 {
-	if (atomic_fetch_sub(&in->opens, 1) == 1 &&
-	    atomic_load(&in->nlink) == 0)
+	if (atomic_fetch_sub(&in->opens, 1) != 1)
+		return;
+	if (atomic_load(&in->nlink) == 0)
 		release_data(fs, in);
+	fs_inode_maybe_free(fs, in); /* the last holder may be this open */
 }
 
 void fs_inode_unlinked(struct fs *fs, struct fs_inode *in)
