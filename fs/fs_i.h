@@ -149,7 +149,6 @@ struct fs {
 	_Atomic int64_t file_bytes;  /* sum of regular file sizes */
 
 	pthread_mutex_t rename_lock; /* serializes renames; see top */
-	bool relatime;               /* update atime on read, relatime rule */
 	bool writeback;              /* kernel writeback cache (mount option) */
 	bool splice_read;            /* splice write payloads (mount option) */
 	bool null_io;                /* benchmark aid: discard data (option) */

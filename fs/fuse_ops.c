@@ -35,6 +35,7 @@
  */
 #define CACHE_TIMEOUT 86400.0
 #define IOV_STACK 64
+#define READDIR_MAX (1u << 20) /* the kernel asks for a page or a few */
 
 /* The mounted session, for notifications the daemon sends on its own. */
 static struct fuse_session *mmfs_session;
@@ -75,10 +76,16 @@ static void fill_entry(struct fs *fs, struct fs_inode *in,
 	fs_inode_stat(fs, in, &e->attr);
 }
 
-static int check_name(const char *name)
+/*
+ * entry_check -- (internal) a name to create or look up in @p: @p must be a
+ * directory, the name a single component of at most NAME_MAX bytes.
+ */
+static int entry_check(const struct fs_inode *p, const char *name)
 {
 	size_t len = strlen(name);
 
+	if (!S_ISDIR(p->mode))
+		return -ENOTDIR;
 	if (len == 0)
 		return -ENOENT;
 	if (len > FS_NAME_MAX)
@@ -139,9 +146,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (!p)
 		return;
-	if (!S_ISDIR(p->mode))
-		return reply_err(req, -ENOTDIR);
-	rc = check_name(name);
+	rc = entry_check(p, name);
 	if (rc < 0)
 		return reply_err(req, rc);
 	pthread_rwlock_rdlock(&p->lock);
@@ -322,9 +327,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (!p)
 		return;
-	if (!S_ISDIR(p->mode))
-		return reply_err(req, -ENOTDIR);
-	rc = check_name(name);
+	rc = entry_check(p, name);
 	if (rc < 0)
 		return reply_err(req, rc);
 	if (target && strlen(target) > FS_SYMLINK_MAX)
@@ -550,9 +553,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
 	    (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
 		return reply_err(req, -EINVAL);
-	if (!S_ISDIR(p1->mode) || !S_ISDIR(p2->mode))
+	if (!S_ISDIR(p1->mode))
 		return reply_err(req, -ENOTDIR);
-	rc = check_name(newname);
+	rc = entry_check(p2, newname);
 	if (rc < 0)
 		return reply_err(req, rc);
 	pthread_mutex_lock(&fs->rename_lock);
@@ -644,9 +647,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		return;
 	if (S_ISDIR(in->mode))
 		return reply_err(req, -EPERM);
-	if (!S_ISDIR(p->mode))
-		return reply_err(req, -ENOTDIR);
-	rc = check_name(newname);
+	rc = entry_check(p, newname);
 	if (rc < 0)
 		return reply_err(req, rc);
 	pthread_rwlock_wrlock(&p->lock);
@@ -767,8 +768,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 * atime before the reply: once the kernel has its data, the file may
 	 * be closed, unlinked and forgotten, and the inode gone.
 	 */
-	if (fs->relatime)
-		relatime(in);
+	relatime(in);
 	pthread_rwlock_rdlock(&in->lock);
 	if (fs->null_io)
 		n = null_read_iov(fs, in, (uint64_t)off, size, iov, max);
@@ -935,6 +935,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		return reply_err(req, -ENOTDIR);
 	if (off < 0)
 		return reply_err(req, -EINVAL);
+	size = MMFS_MIN(size, (size_t)READDIR_MAX);
 	buf = malloc(size);
 	if (!buf)
 		return reply_err(req, -ENOMEM);
@@ -1099,6 +1100,9 @@ static void reply_sized(fuse_req_t req, struct fs_inode *in, const char *name,
 
 	if (name && (rc = fs_xattr_name_check(name)) < 0)
 		return reply_err(req, rc);
+	/* Nothing we return is larger: do not allocate what the kernel asks. */
+	size = MMFS_MIN(size, (size_t)MMFS_MAX(FS_XATTR_SIZE_MAX,
+					       FS_XATTR_LIST_MAX));
 	if (size) {
 		buf = malloc(size);
 		if (!buf)

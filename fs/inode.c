@@ -31,7 +31,6 @@ int fs_init(struct fs *fs, struct mmfs_tier *tier, struct mmfs_snap *snap)
 	fs->chunk_shift = (uint32_t)__builtin_ctz(fs->chunk_size);
 	fs->ino_next = FS_ROOT_INO;
 	fs->gen_next = 1;
-	fs->relatime = true;
 	pthread_mutex_init(&fs->itable_lock, NULL);
 	pthread_mutex_init(&fs->rename_lock, NULL);
 	return 0;

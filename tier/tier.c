@@ -20,6 +20,9 @@
 #include "utils/err.h"
 #include "utils/log.h"
 
+_Static_assert(sizeof(struct tier_chunk) == 8,
+	       "tier/README.md counts 8 bytes of placement per chunk");
+
 static void *reserve(size_t bytes, int prot)
 {
 	void *p = mmap(NULL, bytes, prot,

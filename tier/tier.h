@@ -91,7 +91,4 @@ const void *mmfs_tier_zero(const struct mmfs_tier *t);
 /* mmfs_tier_stat -- a consistent snapshot of the counters. */
 void mmfs_tier_stat(struct mmfs_tier *t, struct mmfs_tier_stat *st);
 
-/* Bytes of metadata that tier/ spends per chunk (for the memory table). */
-#define MMFS_TIER_CHUNK_META_BYTES 8u
-
 #endif

@@ -9,7 +9,7 @@
 #include "tier/tier.h"
 
 /*
- * One entry per chunk id: 8 bytes (MMFS_TIER_CHUNK_META_BYTES). heat is the
+ * One entry per chunk id: 8 bytes (tier/README.md's table). heat is the
  * field the tiering engine will own; nothing writes it yet.
  */
 struct tier_chunk {
