@@ -62,6 +62,27 @@ static void publish(struct fs *fs, struct fs_inode *in, uint64_t size,
 	if (times)
 		in->mtime = in->ctime = now;
 	pthread_mutex_unlock(&in->alock);
+	fs_txn_dirty(in);
+}
+
+/*
+ * mark_dirty -- (internal) bytes were stored into [off, off+len): on a
+ * pool, their chunks need a writeback before a sync is done.
+ */
+static void mark_dirty(struct fs *fs, struct fs_inode *in, uint64_t off,
+		       size_t len)
+{
+	uint64_t idx, last;
+
+	if (!len || !mmfs_tier_persistent(fs->tier))
+		return;
+	last = chunk_idx(fs, off + len - 1);
+	for (idx = chunk_idx(fs, off); idx <= last; idx++) {
+		uint32_t id = mmfs_snap_map_lookup(&in->map, idx);
+
+		if (id)
+			mmfs_tier_chunk_dirty(fs->tier, id);
+	}
 }
 
 int fs_data_read_iov(struct fs *fs, struct fs_inode *in, uint64_t off,
@@ -81,6 +102,8 @@ int fs_data_read_iov(struct fs *fs, struct fs_inode *in, uint64_t off,
 		uint32_t id = mmfs_snap_map_lookup(&in->map, chunk_idx(fs, pos));
 		char *base = id ? chunk_mem(fs, id) : (char *)zero;
 
+		if (id)
+			mmfs_tier_access(fs->tier, id, take, false);
 		n = iov_add(iov, n, base + coff, take);
 		pos += take;
 	}
@@ -111,6 +134,7 @@ int fs_data_write_iov(struct fs *fs, struct fs_inode *in, uint64_t off,
 				return rc;
 			break;
 		}
+		mmfs_tier_access(fs->tier, id, take, true);
 		n = iov_add(iov, n, chunk_mem(fs, id) + coff, take);
 		pos += take;
 	}
@@ -123,6 +147,7 @@ void fs_data_write_done(struct fs *fs, struct fs_inode *in, uint64_t off,
 {
 	uint64_t end = off + written;
 
+	mark_dirty(fs, in, off, written);
 	publish(fs, in, end > in->size ? end : in->size, true);
 }
 
@@ -177,6 +202,7 @@ static int zero_range(struct fs *fs, struct fs_inode *in, uint64_t off,
 		if (rc < 0)
 			return rc;
 		memset(chunk_mem(fs, id) + chunk_off(fs, a), 0, b - a);
+		mmfs_tier_chunk_dirty(fs->tier, id);
 	}
 	if (first < last_excl)
 		mmfs_snap_map_punch(fs->snap, &in->map, first, last_excl - 1);

@@ -136,6 +136,7 @@ int fs_dir_add(struct fs *fs, struct fs_dir *d, const char *name,
 	atomic_fetch_add(&fs->meta_bytes,
 			 (int64_t)(sizeof(*de) + len +
 				   mmfs_htab_bytes(&d->names) - old_index));
+	fs_txn_rec_dent(d, name, len, in->ino);
 	return 0;
 }
 
@@ -160,6 +161,7 @@ void fs_dir_remove(struct fs *fs, struct fs_dir *d, struct fs_dirent *de)
 	size_t pos = fs_dir_seek(d, de->seq - 1);
 
 	MMFS_ASSERT(pos < d->norder && d->order[pos].d == de);
+	fs_txn_rec_dent(d, de->name, de->namelen, 0);
 	d->order[pos].d = NULL;
 	MMFS_ASSERT(mmfs_htab_remove(&d->names, de->hash, de,
 				     dirent_rehash) == 0);

@@ -111,6 +111,7 @@ struct fs_inode {
 	uint64_t rdev;
 	uint64_t size;            /* see above */
 	uint64_t blocks;          /* chunks mapped; as size */
+	uint64_t version;         /* attribute snapshots logged; alock */
 	struct timespec atime, mtime, ctime, btime; /* protected by alock */
 
 	struct fs_xattr *xattrs;  /* protected by lock */
@@ -149,6 +150,17 @@ struct fs {
 	_Atomic int64_t file_bytes;  /* sum of regular file sizes */
 
 	pthread_mutex_t rename_lock; /* serializes renames; see top */
+
+	/*
+	 * Persistent pools (persist.c); plog is NULL on a volatile mount.
+	 * plock orders metadata changes against commits and checkpoints:
+	 * every change holds it shared from before its first lock until its
+	 * log records are staged (fs_txn_begin .. fs_txn_end); a commit
+	 * holds it exclusively for the instant it takes the staged records,
+	 * a checkpoint for as long as it serializes. Outermost lock of mmfs.
+	 */
+	struct fs_plog *plog;
+	pthread_rwlock_t plock;
 	bool writeback;              /* kernel writeback cache (mount option) */
 	bool splice_read;            /* splice write payloads (mount option) */
 	bool null_io;                /* benchmark aid: discard data (option) */
@@ -185,6 +197,83 @@ void fs_inode_close(struct fs *fs, struct fs_inode *in);
 /* fs_inode_unlinked -- after a name went; frees data if it was the last */
 void fs_inode_unlinked(struct fs *fs, struct fs_inode *in);
 void fs_now(struct timespec *ts);
+
+/* fs_root_new -- the root directory (ino 1) of a new filesystem */
+int fs_root_new(struct fs *fs, uint32_t mode, uint32_t uid, uint32_t gid);
+/*
+ * fs_inode_install -- recovery: an inode with a given number, generation
+ * and type, nlink 0, in no directory. -EEXIST if @ino is taken.
+ */
+int fs_inode_install(struct fs *fs, uint64_t ino, uint64_t gen,
+		     uint32_t mode, struct fs_inode **out);
+/* fs_inode_destroy -- recovery and fsck: free an unreachable inode now */
+void fs_inode_destroy(struct fs *fs, struct fs_inode *in);
+/* fs_inode_renumber -- recovery: rebuild the free-ino list and counters */
+void fs_inode_renumber(struct fs *fs);
+/* fs_inode_each -- @fn for every inode in ino order; stops at rc < 0 */
+int fs_inode_each(struct fs *fs, int (*fn)(void *arg, struct fs_inode *in),
+		  void *arg);
+
+/*
+ * persist.c -- metadata transactions. A request that changes metadata
+ * brackets the change with fs_txn_begin / fs_txn_end; in between, the
+ * layers below record what changed into the thread's open transaction (dir
+ * entries from dir.c, xattrs from xattr.c, map entries through the
+ * snapshot journal) and fs_txn_dirty names inodes whose attributes changed.
+ * fs_txn_commit stages the records; call it before dropping the locks that
+ * ordered the change, so that the log's order is the change's order. All
+ * of it costs nothing on a volatile mount.
+ */
+#define FS_TXN_INODES 8
+struct fs_txn {
+	struct fs *fs;
+	char *buf;
+	size_t len, cap;
+	struct fs_inode *dirty[FS_TXN_INODES];
+	unsigned ndirty;
+	int err;
+	bool on, staged;
+	char inl[240];
+};
+void fs_txn_begin(struct fs *fs, struct fs_txn *tx);
+void fs_txn_dirty(struct fs_inode *in);
+void fs_txn_commit(struct fs_txn *tx);
+void fs_txn_end(struct fs_txn *tx);
+/* Recording hooks for dir.c, xattr.c and inode.c (no-ops outside a txn) */
+void fs_txn_rec_inode_new(struct fs_inode *in);
+void fs_txn_rec_dent(const struct fs_dir *d, const char *name, size_t len,
+		     uint64_t ino);
+void fs_txn_rec_xattr(struct fs_inode *in, const char *name,
+		      const void *value, size_t size, bool set);
+
+struct mmfs_pool;
+struct fs_persist_opts {
+	unsigned commit_secs;    /* background commit interval */
+	uint32_t root_mode, root_uid, root_gid; /* for a new pool */
+	bool rdonly;             /* fsck: load only, no thread, no writes */
+};
+/*
+ * fs_persist_open -- load the pool's checkpoint, replay its log and free
+ * the orphans of a crash. A pool that does not load is refused with
+ * -EUCLEAN and @why. fs_persist_start then starts the commit thread (after
+ * the daemon has forked: threads do not survive a fork).
+ */
+int fs_persist_open(struct fs *fs, struct mmfs_pool *pool,
+		    const struct fs_persist_opts *o, char why[MMFS_POOL_WHY]);
+int fs_persist_start(struct fs *fs);
+/* fs_persist_sync -- fsync(@in) or syncfs (@in NULL): make it durable */
+int fs_persist_sync(struct fs *fs, struct fs_inode *in);
+/* fs_persist_checkpoint -- write a checkpoint now (fsck --repair too) */
+int fs_persist_checkpoint(struct fs *fs);
+/* fs_persist_close -- stop the thread; if @clean, checkpoint + mark clean */
+int fs_persist_close(struct fs *fs, bool clean);
+struct fs_persist_stat {
+	uint64_t commits, checkpoints, log_records, log_bytes_used;
+	uint64_t replayed, orphans_freed;
+	bool torn_tail;
+	int alloc_mismatch;      /* fsck: checkpoint bitmap vs maps */
+};
+void fs_persist_stat(struct fs *fs, struct fs_persist_stat *st);
 
 /* dir.c -- callers hold the directory's ->lock as noted */
 int fs_dir_init(struct fs_dir *d, struct fs_inode *parent);

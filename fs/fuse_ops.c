@@ -220,6 +220,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct fs *fs = req_fs(req);
 	struct fs_inode *in = inode_of(req, ino);
 	struct timespec now;
+	struct fs_txn tx;
 	struct stat st;
 	int rc = 0;
 
@@ -232,11 +233,17 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			return reply_err(req, -EINVAL);
 		if (attr->st_size < 0)
 			return reply_err(req, -EINVAL);
+	}
+	fs_txn_begin(fs, &tx);
+	if (valid & FUSE_SET_ATTR_SIZE) {
 		pthread_rwlock_wrlock(&in->lock);
 		rc = fs_data_truncate(fs, in, (uint64_t)attr->st_size);
+		fs_txn_commit(&tx);
 		pthread_rwlock_unlock(&in->lock);
-		if (rc < 0)
+		if (rc < 0) {
+			fs_txn_end(&tx);
 			return reply_err(req, rc);
+		}
 	}
 	if (valid & FUSE_SET_ATTR_MODE) {
 		size_t size;
@@ -245,8 +252,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		/* chmod rewrites the access ACL too (posix_acl_chmod). */
 		pthread_rwlock_wrlock(&in->lock);
 		acl = fs_xattr_peek(in, FS_ACL_ACCESS, &size);
-		if (acl)
+		if (acl) {
 			fs_acl_chmod_value(acl, size, attr->st_mode & 0777);
+			fs_txn_rec_xattr(in, FS_ACL_ACCESS, acl, size, true);
+			fs_txn_commit(&tx);
+		}
 		pthread_rwlock_unlock(&in->lock);
 	}
 	fs_now(&now);
@@ -276,6 +286,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	else
 		in->ctime = now;
 	pthread_mutex_unlock(&in->alock);
+	fs_txn_dirty(in);
+	fs_txn_end(&tx);
 	fs_inode_stat(fs, in, &st);
 	fuse_reply_attr(req, &st, CACHE_TIMEOUT);
 }
@@ -323,6 +335,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_inode *p = inode_of(req, parent);
 	struct fuse_entry_param e;
 	struct fs_inode *in;
+	struct fs_txn tx;
 	int rc;
 
 	if (!p)
@@ -332,6 +345,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return reply_err(req, rc);
 	if (target && strlen(target) > FS_SYMLINK_MAX)
 		return reply_err(req, -ENAMETOOLONG);
+	fs_txn_begin(fs, &tx);
 	pthread_rwlock_wrlock(&p->lock);
 	if (atomic_load(&p->nlink) == 0) {
 		rc = -ENOENT; /* the directory was removed under us */
@@ -364,9 +378,12 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (S_ISDIR(mode))
 		atomic_fetch_add(&p->nlink, 1);
 	fs_inode_touch(p, true, true);
+	fs_txn_dirty(in);
 	fs_inode_ref(in);
 	fill_entry(fs, in, &e);
+	fs_txn_commit(&tx);
 	pthread_rwlock_unlock(&p->lock);
+	fs_txn_end(&tx);
 	if (fi) {
 		atomic_fetch_add(&in->opens, 1); /* new: cannot be gone */
 		open_flags(fi);
@@ -378,7 +395,9 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	return;
 
 out_unlock:
+	fs_txn_commit(&tx);
 	pthread_rwlock_unlock(&p->lock);
+	fs_txn_end(&tx);
 	reply_err(req, rc);
 }
 
@@ -444,10 +463,12 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_inode *p = inode_of(req, parent);
 	struct fs_dirent *de;
 	struct fs_inode *in;
+	struct fs_txn tx;
 	int rc;
 
 	if (!p)
 		return;
+	fs_txn_begin(fs, &tx);
 	pthread_rwlock_wrlock(&p->lock);
 	rc = victim_locked(p, name, dir, &de);
 	if (rc < 0)
@@ -471,13 +492,16 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	fs_inode_touch(in, false, true);
 	fs_inode_touch(p, true, true);
+	fs_txn_commit(&tx);
 	pthread_rwlock_unlock(&p->lock);
 	fs_inode_unlinked(fs, in);
+	fs_txn_end(&tx);
 	fuse_reply_err(req, 0);
 	return;
 
 out_unlock:
 	pthread_rwlock_unlock(&p->lock);
+	fs_txn_end(&tx);
 	reply_err(req, rc);
 }
 
@@ -527,6 +551,14 @@ static int rename_checks(struct fs_inode *src, struct fs_inode *dst,
 	return 0;
 }
 
+/* log_repoint -- (internal) entry @de of @dir is about to name @in */
+static void log_repoint(struct fs_inode *dir, struct fs_dirent *de,
+			struct fs_inode *in)
+{
+	fs_txn_rec_dent(&dir->dir, de->name, de->namelen, 0);
+	fs_txn_rec_dent(&dir->dir, de->name, de->namelen, in->ino);
+}
+
 /* reparent -- (internal) a directory moved from @from to @to */
 static void reparent(struct fs_inode *dir, struct fs_inode *from,
 		     struct fs_inode *to)
@@ -546,6 +578,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_inode *p1 = inode_of(req, parent), *p2, *first, *second;
 	struct fs_inode *src, *dst = NULL, *victim = NULL;
 	struct fs_dirent *de, *de2;
+	struct fs_txn tx;
 	int rc;
 
 	if (!p1 || !(p2 = inode_of(req, newparent)))
@@ -558,6 +591,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	rc = entry_check(p2, newname);
 	if (rc < 0)
 		return reply_err(req, rc);
+	fs_txn_begin(fs, &tx);
 	pthread_mutex_lock(&fs->rename_lock);
 	/* Ancestor first, else lower ino first: see fs_i.h. */
 	first = p1;
@@ -593,6 +627,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out_unlock_dst;
 	if (flags & RENAME_EXCHANGE) {
 		/* Swap what the two names point at; names and cookies stay. */
+		log_repoint(p1, de, dst);
+		log_repoint(p2, de2, src);
 		de->inode = dst;
 		de2->inode = src;
 		reparent(src, p1, p2);
@@ -601,6 +637,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	} else if (de2) {
 		/* Reuse the victim's entry: replacing cannot fail. */
 		victim = dst;
+		log_repoint(p2, de2, src);
 		de2->inode = src;
 		fs_dir_remove(fs, &p1->dir, de);
 		if (S_ISDIR(victim->mode)) {
@@ -626,12 +663,14 @@ out_unlock_dst:
 	if (dst && S_ISDIR(dst->mode))
 		pthread_rwlock_unlock(&dst->lock);
 out_unlock:
+	fs_txn_commit(&tx);
 	if (second != first)
 		pthread_rwlock_unlock(&second->lock);
 	pthread_rwlock_unlock(&first->lock);
 	pthread_mutex_unlock(&fs->rename_lock);
 	if (victim)
 		fs_inode_unlinked(fs, victim);
+	fs_txn_end(&tx);
 	reply_err(req, rc);
 }
 
@@ -641,6 +680,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct fs *fs = req_fs(req);
 	struct fs_inode *in = inode_of(req, ino), *p;
 	struct fuse_entry_param e;
+	struct fs_txn tx;
 	int rc;
 
 	if (!in || !(p = inode_of(req, newparent)))
@@ -650,6 +690,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	rc = entry_check(p, newname);
 	if (rc < 0)
 		return reply_err(req, rc);
+	fs_txn_begin(fs, &tx);
 	pthread_rwlock_wrlock(&p->lock);
 	if (atomic_load(&p->nlink) == 0)
 		rc = -ENOENT;
@@ -659,6 +700,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		rc = fs_dir_add(fs, &p->dir, newname, in);
 	if (rc < 0) {
 		pthread_rwlock_unlock(&p->lock);
+		fs_txn_end(&tx);
 		return reply_err(req, rc);
 	}
 	atomic_fetch_add(&in->nlink, 1);
@@ -666,7 +708,9 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	fs_inode_touch(p, true, true);
 	fs_inode_ref(in);
 	fill_entry(fs, in, &e);
+	fs_txn_commit(&tx);
 	pthread_rwlock_unlock(&p->lock);
+	fs_txn_end(&tx);
 	fuse_reply_entry(req, &e);
 }
 
@@ -805,6 +849,8 @@ static void kill_suid(fuse_req_t req, struct fs_inode *in)
 		killed = true;
 	}
 	pthread_mutex_unlock(&in->alock);
+	if (killed)
+		fs_txn_dirty(in);
 	if (killed && mmfs_session)
 		fuse_lowlevel_notify_inval_inode(mmfs_session, in->ino, -1, 0);
 }
@@ -823,6 +869,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	} stack;
 	struct fuse_bufvec *dst = &stack.v;
 	struct iovec iovs[IOV_STACK + 1], *iov = iovs;
+	struct fs_txn tx;
 	size_t bytes;
 	ssize_t copied;
 	int n, i;
@@ -844,10 +891,12 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 			goto out_free;
 		}
 	}
+	fs_txn_begin(fs, &tx);
 	pthread_rwlock_wrlock(&in->lock);
 	n = fs_data_write_iov(fs, in, (uint64_t)off, len, iov, max, &bytes);
 	if (n < 0) {
 		pthread_rwlock_unlock(&in->lock);
+		fs_txn_end(&tx);
 		goto out_free;
 	}
 	*dst = (struct fuse_bufvec)FUSE_BUFVEC_INIT(0);
@@ -860,14 +909,17 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	copied = fuse_buf_copy(dst, src, 0);
 	if (copied > 0)
 		fs_data_write_done(fs, in, (uint64_t)off, (size_t)copied);
+	fs_txn_commit(&tx);
 	pthread_rwlock_unlock(&in->lock);
 	if (copied < 0) {
+		fs_txn_end(&tx);
 		n = (int)copied;
 	} else {
 		/* Before the reply: it frees the request, and the writer
 		 * must find the bits gone when write() returns. */
 		if (copied > 0)
 			kill_suid(req, in);
+		fs_txn_end(&tx);
 		fuse_reply_write(req, (size_t)copied);
 	}
 out_free:
@@ -894,11 +946,18 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-/* Volatile mounts: there is nothing below DRAM to make durable. */
+/*
+ * fsync and fdatasync: the file's dirty chunks reach PMEM, then every
+ * metadata change staged so far (ext4 commits its whole journal too).
+ * Nothing to do on a volatile mount.
+ */
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, 0);
+	struct fs_inode *in = inode_of(req, ino);
+
+	if (in)
+		reply_err(req, fs_persist_sync(req_fs(req), in));
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -1009,10 +1068,16 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
+/*
+ * fsync of a directory makes the whole filesystem durable, data included.
+ * The kernel sends syncfs(2) only to virtiofs servers, so this is how
+ * `sync MOUNTPOINT` (and `mmfsctl sync`) reach a FUSE daemon.
+ */
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, 0);
+	if (inode_of(req, ino))
+		reply_err(req, fs_persist_sync(req_fs(req), NULL));
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -1020,20 +1085,15 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct fs *fs = req_fs(req);
 	struct mmfs_tier_stat ts;
 	struct statvfs sv;
-	uint64_t total = 0, used = 0;
-	int t;
 
+	/* On a pool the capacity is the pool: every chunk has a home there. */
 	mmfs_tier_stat(fs->tier, &ts);
-	for (t = 0; t < MMFS_TIER_COUNT; t++) {
-		total += ts.total_chunks[t];
-		used += ts.used_chunks[t];
-	}
 	memset(&sv, 0, sizeof(sv));
 	sv.f_bsize = fs->chunk_size;
 	sv.f_frsize = fs->chunk_size;
-	sv.f_blocks = total;
-	sv.f_bfree = total - used;
-	sv.f_bavail = total - used;
+	sv.f_blocks = ts.capacity_chunks;
+	sv.f_bfree = ts.free_chunks;
+	sv.f_bavail = ts.free_chunks;
 	/* Inodes live in the daemon's heap, bounded by the inode table. */
 	sv.f_files = (uint64_t)FS_ITAB_TOP * FS_ITAB_LEAF - 1;
 	sv.f_ffree = sv.f_files - atomic_load(&fs->ninodes);
@@ -1069,6 +1129,7 @@ static int set_access_acl(struct fs *fs, struct fs_inode *in,
 	pthread_mutex_lock(&in->alock);
 	in->perm = (in->perm & ~0777u) | perm;
 	pthread_mutex_unlock(&in->alock);
+	fs_txn_dirty(in);
 	return 0;
 }
 
@@ -1076,18 +1137,22 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
 	struct fs_inode *in = inode_of(req, ino);
+	struct fs_txn tx;
 	int rc;
 
 	if (!in)
 		return;
+	fs_txn_begin(req_fs(req), &tx);
 	pthread_rwlock_wrlock(&in->lock);
 	if (strcmp(name, FS_ACL_ACCESS) == 0)
 		rc = set_access_acl(req_fs(req), in, value, size, flags);
 	else
 		rc = fs_xattr_set(req_fs(req), in, name, value, size, flags);
-	pthread_rwlock_unlock(&in->lock);
 	if (rc == 0)
 		fs_inode_touch(in, false, true);
+	fs_txn_commit(&tx);
+	pthread_rwlock_unlock(&in->lock);
+	fs_txn_end(&tx);
 	reply_err(req, rc);
 }
 
@@ -1142,6 +1207,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct fs_inode *in = inode_of(req, ino);
+	struct fs_txn tx;
 	int rc;
 
 	if (!in)
@@ -1149,11 +1215,14 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	rc = fs_xattr_name_check(name);
 	if (rc < 0)
 		return reply_err(req, rc);
+	fs_txn_begin(req_fs(req), &tx);
 	pthread_rwlock_wrlock(&in->lock);
 	rc = fs_xattr_remove(req_fs(req), in, name);
-	pthread_rwlock_unlock(&in->lock);
 	if (rc == 0)
 		fs_inode_touch(in, false, true);
+	fs_txn_commit(&tx);
+	pthread_rwlock_unlock(&in->lock);
+	fs_txn_end(&tx);
 	reply_err(req, rc);
 }
 
@@ -1162,6 +1231,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			 struct fuse_file_info *fi)
 {
 	struct fs_inode *in = inode_of(req, ino);
+	struct fs_txn tx;
 	int rc;
 
 	if (!in)
@@ -1170,10 +1240,13 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		return reply_err(req, -EINVAL);
 	if (!S_ISREG(in->mode))
 		return reply_err(req, -ENODEV);
+	fs_txn_begin(req_fs(req), &tx);
 	pthread_rwlock_wrlock(&in->lock);
 	rc = fs_data_fallocate(req_fs(req), in, mode, (uint64_t)offset,
 			       (uint64_t)length);
+	fs_txn_commit(&tx);
 	pthread_rwlock_unlock(&in->lock);
+	fs_txn_end(&tx);
 	reply_err(req, rc);
 }
 
@@ -1203,6 +1276,7 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 {
 	struct fs *fs = req_fs(req);
 	struct fs_inode *src = inode_of(req, ino_in), *dst;
+	struct fs_txn tx;
 	int64_t n;
 
 	if (!src || !(dst = inode_of(req, ino_out)))
@@ -1213,6 +1287,7 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 		return reply_err(req, -EINVAL);
 	if (off_in < 0 || off_out < 0)
 		return reply_err(req, -EINVAL);
+	fs_txn_begin(fs, &tx);
 	/* Two files: lower ino first (neither is a directory). */
 	if (src == dst) {
 		pthread_rwlock_wrlock(&dst->lock);
@@ -1225,9 +1300,11 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	}
 	n = fs_data_copy(fs, src, (uint64_t)off_in, dst, (uint64_t)off_out,
 			 len);
+	fs_txn_commit(&tx);
 	if (src != dst)
 		pthread_rwlock_unlock(&src->lock);
 	pthread_rwlock_unlock(&dst->lock);
+	fs_txn_end(&tx);
 	if (n < 0)
 		return reply_err(req, (int)n);
 	fuse_reply_write(req, (size_t)n);
@@ -1261,8 +1338,23 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		st.inodes = atomic_load(&fs->ninodes);
 		st.meta_bytes = (uint64_t)MMFS_MAX(atomic_load(&fs->meta_bytes), 0);
 		st.file_bytes = (uint64_t)MMFS_MAX(atomic_load(&fs->file_bytes), 0);
+		if (ts.persistent) {
+			struct fs_persist_stat ps;
+
+			fs_persist_stat(fs, &ps);
+			st.persistent = 1;
+			/* Every chunk in use holds its PMEM home. */
+			st.pmem_used = (ts.capacity_chunks - ts.free_chunks) *
+				       ts.chunk_size;
+			st.commits = ps.commits;
+			st.checkpoints = ps.checkpoints;
+			st.log_used = ps.log_bytes_used;
+			st.writeback_bytes = ts.writeback_bytes;
+		}
 		fuse_reply_ioctl(req, 0, &st, sizeof(st));
 		return;
+	case MMFS_IOC_SYNC:
+		return reply_err(req, fs_persist_sync(fs, NULL));
 	default:
 		/* What ext4 says for an ioctl it does not know. */
 		return reply_err(req, -ENOTTY);

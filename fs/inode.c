@@ -33,6 +33,17 @@ int fs_init(struct fs *fs, struct mmfs_tier *tier, struct mmfs_snap *snap)
 	fs->gen_next = 1;
 	pthread_mutex_init(&fs->itable_lock, NULL);
 	pthread_mutex_init(&fs->rename_lock, NULL);
+	/*
+	 * Writer-preferring: a commit waiting for plock must not starve
+	 * behind a stream of writes, and no holder ever takes it twice.
+	 */
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a,
+			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fs->plock, &a);
+	pthread_rwlockattr_destroy(&a);
 	return 0;
 }
 
@@ -95,6 +106,8 @@ out_unlock:
 	return rc;
 }
 
+static void inode_destroy(struct fs *fs, struct fs_inode *in);
+
 static void ino_release(struct fs *fs, uint64_t ino)
 {
 	pthread_mutex_lock(&fs->itable_lock);
@@ -147,6 +160,7 @@ int fs_inode_new(struct fs *fs, uint32_t mode, const struct fs_owner *o,
 		goto out_free;
 	atomic_fetch_add(&fs->ninodes, 1);
 	atomic_fetch_add(&fs->meta_bytes, (int64_t)sizeof(*in));
+	fs_txn_rec_inode_new(in);
 	*out = in;
 	return 0;
 
@@ -155,6 +169,91 @@ out_free:
 	pthread_mutex_destroy(&in->alock);
 	free(in);
 	return rc;
+}
+
+int fs_inode_install(struct fs *fs, uint64_t ino, uint64_t gen,
+		     uint32_t mode, struct fs_inode **out)
+{
+	_Atomic(struct fs_inode *) *slot;
+	struct fs_inode *in;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->itable_lock);
+	slot = itab_slot(fs, ino, true);
+	if (!slot || atomic_load(slot)) {
+		rc = slot ? -EEXIST : -ENOMEM;
+		goto out_unlock;
+	}
+	in = calloc(1, sizeof(*in));
+	if (!in) {
+		rc = -ENOMEM;
+		goto out_unlock;
+	}
+	in->ino = ino;
+	in->gen = gen;
+	in->mode = mode & S_IFMT;
+	in->perm = mode & 07777;
+	pthread_rwlock_init(&in->lock, NULL);
+	pthread_mutex_init(&in->alock, NULL);
+	if (S_ISREG(mode))
+		mmfs_snap_map_init(&in->map);
+	if (ino >= fs->ino_next)
+		fs->ino_next = ino + 1;
+	if (gen >= fs->gen_next)
+		fs->gen_next = gen + 1;
+	atomic_store_explicit(slot, in, memory_order_release);
+	atomic_fetch_add(&fs->ninodes, 1);
+	atomic_fetch_add(&fs->meta_bytes, (int64_t)sizeof(*in));
+	*out = in;
+out_unlock:
+	pthread_mutex_unlock(&fs->itable_lock);
+	return rc;
+}
+
+void fs_inode_renumber(struct fs *fs)
+{
+	uint64_t ino;
+	size_t n = 0;
+
+	/* The numbers below the highest in use: pushed so lowest pops first */
+	for (ino = fs->ino_next; ino-- > FS_ROOT_INO + 1;)
+		n += !fs_inode_get(fs, ino);
+	pthread_mutex_lock(&fs->itable_lock);
+	free(fs->ino_free);
+	fs->ino_free = n ? malloc(n * sizeof(*fs->ino_free)) : NULL;
+	fs->ino_free_cap = fs->ino_free ? n : 0;
+	fs->ino_nfree = 0;
+	for (ino = fs->ino_next; fs->ino_free && ino-- > FS_ROOT_INO + 1;)
+		if (!fs_inode_get(fs, ino))
+			fs->ino_free[fs->ino_nfree++] = ino;
+	pthread_mutex_unlock(&fs->itable_lock);
+}
+
+int fs_inode_each(struct fs *fs, int (*fn)(void *arg, struct fs_inode *in),
+		  void *arg)
+{
+	uint64_t top, i;
+	int rc;
+
+	for (top = 0; top < FS_ITAB_TOP; top++) {
+		_Atomic(struct fs_inode *) *leaf = (void *)fs->itab[top];
+
+		if (!leaf)
+			continue;
+		for (i = 0; i < FS_ITAB_LEAF; i++) {
+			struct fs_inode *in = atomic_load(&leaf[i]);
+
+			if (in && (rc = fn(arg, in)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+void fs_inode_destroy(struct fs *fs, struct fs_inode *in)
+{
+	atomic_store(&in->dead, true);
+	inode_destroy(fs, in);
 }
 
 /* inode_destroy -- (internal) free an inode nobody can reach any more */
@@ -302,6 +401,26 @@ void fs_inode_touch(struct fs_inode *in, bool mtime, bool ctime)
 	if (ctime)
 		in->ctime = now;
 	pthread_mutex_unlock(&in->alock);
+	fs_txn_dirty(in);
+}
+
+int fs_root_new(struct fs *fs, uint32_t mode, uint32_t uid, uint32_t gid)
+{
+	struct fs_owner o = { uid, gid, 0 };
+	struct fs_inode *root;
+	int rc;
+
+	rc = fs_inode_new(fs, S_IFDIR | mode, &o, NULL, 0, &root);
+	if (rc < 0)
+		return rc;
+	MMFS_ASSERT(root->ino == FS_ROOT_INO);
+	rc = fs_dir_init(&root->dir, root);
+	if (rc < 0)
+		return rc;
+	atomic_store(&root->nlink, 2);
+	fs_inode_ref(root); /* the kernel's reference, never forgotten */
+	fs_txn_dirty(root);
+	return 0;
 }
 
 void fs_fini(struct fs *fs)
@@ -338,4 +457,5 @@ void fs_fini(struct fs *fs)
 	free(fs->ino_free);
 	pthread_mutex_destroy(&fs->itable_lock);
 	pthread_mutex_destroy(&fs->rename_lock);
+	pthread_rwlock_destroy(&fs->plock);
 }

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,9 @@ struct opts {
 	int noallow_other;
 	int null_io;
 	char *dirty_ratio;
+	char *pmem_size;
+	char *pmem_emulate;
+	int commit;
 	int threads;
 	int help;
 	int version;
@@ -63,6 +67,9 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("null_io", null_io, 1),
 	OPT("dirty_ratio=%s", dirty_ratio, 0),
 	OPT("threads=%d", threads, 0),
+	OPT("pmem_size=%s", pmem_size, 0),
+	OPT("pmem_emulate=%s", pmem_emulate, 0),
+	OPT("commit=%d", commit, 0),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -78,11 +85,20 @@ static void usage(const char *prog)
 {
 	printf("usage: %s SOURCE MOUNTPOINT [-f] [-d] [-o OPTION[,OPTION...]]\n"
 	       "\n"
-	       "SOURCE is 'none' for a volatile DRAM-only filesystem.\n"
+	       "SOURCE is the PMEM pool: a devdax device, a file on an fsdax\n"
+	       "filesystem or any file (emulated PMEM); its data and namespace\n"
+	       "persist. 'none' gives a volatile DRAM-only filesystem.\n"
 	       "\n"
 	       "mmfs options:\n"
 	       "  dram=SIZE|N%%       DRAM budget (K/M/G/T or %% of RAM; default 50%%)\n"
-	       "  chunk=SIZE          chunk size, power of two 4K..2M (default 64K)\n"
+	       "  pmem_size=SIZE      create the pool file with this size if it\n"
+	       "                      does not exist (else the pool is required)\n"
+	       "  commit=SECS         at most this much un-synced work is lost\n"
+	       "                      in a crash (default 5)\n"
+	       "  pmem_emulate=optane add Optane PMem latency/bandwidth to PMEM\n"
+	       "                      chunk accesses (benchmarks only; default off)\n"
+	       "  chunk=SIZE          chunk size, power of two 4K..2M (default 64K;\n"
+	       "                      a pool keeps the one it was made with)\n"
 	       "  dram_nodes=LIST     bind DRAM to these NUMA nodes (e.g. 0-1)\n"
 	       "  mode=OCTAL,uid=N,gid=N  owner and mode of the root (default 1777, 0, 0)\n"
 	       "  writeback|nowriteback   kernel writeback cache (default: off)\n"
@@ -135,12 +151,55 @@ static int opt_proc(void *data, const char *arg, int key,
 }
 
 /* fail -- (internal) the one-line reason a mount is refused */
-static int fail(const char *fmt, const char *arg)
+static int __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
 	fprintf(stderr, "mmfs: ");
-	fprintf(stderr, fmt, arg);
+	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\n");
+	va_end(ap);
 	return 1;
+}
+
+/*
+ * open_pool -- (internal) the SOURCE pool, created first when it does not
+ * exist and pmem_size= says how big. Prints the one line on failure.
+ */
+static int open_pool(const struct opts *o, uint64_t chunk,
+		     struct mmfs_pool **pool)
+{
+	struct mmfs_pool_mkfs_opts mo = { .chunk_size = (uint32_t)chunk };
+	char why[MMFS_POOL_WHY];
+	struct stat st;
+	int rc;
+
+	if (stat(o->source, &st) < 0) {
+		if (errno != ENOENT)
+			return fail("%s: %s", o->source, strerror(errno));
+		if (!o->pmem_size)
+			return fail("%s: no such pool; add -o pmem_size=SIZE "
+				    "to create it, or run 'mmfsctl mkfs'",
+				    o->source);
+		if (mmfs_size_parse(o->pmem_size, &mo.size) < 0)
+			return fail("pmem_size=%s: not a size (use e.g. 64G)",
+				    o->pmem_size);
+		rc = mmfs_pool_mkfs(o->source, &mo, why);
+		if (rc < 0)
+			return fail("%s: cannot create the pool: %s", o->source,
+				    why);
+	} else if (S_ISDIR(st.st_mode)) {
+		return fail("%s: is a directory, not a pool (a file or a "
+			    "devdax device)", o->source);
+	}
+	rc = mmfs_pool_open(o->source, 0, pool, why);
+	if (rc == -EBUSY)
+		return fail("%s: %s", o->source, why);
+	if (rc < 0)
+		return fail("%s: %s (run 'mmfsctl fsck %s')", o->source, why,
+			    o->source);
+	return 0;
 }
 
 static uint64_t ram_bytes(void)
@@ -161,25 +220,6 @@ static int parse_id(const char *s, uint32_t *out)
 	if (errno || *end || end == s || v >= UINT32_MAX)
 		return -EINVAL;
 	*out = (uint32_t)v;
-	return 0;
-}
-
-/* root_new -- (internal) the root directory, ino 1 */
-static int root_new(struct fs *fs, uint32_t mode, uint32_t uid, uint32_t gid)
-{
-	struct fs_owner o = { uid, gid, 0 };
-	struct fs_inode *root;
-	int rc;
-
-	rc = fs_inode_new(fs, S_IFDIR | mode, &o, NULL, 0, &root);
-	if (rc < 0)
-		return rc;
-	MMFS_ASSERT(root->ino == FS_ROOT_INO);
-	rc = fs_dir_init(&root->dir, root);
-	if (rc < 0)
-		return rc;
-	atomic_store(&root->nlink, 2);
-	fs_inode_ref(root); /* the kernel's reference, never forgotten */
 	return 0;
 }
 
@@ -262,6 +302,7 @@ int main(int argc, char *argv[])
 	struct mmfs_tier_opts to = { 0 };
 	struct mmfs_tier *tier = NULL;
 	struct mmfs_snap *snap = NULL;
+	struct mmfs_pool *pool = NULL;
 	struct fuse_session *se = NULL;
 	struct fs *fs = NULL;
 	uint64_t dram, chunk = MMFS_CHUNK_DEFAULT;
@@ -288,9 +329,14 @@ int main(int argc, char *argv[])
 			"(see --help)\n", argv[0]);
 		goto out_args;
 	}
-	if (strcmp(o.source, "none") != 0) {
-		ret = fail("SOURCE '%s': PMEM pools are not supported yet; "
-			   "use 'none' for a volatile mount", o.source);
+	if (o.pmem_emulate && strcmp(o.pmem_emulate, "optane") != 0 &&
+	    strcmp(o.pmem_emulate, "off") != 0) {
+		ret = fail("pmem_emulate=%s: known devices: optane, off",
+			   o.pmem_emulate);
+		goto out_args;
+	}
+	if (o.commit < 0 || o.commit > 86400) {
+		ret = fail("commit=%d: seconds, 1..86400", o.commit);
 		goto out_args;
 	}
 	if (mmfs_size_parse_pct(o.dram ? o.dram : "50%", ram_bytes(),
@@ -305,7 +351,8 @@ int main(int argc, char *argv[])
 			   o.chunk);
 		goto out_args;
 	}
-	if (dram < chunk) {
+	/* A pool can do without DRAM (every chunk in PMEM); none cannot. */
+	if (dram < chunk && strcmp(o.source, "none") == 0) {
 		ret = fail("dram=%s: smaller than one chunk",
 			   o.dram ? o.dram : "50%");
 		goto out_args;
@@ -330,9 +377,14 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 
+	if (strcmp(o.source, "none") != 0 && open_pool(&o, chunk, &pool) != 0)
+		goto out_args;
 	to.dram_bytes = dram;
 	to.chunk_size = (uint32_t)chunk;
 	to.dram_nodes = o.dram_nodes;
+	to.pool = pool;
+	to.emulate_optane = o.pmem_emulate &&
+			    strcmp(o.pmem_emulate, "optane") == 0;
 	rc = mmfs_tier_new(&to, &tier);
 	if (rc < 0) {
 		/* tier/ said why, except for a plain allocation failure */
@@ -353,7 +405,23 @@ int main(int argc, char *argv[])
 	if (o.null_io)
 		fprintf(stderr, "mmfs: null_io: file data is discarded "
 			"(a benchmark baseline)\n");
-	if (root_new(fs, root_mode, uid, gid) < 0) {
+	if (pool) {
+		struct fs_persist_opts po = {
+			.commit_secs = (unsigned)o.commit, .root_mode = root_mode,
+			.root_uid = uid, .root_gid = gid,
+		};
+		char why[MMFS_POOL_WHY];
+
+		rc = fs_persist_open(fs, pool, &po, why);
+		if (rc < 0) {
+			ret = rc == -EUCLEAN
+			      ? fail("%s: %s (run 'mmfsctl fsck %s')", o.source,
+				     why, o.source)
+			      : fail("%s: %s", o.source,
+				     why[0] ? why : strerror(-rc));
+			goto out_free;
+		}
+	} else if (fs_root_new(fs, root_mode, uid, gid) < 0) {
 		ret = fail("%s: out of memory", o.mountpoint);
 		goto out_free;
 	}
@@ -380,6 +448,10 @@ int main(int argc, char *argv[])
 		mmfs_log_use_syslog(true);
 	if (fuse_daemonize(o.foreground) != 0)
 		goto out_unmount;
+	if (fs_persist_start(fs) < 0) {
+		mmfs_err("%s: cannot start the commit thread", o.source);
+		goto out_unmount;
+	}
 	ret = serve(se, &o) == 0 ? 0 : 1;
 
 out_unmount:
@@ -390,11 +462,18 @@ out_destroy:
 	fuse_session_destroy(se);
 out_free:
 	if (fs) {
+		/* Unmounted (or never mounted): a final checkpoint. */
+		if (fs_persist_close(fs, true) < 0) {
+			mmfs_err("%s: final checkpoint failed; the log "
+				 "replays at next mount", o.source);
+			ret = 1;
+		}
 		fs_fini(fs);
 		free(fs);
 	}
 	mmfs_snap_free(&snap);
 	mmfs_tier_free(&tier);
+	mmfs_pool_close(&pool);
 out_args:
 	fuse_opt_free_args(&args);
 	free(o.source);
@@ -406,5 +485,7 @@ out_args:
 	free(o.uid);
 	free(o.gid);
 	free(o.dirty_ratio);
+	free(o.pmem_size);
+	free(o.pmem_emulate);
 	return ret;
 }

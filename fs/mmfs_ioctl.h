@@ -28,9 +28,17 @@ struct mmfs_ioc_stat {
 	uint64_t inodes;         /* live inodes */
 	uint64_t meta_bytes;     /* daemon heap for inodes, dirents, maps */
 	uint64_t file_bytes;     /* sum of regular file sizes (apparent) */
-	uint64_t reserved[20];
+	/* Persistent pools (all 0 on a volatile mount): */
+	uint64_t persistent;     /* 1 when SOURCE is a pool */
+	uint64_t commits;        /* log commits since mount */
+	uint64_t checkpoints;    /* checkpoints since mount */
+	uint64_t log_used;       /* bytes of the pool's log in use */
+	uint64_t writeback_bytes; /* DRAM chunk bytes written to PMEM */
+	uint64_t reserved[15];
 };
 
 #define MMFS_IOC_STAT _IOR(MMFS_IOC_MAGIC, 1, struct mmfs_ioc_stat)
+/* Make everything durable: syncfs(2) for FUSE (`mmfsctl sync`). */
+#define MMFS_IOC_SYNC _IO(MMFS_IOC_MAGIC, 2)
 
 #endif

@@ -95,6 +95,7 @@ int fs_xattr_set(struct fs *fs, struct fs_inode *in, const char *name,
 		free(x->value);
 		x->value = v;
 		x->size = (uint32_t)size;
+		fs_txn_rec_xattr(in, name, value, size, true);
 		return 0;
 	}
 	x = malloc(sizeof(*x) + namelen + 1);
@@ -112,6 +113,7 @@ int fs_xattr_set(struct fs *fs, struct fs_inode *in, const char *name,
 	in->xattr_bytes += (uint32_t)size;
 	atomic_fetch_add(&fs->meta_bytes,
 			 (int64_t)(sizeof(*x) + namelen + 1 + size));
+	fs_txn_rec_xattr(in, name, value, size, true);
 	return 0;
 }
 
@@ -166,6 +168,7 @@ int fs_xattr_remove(struct fs *fs, struct fs_inode *in, const char *name)
 		return -ENODATA;
 	x = *p;
 	*p = x->next;
+	fs_txn_rec_xattr(in, name, NULL, 0, false);
 	xattr_release(fs, in, x);
 	return 0;
 }

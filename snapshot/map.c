@@ -47,7 +47,23 @@ struct mmfs_snap {
 	struct mmfs_tier *tier;
 	_Atomic uint32_t *refs; /* indexed by chunk id */
 	size_t refs_bytes;
+	struct mmfs_snap_journal journal; /* set once, before any map use */
 };
+
+_Static_assert(UNWRITTEN == MMFS_SNAP_UNWRITTEN, "entry flag drifted");
+
+void mmfs_snap_set_journal(struct mmfs_snap *s,
+			   const struct mmfs_snap_journal *j)
+{
+	s->journal = *j;
+}
+
+static inline void journal_set(struct mmfs_snap *s, struct mmfs_snap_map *m,
+			       uint64_t idx, uint32_t entry)
+{
+	if (s->journal.set)
+		s->journal.set(s->journal.arg, m, idx, entry);
+}
 
 int mmfs_snap_new(struct mmfs_tier *tier, struct mmfs_snap **out)
 {
@@ -228,8 +244,8 @@ static int slot_for(struct mmfs_snap_map *m, uint64_t idx, uint32_t **slot,
 }
 
 static void shrink_path(struct mmfs_snap_map *m, uint64_t idx);
-
-static void shrink_path(struct mmfs_snap_map *m, uint64_t idx);
+static void map_punch(struct mmfs_snap *s, struct mmfs_snap_map *m,
+		      uint64_t first, uint64_t last);
 
 /* alloc_at -- (internal) a new chunk at hole @idx, entry flags @flags */
 static int alloc_at(struct mmfs_snap *s, struct mmfs_snap_map *m,
@@ -260,6 +276,7 @@ static int alloc_at(struct mmfs_snap *s, struct mmfs_snap_map *m,
 		leaf->used++;
 	*slot = nid | flags;
 	*id = nid;
+	journal_set(s, m, idx, nid | flags);
 	return 0;
 }
 
@@ -278,7 +295,10 @@ int mmfs_snap_map_write_prep(struct mmfs_snap *s, struct mmfs_snap_map *m,
 	rc = slot_for(m, idx, &slot, &leaf);
 	MMFS_ASSERT(rc == 0);
 	if (mmfs_snap_chunk_refs(s, cur) == 1) {
-		*slot = cur; /* written from now on */
+		if (*slot != cur) { /* unwritten until now */
+			*slot = cur;
+			journal_set(s, m, idx, cur);
+		}
 		*id = cur;
 		return 0;
 	}
@@ -296,6 +316,7 @@ int mmfs_snap_map_write_prep(struct mmfs_snap *s, struct mmfs_snap_map *m,
 	mmfs_snap_chunk_put(s, cur);
 	*slot = nid;
 	*id = nid;
+	journal_set(s, m, idx, nid);
 	return 0;
 }
 
@@ -399,6 +420,15 @@ void mmfs_snap_map_punch(struct mmfs_snap *s, struct mmfs_snap_map *m,
 {
 	if (first > last)
 		return;
+	if (s->journal.punch && m->nchunks)
+		s->journal.punch(s->journal.arg, m, first, last);
+	map_punch(s, m, first, last);
+}
+
+/* map_punch -- (internal) punch without telling the journal */
+static void map_punch(struct mmfs_snap *s, struct mmfs_snap_map *m,
+		      uint64_t first, uint64_t last)
+{
 	if (m->height == 0) {
 		if (first == 0 && m->root_id) {
 			mmfs_snap_chunk_put(s, ENTRY_ID(m->root_id));
@@ -422,7 +452,8 @@ static void shrink_path(struct mmfs_snap_map *m, uint64_t idx)
 
 void mmfs_snap_map_fini(struct mmfs_snap *s, struct mmfs_snap_map *m)
 {
-	mmfs_snap_map_punch(s, m, 0, UINT64_MAX);
+	/* The map goes with its inode: nothing for the journal to say. */
+	map_punch(s, m, 0, UINT64_MAX);
 	MMFS_ASSERT(m->nchunks == 0 && m->nbytes == 0);
 }
 
@@ -503,4 +534,75 @@ uint64_t mmfs_snap_map_next_hole(const struct mmfs_snap_map *m, uint64_t idx)
 	if (find_hole(m->root, m->height, 0, idx, &out) == 0)
 		return out;
 	return capacity(m->height);
+}
+
+int mmfs_snap_map_set(struct mmfs_snap *s, struct mmfs_snap_map *m,
+		      uint64_t idx, uint32_t entry)
+{
+	uint32_t id = ENTRY_ID(entry);
+	struct map_node *leaf;
+	uint32_t *slot;
+	uint32_t old;
+	int rc;
+
+	if (id == 0 || id > mmfs_tier_max_id(s->tier))
+		return -EUCLEAN;
+	if (idx >= capacity(MAX_HEIGHT))
+		return -EFBIG;
+	rc = slot_for(m, idx, &slot, &leaf);
+	if (rc < 0) {
+		if (m->height)
+			shrink_path(m, idx);
+		return rc;
+	}
+	if (mmfs_snap_chunk_refs(s, id) == 0) {
+		rc = mmfs_tier_chunk_claim(s->tier, id);
+		if (rc < 0) {
+			if (!*slot)
+				shrink_path(m, idx);
+			return rc;
+		}
+	}
+	mmfs_snap_chunk_get(s, id);
+	old = *slot;
+	*slot = entry;
+	if (old) {
+		mmfs_snap_chunk_put(s, ENTRY_ID(old));
+	} else {
+		m->nchunks++;
+		if (leaf)
+			leaf->used++;
+	}
+	return 0;
+}
+
+/* walk -- (internal) call @fn for every entry below @n, in index order */
+static int walk(const struct map_node *n, unsigned level, uint64_t base,
+		int (*fn)(void *, uint64_t, uint32_t), void *arg)
+{
+	uint64_t sp = span(level);
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < FAN; i++) {
+		if (level == 1) {
+			if (n->id[i] && (rc = fn(arg, base + i, n->id[i])) < 0)
+				return rc;
+		} else if (n->child[i]) {
+			rc = walk(n->child[i], level - 1, base + i * sp, fn,
+				  arg);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int mmfs_snap_map_walk(const struct mmfs_snap_map *m,
+		       int (*fn)(void *arg, uint64_t idx, uint32_t entry),
+		       void *arg)
+{
+	if (m->height == 0)
+		return m->root_id ? fn(arg, 0, m->root_id) : 0;
+	return walk(m->root, m->height, 0, fn, arg);
 }

@@ -15,6 +15,24 @@
 #include "tier/tier.h"
 
 struct mmfs_snap;
+struct mmfs_snap_map;
+
+/* Map entry flag: preallocated, never written (ext4's unwritten extent). */
+#define MMFS_SNAP_UNWRITTEN 0x80000000u
+
+/*
+ * A journal hears every change of a map entry made by the calls below
+ * (never by _fini, which destroys, nor by _set, which replays): @set for
+ * one entry (id | MMFS_SNAP_UNWRITTEN), @punch for a range turned into
+ * holes. It runs under the map owner's lock, so its order is the map's.
+ */
+struct mmfs_snap_journal {
+	void (*set)(void *arg, struct mmfs_snap_map *m, uint64_t idx,
+		    uint32_t entry);
+	void (*punch)(void *arg, struct mmfs_snap_map *m, uint64_t first,
+		      uint64_t last);
+	void *arg;
+};
 
 /*
  * A file's map, embedded in its inode. Fields are private to snapshot/.
@@ -37,6 +55,9 @@ struct mmfs_snap_map {
 int mmfs_snap_new(struct mmfs_tier *tier, struct mmfs_snap **out);
 void mmfs_snap_free(struct mmfs_snap **s);
 struct mmfs_tier *mmfs_snap_tier(const struct mmfs_snap *s);
+/* mmfs_snap_set_journal -- install @j (copied); before any map is used. */
+void mmfs_snap_set_journal(struct mmfs_snap *s,
+			   const struct mmfs_snap_journal *j);
 
 /* Take or drop a reference on a chunk; the last put frees it in tier/. */
 void mmfs_snap_chunk_get(struct mmfs_snap *s, uint32_t id);
@@ -84,6 +105,21 @@ int mmfs_snap_map_next_data(const struct mmfs_snap_map *m, uint64_t idx,
 			    uint64_t *out);
 /* mmfs_snap_map_next_hole -- first index >= @idx with no written chunk. */
 uint64_t mmfs_snap_map_next_hole(const struct mmfs_snap_map *m, uint64_t idx);
+
+/*
+ * mmfs_snap_map_set -- recovery: entry @idx becomes @entry (a chunk id,
+ * maybe | MMFS_SNAP_UNWRITTEN), taking a reference, claiming the id in
+ * tier/ on its first reference and dropping the old entry's. -EUCLEAN for
+ * an id that is not a chunk, -EFBIG, -ENOMEM (map unchanged).
+ */
+int mmfs_snap_map_set(struct mmfs_snap *s, struct mmfs_snap_map *m,
+		      uint64_t idx, uint32_t entry);
+
+/* mmfs_snap_map_walk -- @fn(arg, idx, entry) for each entry, in order;
+ * stops at and returns the first negative return. */
+int mmfs_snap_map_walk(const struct mmfs_snap_map *m,
+		       int (*fn)(void *arg, uint64_t idx, uint32_t entry),
+		       void *arg);
 
 static inline uint64_t mmfs_snap_map_chunks(const struct mmfs_snap_map *m)
 {

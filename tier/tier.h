@@ -13,7 +13,10 @@
 #define MMFS_TIER_TIER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "tier/pool.h"
 
 #define MMFS_CHUNK_MIN (4u << 10)
 #define MMFS_CHUNK_MAX (2u << 20)
@@ -31,6 +34,18 @@ struct mmfs_tier_opts {
 	uint64_t dram_bytes;    /* DRAM budget; rounded down to chunks */
 	uint32_t chunk_size;    /* power of two in [MMFS_CHUNK_MIN, _MAX] */
 	const char *dram_nodes; /* libnuma node list ("0-1"), NULL = any */
+	/*
+	 * A persistent pool (opened by the caller, still owned by it), or
+	 * NULL for a volatile DRAM-only tier set. With a pool, chunk_size
+	 * comes from the pool, chunk ids are PMEM slots + 1, capacity is
+	 * the pool (every chunk has a durable home) and DRAM holds the bytes
+	 * of chunks placed there. The tier set starts recovering: callers
+	 * claim the ids their metadata references, then call
+	 * mmfs_tier_ready.
+	 */
+	struct mmfs_pool *pool;
+	/* Add Optane PMem latency/bandwidth to PMEM chunk accesses. */
+	bool emulate_optane;
 };
 
 struct mmfs_tier_stat {
@@ -40,6 +55,11 @@ struct mmfs_tier_stat {
 	uint64_t allocs;                        /* chunk allocations so far */
 	uint64_t frees;                         /* chunk frees so far */
 	uint64_t enospc;                        /* failed allocations */
+	uint64_t capacity_chunks;               /* what statfs calls blocks */
+	uint64_t free_chunks;                   /* ids that can be allocated */
+	uint64_t writebacks;                    /* chunks made durable */
+	uint64_t writeback_bytes;
+	bool persistent;
 };
 
 struct mmfs_tier;
@@ -66,8 +86,9 @@ uint32_t mmfs_tier_max_id(const struct mmfs_tier *t);
 int mmfs_tier_chunk_alloc(struct mmfs_tier *t, uint32_t *id);
 
 /*
- * mmfs_tier_chunk_free -- give a chunk's memory back. The id may be reused
- * at once: callers must have removed every reference to it first.
+ * mmfs_tier_chunk_free -- give a chunk's memory back. Callers must have
+ * removed every reference to it first. On a volatile tier set the id may be
+ * reused at once; on a pool only after the epoch that freed it ends.
  */
 void mmfs_tier_chunk_free(struct mmfs_tier *t, uint32_t id);
 
@@ -87,6 +108,58 @@ enum mmfs_tier_kind mmfs_tier_chunk_tier(const struct mmfs_tier *t,
  * page maps the kernel's zero page): holes are replied from it.
  */
 const void *mmfs_tier_zero(const struct mmfs_tier *t);
+
+/*
+ * mmfs_tier_access -- a request touched @len bytes of chunk @id: bills the
+ * emulated PMEM cost (pmem_emulate=) when the chunk is in PMEM. The hook
+ * the tiering engine's access counters will share.
+ */
+void mmfs_tier_access(struct mmfs_tier *t, uint32_t id, size_t len,
+		      bool write);
+
+/* --- persistent pools (no-ops on a volatile tier set) --------------------- */
+bool mmfs_tier_persistent(const struct mmfs_tier *t);
+
+/*
+ * mmfs_tier_chunk_claim -- recovery: chunk @id is referenced by durable
+ * metadata, so it is in use. -EUCLEAN if @id is not a chunk of the pool.
+ * Claiming an id twice is fine (shared chunks); frees during recovery
+ * simply unclaim.
+ */
+int mmfs_tier_chunk_claim(struct mmfs_tier *t, uint32_t id);
+/* mmfs_tier_ready -- end of recovery: everything unclaimed becomes free */
+int mmfs_tier_ready(struct mmfs_tier *t);
+/* mmfs_tier_chunk_claimed -- recovery and fsck: is @id claimed? */
+bool mmfs_tier_chunk_claimed(const struct mmfs_tier *t, uint32_t id);
+
+/*
+ * mmfs_tier_chunk_dirty -- bytes were stored into chunk @id (call after the
+ * store): a later writeback must carry them to PMEM.
+ */
+void mmfs_tier_chunk_dirty(struct mmfs_tier *t, uint32_t id);
+
+/*
+ * A commit epoch. take (callers exclude allocations and frees, e.g. under
+ * their metadata lock) moves out the ids allocated and freed since the
+ * previous take; writeback of the fresh ones must precede the durable log
+ * records naming them; end (after those records are durable) lets the
+ * freed ids be allocated again.
+ */
+struct mmfs_tier_epoch {
+	uint32_t *fresh, *freed;
+	size_t nfresh, nfreed;
+};
+void mmfs_tier_epoch_take(struct mmfs_tier *t, struct mmfs_tier_epoch *e);
+void mmfs_tier_epoch_end(struct mmfs_tier *t, struct mmfs_tier_epoch *e);
+
+/*
+ * Writeback: make chunk bytes durable in PMEM (a DRAM chunk is copied to
+ * its home slot with non-temporal stores; a PMEM chunk is flushed), for
+ * the dirty ones among @ids, or every dirty chunk. Returns chunks written.
+ */
+uint64_t mmfs_tier_writeback(struct mmfs_tier *t, const uint32_t *ids,
+			     size_t n);
+uint64_t mmfs_tier_writeback_all(struct mmfs_tier *t);
 
 /* mmfs_tier_stat -- a consistent snapshot of the counters. */
 void mmfs_tier_stat(struct mmfs_tier *t, struct mmfs_tier_stat *st);

@@ -4,16 +4,22 @@
 #define MMFS_TIER_TIER_I_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "tier/tier.h"
 
+struct mmfs_pool;
+
 /*
  * One entry per chunk id: 8 bytes (tier/README.md's table). heat is the
- * field the tiering engine will own; nothing writes it yet.
+ * field the tiering engine will own; nothing writes it yet. On a pool, a
+ * chunk's PMEM slot is its id - 1 (its durable home, always reserved);
+ * slot names the DRAM frame that holds its current bytes when tier is
+ * MMFS_TIER_DRAM.
  */
 struct tier_chunk {
-	uint32_t slot;  /* slot index inside its tier */
+	uint32_t slot;  /* DRAM slot (tier DRAM), else unused on a pool */
 	uint8_t tier;   /* enum mmfs_tier_kind */
 	uint8_t used;   /* 1 while allocated */
 	uint16_t heat;  /* access counter, decayed per epoch (engine) */
@@ -32,6 +38,12 @@ struct tier_dram {
 	uint32_t next;      /* bump pointer: slots [next, nslots) never used */
 	uint32_t *free;     /* stack of freed slots */
 	uint32_t nfree;
+};
+
+/* A growable vector of chunk ids. */
+struct tier_idvec {
+	uint32_t *ids;
+	size_t n, cap;
 };
 
 struct mmfs_tier {
@@ -55,6 +67,24 @@ struct mmfs_tier {
 	struct tier_dram dram;
 	uint64_t used[MMFS_TIER_COUNT]; /* protected by lock */
 	uint64_t allocs, frees, enospc; /* protected by lock */
+
+	/*
+	 * Persistent pools only (pool != NULL). dirty: one bit per id, set
+	 * by writers after their bytes are in the chunk and cleared by
+	 * writeback before it copies, so a write racing a writeback leaves
+	 * the bit set (atomics, no lock). fresh and freed collect the ids
+	 * allocated and freed since the last commit epoch (under lock):
+	 * fresh ones must reach PMEM before the log records naming them
+	 * (data=ordered), freed ones may not be reused before the log
+	 * records freeing them are durable.
+	 */
+	struct mmfs_pool *pool;
+	bool recovering;          /* claims allowed, no free lists yet */
+	bool emulate;             /* pmem_emulate=optane */
+	_Atomic uint64_t *dirty;
+	size_t dirty_bytes;
+	struct tier_idvec fresh, freed; /* protected by lock */
+	uint64_t writebacks, wb_bytes;  /* protected by lock */
 };
 
 int tier_dram_init(struct tier_dram *d, uint64_t bytes, uint32_t chunk_size,

@@ -1,0 +1,1195 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * persist.c -- the namespace on a persistent pool: metadata transactions,
+ * the staged log, commits, checkpoints and recovery.
+ *
+ * What is logged is logical and small: an inode's attributes (a whole
+ * snapshot, versioned), a directory entry added or removed, a map entry set
+ * or a range punched, an xattr set or removed. One request's records form
+ * one log record, so a request is replayed whole or not at all. Records are
+ * staged in DRAM and reach the pool's log at a commit, after the chunks
+ * they name (data=ordered): fsync, fdatasync, syncfs, unmount, and the
+ * commit thread every commit= seconds. A checkpoint is the same records
+ * for the whole namespace, written when the log is half full; it empties
+ * the log, so replay after a crash reads at most half a log.
+ *
+ * Attribute snapshots carry a per-inode version and replay keeps the
+ * newest, so two requests that change one inode under its attribute lock
+ * alone may stage in either order. Everything else is staged under the
+ * lock that ordered the change (the inode's ->lock), so the log's order is
+ * the namespace's order.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs/fs_i.h"
+#include "utils/err.h"
+#include "utils/log.h"
+
+enum {
+	OP_INODE = 1,
+	OP_DENT_ADD = 2,
+	OP_DENT_DEL = 3,
+	OP_MAP_SET = 4,
+	OP_MAP_PUNCH = 5,
+	OP_XATTR_SET = 6,
+	OP_XATTR_DEL = 7,
+	OP_ALLOC = 8,     /* checkpoints only: the chunk allocation bitmap */
+};
+
+/* On-media records: little-endian, packed, after a one-byte opcode. */
+struct __attribute__((packed)) op_inode {
+	uint64_t ino, gen, version;
+	uint32_t mode, uid, gid, nlink; /* mode: type | permission bits */
+	uint64_t rdev, size;
+	int64_t sec[4];   /* atime, mtime, ctime, btime */
+	uint32_t nsec[4];
+	uint16_t target_len; /* symlink target bytes that follow */
+};
+
+struct __attribute__((packed)) op_dent {
+	uint64_t dir, ino; /* ino 0: removal */
+	uint8_t namelen;   /* name bytes follow */
+};
+
+struct __attribute__((packed)) op_map_set {
+	uint64_t ino, idx;
+	uint32_t entry;    /* chunk id | MMFS_SNAP_UNWRITTEN */
+};
+
+struct __attribute__((packed)) op_map_punch {
+	uint64_t ino, first, last;
+};
+
+struct __attribute__((packed)) op_xattr {
+	uint64_t ino;
+	uint32_t size;     /* value bytes follow the name */
+	uint8_t namelen;
+};
+
+struct __attribute__((packed)) op_alloc {
+	uint32_t max_id;   /* bitmap of ids 0..max_id follows */
+};
+
+struct fs_plog {
+	struct fs *fs;
+	struct mmfs_pool *pool;
+	bool rdonly;
+
+	/* stage_lock: the staged records; a leaf, held for a memcpy. */
+	pthread_mutex_t stage_lock;
+	char *stage;              /* [u32 len][record] ... */
+	size_t stage_len, stage_cap;
+
+	/*
+	 * commit_lock: one commit or checkpoint at a time. Taken before
+	 * plock and before any inode lock, never by a request holding one.
+	 */
+	pthread_mutex_t commit_lock;
+	int err;                  /* sticky commit failure; commit_lock */
+	struct fs_persist_stat st; /* commit_lock */
+
+	/* The commit thread; tlock protects stop and kicks cond. */
+	pthread_t thread;
+	bool thread_on;
+	pthread_mutex_t tlock;
+	pthread_cond_t cond;
+	bool stop, kick;
+	unsigned commit_secs;
+
+	/* Recovery only. */
+	const uint8_t *alloc_bits;
+	uint32_t alloc_max;
+	char *why;
+	uint64_t seq;
+};
+
+static __thread struct fs_txn *txn_cur;
+
+/* --- building transactions -------------------------------------------------- */
+
+static int tx_room(struct fs_txn *tx, size_t more)
+{
+	size_t cap;
+	char *p;
+
+	if (tx->len + more <= tx->cap)
+		return 0;
+	cap = MMFS_MAX(tx->cap * 2, tx->len + more);
+	if (tx->buf == tx->inl) {
+		p = malloc(cap);
+		if (p)
+			memcpy(p, tx->buf, tx->len);
+	} else {
+		p = realloc(tx->buf, cap);
+	}
+	if (!p)
+		return -ENOMEM;
+	tx->buf = p;
+	tx->cap = cap;
+	return 0;
+}
+
+/* tx_put -- (internal) one record: opcode, fixed part, two tails */
+static void tx_put(struct fs_txn *tx, uint8_t op, const void *fix,
+		   size_t fixlen, const void *a, size_t alen, const void *b,
+		   size_t blen)
+{
+	if (tx->err)
+		return;
+	tx->err = tx_room(tx, 1 + fixlen + alen + blen);
+	if (tx->err)
+		return;
+	tx->buf[tx->len++] = (char)op;
+	memcpy(tx->buf + tx->len, fix, fixlen);
+	tx->len += fixlen;
+	if (alen)
+		memcpy(tx->buf + tx->len, a, alen);
+	tx->len += alen;
+	if (blen)
+		memcpy(tx->buf + tx->len, b, blen);
+	tx->len += blen;
+}
+
+/* inode_rec -- (internal) an attribute snapshot; alock held */
+static void inode_rec(struct fs_inode *in, struct op_inode *r)
+{
+	const struct timespec *t[4] = { &in->atime, &in->mtime, &in->ctime,
+					&in->btime };
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	r->ino = in->ino;
+	r->gen = in->gen;
+	r->version = in->version;
+	r->mode = in->mode | in->perm;
+	r->uid = in->uid;
+	r->gid = in->gid;
+	r->nlink = atomic_load(&in->nlink);
+	r->rdev = in->rdev;
+	r->size = S_ISREG(in->mode) ? in->size : 0;
+	for (i = 0; i < 4; i++) {
+		r->sec[i] = t[i]->tv_sec;
+		r->nsec[i] = (uint32_t)t[i]->tv_nsec;
+	}
+	if (S_ISLNK(in->mode) && in->target)
+		r->target_len = (uint16_t)strlen(in->target);
+}
+
+static void tx_inode(struct fs_txn *tx, struct fs_inode *in)
+{
+	struct op_inode r;
+
+	pthread_mutex_lock(&in->alock);
+	in->version++;
+	inode_rec(in, &r);
+	pthread_mutex_unlock(&in->alock);
+	tx_put(tx, OP_INODE, &r, sizeof(r), in->target, r.target_len, NULL,
+	       0);
+}
+
+void fs_txn_begin(struct fs *fs, struct fs_txn *tx)
+{
+	tx->fs = fs;
+	tx->buf = tx->inl;
+	tx->len = 0;
+	tx->cap = sizeof(tx->inl);
+	tx->ndirty = 0;
+	tx->err = 0;
+	tx->staged = false;
+	tx->on = fs->plog != NULL && !fs->plog->rdonly;
+	if (!tx->on)
+		return;
+	MMFS_ASSERT(!txn_cur); /* one request, one transaction */
+	pthread_rwlock_rdlock(&fs->plock);
+	txn_cur = tx;
+}
+
+void fs_txn_dirty(struct fs_inode *in)
+{
+	struct fs_txn *tx = txn_cur;
+	unsigned i;
+
+	if (!tx)
+		return;
+	for (i = 0; i < tx->ndirty; i++)
+		if (tx->dirty[i] == in)
+			return;
+	if (tx->ndirty == FS_TXN_INODES) {
+		tx_inode(tx, in); /* no room to defer: snapshot it now */
+		return;
+	}
+	tx->dirty[tx->ndirty++] = in;
+}
+
+void fs_txn_rec_inode_new(struct fs_inode *in)
+{
+	if (txn_cur)
+		tx_inode(txn_cur, in);
+}
+
+void fs_txn_rec_dent(const struct fs_dir *d, const char *name, size_t len,
+		     uint64_t ino)
+{
+	const struct fs_inode *dir;
+	struct op_dent r;
+
+	if (!txn_cur)
+		return;
+	dir = (const struct fs_inode *)((const char *)d -
+					offsetof(struct fs_inode, dir));
+	r = (struct op_dent){ .dir = dir->ino, .ino = ino,
+			      .namelen = (uint8_t)len };
+	tx_put(txn_cur, ino ? OP_DENT_ADD : OP_DENT_DEL, &r, sizeof(r), name,
+	       len, NULL, 0);
+}
+
+void fs_txn_rec_xattr(struct fs_inode *in, const char *name,
+		      const void *value, size_t size, bool set)
+{
+	struct op_xattr r;
+	size_t len = strlen(name);
+
+	if (!txn_cur)
+		return;
+	r = (struct op_xattr){ .ino = in->ino, .size = (uint32_t)size,
+			       .namelen = (uint8_t)len };
+	tx_put(txn_cur, set ? OP_XATTR_SET : OP_XATTR_DEL, &r, sizeof(r),
+	       name, len, value, size);
+}
+
+static struct fs_inode *map_owner(struct mmfs_snap_map *m)
+{
+	return (struct fs_inode *)((char *)m - offsetof(struct fs_inode, map));
+}
+
+static void journal_set(void *arg, struct mmfs_snap_map *m, uint64_t idx,
+			uint32_t entry)
+{
+	struct op_map_set r;
+
+	if (!txn_cur)
+		return;
+	r = (struct op_map_set){ .ino = map_owner(m)->ino, .idx = idx,
+				 .entry = entry };
+	tx_put(txn_cur, OP_MAP_SET, &r, sizeof(r), NULL, 0, NULL, 0);
+}
+
+static void journal_punch(void *arg, struct mmfs_snap_map *m, uint64_t first,
+			  uint64_t last)
+{
+	struct op_map_punch r;
+
+	if (!txn_cur)
+		return;
+	r = (struct op_map_punch){ .ino = map_owner(m)->ino, .first = first,
+				   .last = last };
+	tx_put(txn_cur, OP_MAP_PUNCH, &r, sizeof(r), NULL, 0, NULL, 0);
+}
+
+void fs_txn_commit(struct fs_txn *tx)
+{
+	struct fs_plog *pl = tx->fs->plog;
+	unsigned i;
+	uint32_t len;
+
+	if (!tx->on || tx->staged)
+		return;
+	tx->staged = true;
+	for (i = 0; i < tx->ndirty; i++)
+		tx_inode(tx, tx->dirty[i]);
+	tx->ndirty = 0;
+	if (!tx->len && !tx->err)
+		return;
+	pthread_mutex_lock(&pl->stage_lock);
+	if (!tx->err && pl->stage_len + 4 + tx->len > pl->stage_cap) {
+		size_t cap = MMFS_MAX(pl->stage_cap * 2,
+				      pl->stage_len + 4 + tx->len + 4096);
+		char *p = realloc(pl->stage, cap);
+
+		if (p) {
+			pl->stage = p;
+			pl->stage_cap = cap;
+		} else {
+			tx->err = -ENOMEM;
+		}
+	}
+	if (!tx->err) {
+		len = (uint32_t)tx->len;
+		memcpy(pl->stage + pl->stage_len, &len, 4);
+		memcpy(pl->stage + pl->stage_len + 4, tx->buf, tx->len);
+		pl->stage_len += 4 + tx->len;
+	}
+	pthread_mutex_unlock(&pl->stage_lock);
+	if (tx->err) {
+		/* The change stands in memory but cannot be made durable. */
+		mmfs_err("metadata change not logged (%s): syncs now fail "
+			 "until remount", strerror(-tx->err));
+		__atomic_store_n(&pl->err, -EIO, __ATOMIC_RELAXED);
+	}
+}
+
+void fs_txn_end(struct fs_txn *tx)
+{
+	struct fs_plog *pl = tx->fs->plog;
+	bool kick;
+
+	if (!tx->on)
+		return;
+	fs_txn_commit(tx);
+	txn_cur = NULL;
+	pthread_rwlock_unlock(&tx->fs->plock);
+	if (tx->buf != tx->inl)
+		free(tx->buf);
+	tx->on = false;
+	/* A big stage makes a big commit: start it before the timer. */
+	kick = __atomic_load_n(&pl->stage_len, __ATOMIC_RELAXED) >
+	       mmfs_pool_log_bytes(pl->pool) / 8;
+	if (kick) {
+		pthread_mutex_lock(&pl->tlock);
+		pl->kick = true;
+		pthread_cond_signal(&pl->cond);
+		pthread_mutex_unlock(&pl->tlock);
+	}
+}
+
+/* --- checkpoints ------------------------------------------------------------ */
+
+struct ser {
+	struct fs_plog *pl;
+	char *buf;
+	size_t len, cap;
+	uint8_t *bits;
+	struct fs_inode *cur;
+	int rc;
+};
+
+static void ser_flush(struct ser *s)
+{
+	if (s->rc == 0 && s->len)
+		s->rc = mmfs_pool_ckpt_write(s->pl->pool, s->buf, s->len);
+	s->len = 0;
+}
+
+static void ser_put(struct ser *s, uint8_t op, const void *fix, size_t fixlen,
+		    const void *a, size_t alen, const void *b, size_t blen)
+{
+	const void *parts[3] = { fix, a, b };
+	size_t lens[3] = { fixlen, alen, blen };
+	int i;
+
+	if (s->len + 1 > s->cap)
+		ser_flush(s);
+	s->buf[s->len++] = (char)op;
+	for (i = 0; i < 3; i++) {
+		const char *p = parts[i];
+		size_t n = lens[i];
+
+		while (n) {
+			size_t take;
+
+			if (s->len == s->cap)
+				ser_flush(s);
+			take = MMFS_MIN(n, s->cap - s->len);
+			memcpy(s->buf + s->len, p, take);
+			s->len += take;
+			p += take;
+			n -= take;
+		}
+	}
+}
+
+static int ser_inode(void *arg, struct fs_inode *in)
+{
+	struct ser *s = arg;
+	struct op_inode r;
+
+	pthread_mutex_lock(&in->alock);
+	inode_rec(in, &r);
+	pthread_mutex_unlock(&in->alock);
+	ser_put(s, OP_INODE, &r, sizeof(r), in->target, r.target_len, NULL, 0);
+	return s->rc;
+}
+
+static int ser_chunk(void *arg, uint64_t idx, uint32_t entry)
+{
+	struct ser *s = arg;
+	uint32_t id = entry & ~MMFS_SNAP_UNWRITTEN;
+	struct op_map_set r = { .ino = s->cur->ino, .idx = idx,
+				.entry = entry };
+
+	s->bits[id >> 3] |= (uint8_t)(1u << (id & 7));
+	ser_put(s, OP_MAP_SET, &r, sizeof(r), NULL, 0, NULL, 0);
+	return s->rc;
+}
+
+static void ser_xattrs(struct ser *s, struct fs_inode *in)
+{
+	struct fs_xattr *x, *stack[64];
+	size_t n = 0;
+
+	/* Oldest first, so that replay rebuilds the list in its order. */
+	for (x = in->xattrs; x && n < MMFS_ARRAY_SIZE(stack); x = x->next)
+		stack[n++] = x;
+	MMFS_ASSERT(!x || n == MMFS_ARRAY_SIZE(stack));
+	for (; x; x = x->next) { /* beyond 64: order is not worth a heap */
+		struct op_xattr r = { .ino = in->ino, .size = x->size,
+				      .namelen = x->namelen };
+
+		ser_put(s, OP_XATTR_SET, &r, sizeof(r), x->name, x->namelen,
+			x->value, x->size);
+	}
+	while (n--) {
+		struct op_xattr r = { .ino = in->ino, .size = stack[n]->size,
+				      .namelen = stack[n]->namelen };
+
+		ser_put(s, OP_XATTR_SET, &r, sizeof(r), stack[n]->name,
+			stack[n]->namelen, stack[n]->value, stack[n]->size);
+	}
+}
+
+static int ser_content(void *arg, struct fs_inode *in)
+{
+	struct ser *s = arg;
+	size_t i;
+
+	pthread_rwlock_rdlock(&in->lock);
+	ser_xattrs(s, in);
+	if (S_ISREG(in->mode)) {
+		s->cur = in;
+		mmfs_snap_map_walk(&in->map, ser_chunk, s);
+	} else if (S_ISDIR(in->mode)) {
+		for (i = 0; i < in->dir.norder; i++) {
+			struct fs_dirent *de = in->dir.order[i].d;
+			struct op_dent r;
+
+			if (!de)
+				continue;
+			r = (struct op_dent){ .dir = in->ino,
+					      .ino = de->inode->ino,
+					      .namelen = de->namelen };
+			ser_put(s, OP_DENT_ADD, &r, sizeof(r), de->name,
+				de->namelen, NULL, 0);
+		}
+	}
+	pthread_rwlock_unlock(&in->lock);
+	return s->rc;
+}
+
+/*
+ * checkpoint_locked -- (internal) the whole namespace into the inactive
+ * checkpoint area, made active at once. Holds plock exclusively: no
+ * request changes metadata meanwhile, reads go on. commit_lock held.
+ */
+static int checkpoint_locked(struct fs_plog *pl)
+{
+	struct fs *fs = pl->fs;
+	uint32_t max_id = mmfs_tier_max_id(fs->tier);
+	struct mmfs_tier_epoch e;
+	struct op_alloc a = { .max_id = max_id };
+	struct ser s = { .pl = pl, .cap = 1u << 20 };
+	int rc;
+
+	s.buf = malloc(s.cap);
+	s.bits = calloc(((size_t)max_id >> 3) + 1, 1);
+	if (!s.buf || !s.bits) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	pthread_rwlock_wrlock(&fs->plock);
+	mmfs_tier_epoch_take(fs->tier, &e);
+	/* Chunks first: the checkpoint names them (data=ordered). */
+	mmfs_tier_writeback_all(fs->tier);
+	rc = mmfs_pool_ckpt_begin(pl->pool);
+	if (rc < 0)
+		goto out_unlock;
+	/* itable_lock: no inode is freed under the walk (inode.c). */
+	pthread_mutex_lock(&fs->itable_lock);
+	fs_inode_each(fs, ser_inode, &s);
+	fs_inode_each(fs, ser_content, &s);
+	pthread_mutex_unlock(&fs->itable_lock);
+	ser_put(&s, OP_ALLOC, &a, sizeof(a), s.bits, ((size_t)max_id >> 3) + 1,
+		NULL, 0);
+	ser_flush(&s);
+	rc = s.rc;
+	if (rc == 0)
+		rc = mmfs_pool_ckpt_commit(pl->pool, mmfs_pool_seq(pl->pool));
+	if (rc < 0) {
+		mmfs_pool_ckpt_abort(pl->pool);
+		goto out_unlock;
+	}
+	/* Everything staged is in the checkpoint now. */
+	pthread_mutex_lock(&pl->stage_lock);
+	pl->stage_len = 0;
+	pthread_mutex_unlock(&pl->stage_lock);
+	pl->st.checkpoints++;
+out_unlock:
+	pthread_rwlock_unlock(&fs->plock);
+	/* On failure the freed ids stay unusable: nothing says they are free */
+	if (rc == 0)
+		mmfs_tier_epoch_end(fs->tier, &e);
+	else
+		e.nfreed = 0, mmfs_tier_epoch_end(fs->tier, &e);
+out_free:
+	free(s.buf);
+	free(s.bits);
+	if (rc < 0) {
+		mmfs_err("checkpoint failed: %s%s", strerror(-rc),
+			 rc == -ENOSPC ? " (metadata area of the pool is full)"
+				       : "");
+		pl->err = rc == -ENOSPC ? -ENOSPC : -EIO;
+	}
+	return rc;
+}
+
+/* --- commits ----------------------------------------------------------------- */
+
+struct idvec {
+	uint32_t *ids;
+	size_t n, cap;
+};
+
+static int collect_id(void *arg, uint64_t idx, uint32_t entry)
+{
+	struct idvec *v = arg;
+
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		uint32_t *p = realloc(v->ids, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		v->ids = p;
+		v->cap = cap;
+	}
+	v->ids[v->n++] = entry & ~MMFS_SNAP_UNWRITTEN;
+	return 0;
+}
+
+/* writeback_file -- (internal) fsync's data part: this file's chunks */
+static int writeback_file(struct fs *fs, struct fs_inode *in)
+{
+	struct idvec v = { 0 };
+	int rc;
+
+	if (!S_ISREG(in->mode))
+		return 0;
+	pthread_rwlock_rdlock(&in->lock);
+	rc = mmfs_snap_map_walk(&in->map, collect_id, &v);
+	if (rc == 0)
+		mmfs_tier_writeback(fs->tier, v.ids, v.n);
+	pthread_rwlock_unlock(&in->lock);
+	free(v.ids);
+	if (rc < 0) /* no memory for the list: write back everything */
+		mmfs_tier_writeback_all(fs->tier);
+	return 0;
+}
+
+/*
+ * commit -- (internal) make durable what @in (or, with @all, every dirty
+ * chunk) holds and every change staged so far.
+ */
+static int commit(struct fs_plog *pl, struct fs_inode *in, bool all)
+{
+	struct fs *fs = pl->fs;
+	struct mmfs_tier_epoch e;
+	char *stage;
+	size_t len, off;
+	bool full = false;
+	int rc = 0;
+
+	pthread_mutex_lock(&pl->commit_lock);
+	if (in)
+		writeback_file(fs, in);
+	/* Take the staged records and the epoch's chunks in one instant. */
+	pthread_rwlock_wrlock(&fs->plock);
+	pthread_mutex_lock(&pl->stage_lock);
+	stage = pl->stage;
+	len = pl->stage_len;
+	pl->stage = NULL;
+	pl->stage_len = pl->stage_cap = 0;
+	pthread_mutex_unlock(&pl->stage_lock);
+	mmfs_tier_epoch_take(fs->tier, &e);
+	pthread_rwlock_unlock(&fs->plock);
+
+	if (all)
+		mmfs_tier_writeback_all(fs->tier);
+	else
+		mmfs_tier_writeback(fs->tier, e.fresh, e.nfresh);
+	for (off = 0; off < len;) {
+		uint32_t n;
+		uint64_t seq;
+
+		memcpy(&n, stage + off, 4);
+		rc = mmfs_pool_log_append(pl->pool, stage + off + 4, n, &seq);
+		if (rc == -ENOSPC) {
+			full = true;
+			break;
+		}
+		if (rc < 0)
+			break;
+		off += 4 + n;
+		pl->st.log_records++;
+	}
+	free(stage);
+	if (full) {
+		/* The checkpoint covers what did not fit, and the rest. */
+		rc = checkpoint_locked(pl);
+	} else if (rc == 0) {
+		mmfs_pool_log_persist(pl->pool);
+		pl->st.commits++;
+		if (mmfs_pool_log_used(pl->pool) >
+		    mmfs_pool_log_bytes(pl->pool) / 2)
+			rc = checkpoint_locked(pl);
+	}
+	if (rc == 0)
+		mmfs_tier_epoch_end(fs->tier, &e);
+	else
+		e.nfreed = 0, mmfs_tier_epoch_end(fs->tier, &e);
+	if (rc < 0 && !pl->err)
+		pl->err = -EIO;
+	rc = pl->err;
+	pthread_mutex_unlock(&pl->commit_lock);
+	return rc;
+}
+
+int fs_persist_sync(struct fs *fs, struct fs_inode *in)
+{
+	if (!fs->plog || fs->plog->rdonly)
+		return 0;
+	return commit(fs->plog, in, in == NULL);
+}
+
+int fs_persist_checkpoint(struct fs *fs)
+{
+	struct fs_plog *pl = fs->plog;
+	int rc;
+
+	if (!pl || pl->rdonly)
+		return -EROFS;
+	pthread_mutex_lock(&pl->commit_lock);
+	rc = checkpoint_locked(pl);
+	pthread_mutex_unlock(&pl->commit_lock);
+	return rc;
+}
+
+static void *commit_thread(void *arg)
+{
+	struct fs_plog *pl = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&pl->tlock);
+	while (!pl->stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += pl->commit_secs;
+		while (!pl->stop && !pl->kick &&
+		       pthread_cond_timedwait(&pl->cond, &pl->tlock, &until) == 0)
+			;
+		if (pl->stop)
+			break;
+		pl->kick = false;
+		pthread_mutex_unlock(&pl->tlock);
+		commit(pl, NULL, true);
+		pthread_mutex_lock(&pl->tlock);
+	}
+	pthread_mutex_unlock(&pl->tlock);
+	return NULL;
+}
+
+/* --- recovery ----------------------------------------------------------------- */
+
+#define BAD(pl, ...)                                                          \
+	(snprintf((pl)->why, MMFS_POOL_WHY, __VA_ARGS__), -EUCLEAN)
+
+/* get_inode -- (internal) a live inode named by a record, of type @type */
+static struct fs_inode *get_inode(struct fs *fs, uint64_t ino, uint32_t type)
+{
+	struct fs_inode *in = fs_inode_get(fs, ino);
+
+	if (!in || (type && (in->mode & S_IFMT) != type))
+		return NULL;
+	return in;
+}
+
+static int apply_inode(struct fs_plog *pl, const struct op_inode *r,
+		       const char *target)
+{
+	struct fs *fs = pl->fs;
+	uint32_t type = r->mode & S_IFMT;
+	struct fs_inode *in = fs_inode_get(fs, r->ino);
+	struct timespec *t[4];
+	int rc, i;
+
+	if (!r->ino || r->ino >= (uint64_t)FS_ITAB_TOP << FS_ITAB_LEAF_SHIFT)
+		return BAD(pl, "inode number %llu out of range",
+			   (unsigned long long)r->ino);
+	if (!S_ISREG(type) && !S_ISDIR(type) && !S_ISLNK(type) &&
+	    !S_ISCHR(type) && !S_ISBLK(type) && !S_ISFIFO(type) &&
+	    !S_ISSOCK(type))
+		return BAD(pl, "inode %llu: bad mode %o",
+			   (unsigned long long)r->ino, r->mode);
+	if (in && in->gen != r->gen) {
+		/* The number was freed and reused: the old inode is gone. */
+		if (atomic_load(&in->nlink) != 0)
+			return BAD(pl, "inode %llu reused while still linked",
+				   (unsigned long long)r->ino);
+		fs_inode_destroy(fs, in);
+		in = NULL;
+	}
+	if (!in) {
+		rc = fs_inode_install(fs, r->ino, r->gen, r->mode, &in);
+		if (rc < 0)
+			return rc;
+		if (S_ISDIR(type) && (rc = fs_dir_init(&in->dir, NULL)) < 0)
+			return rc;
+	} else if ((in->mode & S_IFMT) != type) {
+		return BAD(pl, "inode %llu changed type",
+			   (unsigned long long)r->ino);
+	}
+	if (r->version < in->version)
+		return 0; /* an older snapshot staged late: keep the newer */
+	in->version = r->version;
+	in->perm = r->mode & 07777;
+	in->uid = r->uid;
+	in->gid = r->gid;
+	atomic_store(&in->nlink, r->nlink);
+	in->rdev = r->rdev;
+	if (S_ISREG(type)) {
+		atomic_fetch_add(&fs->file_bytes,
+				 (int64_t)r->size - (int64_t)in->size);
+		in->size = r->size;
+	}
+	t[0] = &in->atime, t[1] = &in->mtime, t[2] = &in->ctime;
+	t[3] = &in->btime;
+	for (i = 0; i < 4; i++) {
+		if (r->nsec[i] >= 1000000000u)
+			return BAD(pl, "inode %llu: bad timestamp",
+				   (unsigned long long)r->ino);
+		t[i]->tv_sec = r->sec[i];
+		t[i]->tv_nsec = r->nsec[i];
+	}
+	if (S_ISLNK(type) && r->target_len && !in->target) {
+		in->target = strndup(target, r->target_len);
+		if (!in->target)
+			return -ENOMEM;
+		atomic_fetch_add(&fs->meta_bytes, (int64_t)r->target_len + 1);
+	}
+	return 0;
+}
+
+static int apply_dent(struct fs_plog *pl, bool add, const struct op_dent *r,
+		      const char *name)
+{
+	struct fs *fs = pl->fs;
+	struct fs_inode *dir = get_inode(fs, r->dir, S_IFDIR);
+	struct fs_inode *in;
+	struct fs_dirent *de;
+	char buf[FS_NAME_MAX + 1];
+
+	if (!dir)
+		return BAD(pl, "entry in missing directory %llu",
+			   (unsigned long long)r->dir);
+	if (r->namelen == 0 || memchr(name, '/', r->namelen) ||
+	    memchr(name, 0, r->namelen))
+		return BAD(pl, "directory %llu: bad entry name",
+			   (unsigned long long)r->dir);
+	memcpy(buf, name, r->namelen);
+	buf[r->namelen] = 0;
+	de = fs_dir_lookup(&dir->dir, buf);
+	if (!add) {
+		if (!de)
+			return BAD(pl, "directory %llu: removing missing '%.64s'",
+				   (unsigned long long)r->dir, buf);
+		fs_dir_remove(fs, &dir->dir, de);
+		return 0;
+	}
+	in = get_inode(fs, r->ino, 0);
+	if (!in)
+		return BAD(pl, "directory %llu: '%.64s' names missing inode %llu",
+			   (unsigned long long)r->dir, buf,
+			   (unsigned long long)r->ino);
+	if (de)
+		return BAD(pl, "directory %llu: '%.64s' added twice",
+			   (unsigned long long)r->dir, buf);
+	if (S_ISDIR(in->mode))
+		in->dir.parent = dir;
+	return fs_dir_add(fs, &dir->dir, buf, in);
+}
+
+static int apply_xattr(struct fs_plog *pl, bool set, const struct op_xattr *r,
+		       const char *name, const char *value)
+{
+	struct fs_inode *in = get_inode(pl->fs, r->ino, 0);
+	char buf[FS_XATTR_NAME_MAX + 1];
+	int rc;
+
+	if (!in)
+		return BAD(pl, "xattr of missing inode %llu",
+			   (unsigned long long)r->ino);
+	memcpy(buf, name, r->namelen);
+	buf[r->namelen] = 0;
+	rc = set ? fs_xattr_set(pl->fs, in, buf, value, r->size, 0)
+		 : fs_xattr_remove(pl->fs, in, buf);
+	if (rc < 0 && rc != -ENOMEM)
+		return BAD(pl, "inode %llu: xattr '%.64s': %s",
+			   (unsigned long long)r->ino, buf, strerror(-rc));
+	return rc;
+}
+
+static int apply_map(struct fs_plog *pl, uint8_t op, const void *p)
+{
+	struct op_map_set s;
+	struct op_map_punch u;
+	struct fs_inode *in;
+	int rc;
+
+	if (op == OP_MAP_SET) {
+		memcpy(&s, p, sizeof(s));
+		in = get_inode(pl->fs, s.ino, S_IFREG);
+		if (!in)
+			return BAD(pl, "chunk of missing file %llu",
+				   (unsigned long long)s.ino);
+		rc = mmfs_snap_map_set(pl->fs->snap, &in->map, s.idx, s.entry);
+		if (rc == -EUCLEAN || rc == -EFBIG)
+			return BAD(pl, "file %llu: bad chunk %u at index %llu",
+				   (unsigned long long)s.ino, s.entry,
+				   (unsigned long long)s.idx);
+		return rc;
+	}
+	memcpy(&u, p, sizeof(u));
+	in = get_inode(pl->fs, u.ino, S_IFREG);
+	if (!in)
+		return BAD(pl, "punch of missing file %llu",
+			   (unsigned long long)u.ino);
+	mmfs_snap_map_punch(pl->fs->snap, &in->map, u.first, u.last);
+	return 0;
+}
+
+/*
+ * apply -- (internal) replay a run of records (one log record, or a whole
+ * checkpoint body). Every length is checked against the buffer: a record
+ * that passed its checksum is still not trusted to be well formed.
+ */
+static int apply(struct fs_plog *pl, const char *p, size_t len)
+{
+	const char *end = p + len;
+	int rc = 0;
+
+#define NEED(n)                                                               \
+	do {                                                                  \
+		if ((size_t)(end - p) < (size_t)(n))                          \
+			return BAD(pl, "record truncated");                   \
+	} while (0)
+	while (p < end && rc == 0) {
+		uint8_t op = (uint8_t)*p++;
+
+		switch (op) {
+		case OP_INODE: {
+			struct op_inode r;
+
+			NEED(sizeof(r));
+			memcpy(&r, p, sizeof(r));
+			p += sizeof(r);
+			NEED(r.target_len);
+			rc = apply_inode(pl, &r, p);
+			p += r.target_len;
+			break;
+		}
+		case OP_DENT_ADD:
+		case OP_DENT_DEL: {
+			struct op_dent r;
+
+			NEED(sizeof(r));
+			memcpy(&r, p, sizeof(r));
+			p += sizeof(r);
+			NEED(r.namelen);
+			rc = apply_dent(pl, op == OP_DENT_ADD, &r, p);
+			p += r.namelen;
+			break;
+		}
+		case OP_MAP_SET:
+			NEED(sizeof(struct op_map_set));
+			rc = apply_map(pl, op, p);
+			p += sizeof(struct op_map_set);
+			break;
+		case OP_MAP_PUNCH:
+			NEED(sizeof(struct op_map_punch));
+			rc = apply_map(pl, op, p);
+			p += sizeof(struct op_map_punch);
+			break;
+		case OP_XATTR_SET:
+		case OP_XATTR_DEL: {
+			struct op_xattr r;
+
+			NEED(sizeof(r));
+			memcpy(&r, p, sizeof(r));
+			p += sizeof(r);
+			if (r.namelen == 0 || r.size > FS_XATTR_SIZE_MAX)
+				return BAD(pl, "bad xattr record");
+			NEED((size_t)r.namelen + r.size);
+			rc = apply_xattr(pl, op == OP_XATTR_SET, &r, p,
+					 p + r.namelen);
+			p += r.namelen + r.size;
+			break;
+		}
+		case OP_ALLOC: {
+			struct op_alloc r;
+
+			NEED(sizeof(r));
+			memcpy(&r, p, sizeof(r));
+			p += sizeof(r);
+			NEED(((size_t)r.max_id >> 3) + 1);
+			pl->alloc_bits = (const uint8_t *)p;
+			pl->alloc_max = r.max_id;
+			p += ((size_t)r.max_id >> 3) + 1;
+			break;
+		}
+		default:
+			return BAD(pl, "unknown record type %u", op);
+		}
+	}
+#undef NEED
+	return rc;
+}
+
+static int replay_one(void *arg, uint64_t seq, const void *rec, size_t len)
+{
+	struct fs_plog *pl = arg;
+	int rc = apply(pl, rec, len);
+
+	if (rc == -EUCLEAN) {
+		char tmp[MMFS_POOL_WHY];
+
+		snprintf(tmp, sizeof(tmp), "log record %llu: %.200s",
+			 (unsigned long long)seq, pl->why);
+		memcpy(pl->why, tmp, sizeof(tmp));
+	}
+	return rc;
+}
+
+/* check_alloc -- (internal) the checkpoint's bitmap against its maps */
+static int check_alloc(struct fs_plog *pl)
+{
+	uint32_t max_id = mmfs_tier_max_id(pl->fs->tier);
+	uint32_t id;
+	int bad = 0;
+
+	if (!pl->alloc_bits)
+		return 0;
+	if (pl->alloc_max != max_id)
+		return BAD(pl, "checkpoint allocation map covers %u chunks, "
+			   "pool has %u", pl->alloc_max, max_id);
+	for (id = 1; id <= max_id; id++) {
+		bool bit = pl->alloc_bits[id >> 3] & (1u << (id & 7));
+
+		if (bit != mmfs_tier_chunk_claimed(pl->fs->tier, id))
+			bad++;
+	}
+	pl->st.alloc_mismatch = bad;
+	pl->alloc_bits = NULL;
+	return 0;
+}
+
+struct fin {
+	struct fs *fs;
+	uint64_t orphans;
+	struct fs_inode **list;
+	size_t n, cap;
+};
+
+static int find_orphan(void *arg, struct fs_inode *in)
+{
+	struct fin *f = arg;
+
+	if (S_ISREG(in->mode))
+		in->blocks = mmfs_snap_map_chunks(&in->map);
+	if (S_ISLNK(in->mode) && !in->target)
+		in->target = strdup(""); /* never written: a dangling link */
+	if (in->ino == FS_ROOT_INO || atomic_load(&in->nlink) != 0)
+		return 0;
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 64;
+		struct fs_inode **p = realloc(f->list, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		f->list = p;
+		f->cap = cap;
+	}
+	f->list[f->n++] = in;
+	return 0;
+}
+
+/*
+ * finish -- (internal) after replay: derived fields, and the orphans of a
+ * crash (unlinked while open) go, as ext4's orphan list does at mount.
+ */
+static int finish(struct fs_plog *pl, bool free_orphans)
+{
+	struct fin f = { .fs = pl->fs };
+	size_t i;
+	int rc;
+
+	rc = fs_inode_each(pl->fs, find_orphan, &f);
+	if (rc == 0 && free_orphans) {
+		/* Empty directories first, so no entry outlives its inode. */
+		for (i = 0; i < f.n; i++)
+			if (S_ISDIR(f.list[i]->mode))
+				fs_dir_fini(pl->fs, &f.list[i]->dir);
+		for (i = 0; i < f.n; i++)
+			fs_inode_destroy(pl->fs, f.list[i]);
+	}
+	pl->st.orphans_freed = f.n;
+	free(f.list);
+	return rc;
+}
+
+static void plog_free(struct fs_plog *pl)
+{
+	pthread_mutex_destroy(&pl->stage_lock);
+	pthread_mutex_destroy(&pl->commit_lock);
+	pthread_mutex_destroy(&pl->tlock);
+	pthread_cond_destroy(&pl->cond);
+	free(pl->stage);
+	free(pl);
+}
+
+int fs_persist_open(struct fs *fs, struct mmfs_pool *pool,
+		    const struct fs_persist_opts *o, char why[MMFS_POOL_WHY])
+{
+	static const struct mmfs_snap_journal journal = {
+		.set = journal_set, .punch = journal_punch,
+	};
+	struct fs_plog *pl = calloc(1, sizeof(*pl));
+	struct mmfs_pool_replay r = { 0 };
+	struct mmfs_pool_info pi;
+	const void *body;
+	size_t len;
+	bool fresh;
+	int rc;
+
+	if (!pl)
+		return -ENOMEM;
+	pl->fs = fs;
+	pl->pool = pool;
+	pl->rdonly = o->rdonly;
+	pl->why = why;
+	pl->commit_secs = o->commit_secs ? o->commit_secs : 5;
+	pthread_mutex_init(&pl->stage_lock, NULL);
+	pthread_mutex_init(&pl->commit_lock, NULL);
+	pthread_mutex_init(&pl->tlock, NULL);
+	pthread_cond_init(&pl->cond, NULL);
+	why[0] = 0;
+
+	mmfs_pool_get_info(pool, &pi);
+	mmfs_pool_ckpt_get(pool, &body, &len);
+	rc = apply(pl, body, len);
+	if (rc == -EUCLEAN) {
+		char tmp[MMFS_POOL_WHY];
+
+		snprintf(tmp, sizeof(tmp), "checkpoint: %.200s", why);
+		memcpy(why, tmp, sizeof(tmp));
+	}
+	if (rc == 0)
+		rc = check_alloc(pl);
+	if (rc == 0)
+		rc = mmfs_pool_log_replay(pool, replay_one, pl, &r, why);
+	if (rc < 0)
+		goto out_fail;
+	pl->st.replayed = r.records;
+	pl->st.torn_tail = r.torn_tail;
+	fresh = len == 0 && r.records == 0;
+	if (!fresh && !fs_inode_get(fs, FS_ROOT_INO)) {
+		rc = BAD(pl, "no root directory");
+		goto out_fail;
+	}
+	rc = finish(pl, !o->rdonly);
+	if (rc < 0)
+		goto out_fail;
+	if (fresh && !o->rdonly) {
+		rc = fs_root_new(fs, o->root_mode, o->root_uid, o->root_gid);
+		if (rc < 0)
+			goto out_fail;
+	} else if (!fresh) {
+		fs_inode_ref(fs_inode_get(fs, FS_ROOT_INO));
+		fs_inode_get(fs, FS_ROOT_INO)->dir.parent =
+			fs_inode_get(fs, FS_ROOT_INO);
+	}
+	fs_inode_renumber(fs);
+	rc = mmfs_tier_ready(fs->tier);
+	if (rc < 0)
+		goto out_fail;
+	mmfs_snap_set_journal(fs->snap, &journal);
+	fs->plog = pl;
+	if (o->rdonly)
+		return 0;
+
+	rc = mmfs_pool_set_clean(pool, false);
+	if (rc == 0 && (fresh || r.records || pl->st.orphans_freed ||
+			!pi.clean))
+		rc = fs_persist_checkpoint(fs);
+	if (rc < 0) {
+		snprintf(why, MMFS_POOL_WHY, "cannot write the pool: %s",
+			 strerror(-rc));
+		fs->plog = NULL;
+		goto out_fail;
+	}
+	return 0;
+
+out_fail:
+	plog_free(pl);
+	return rc;
+}
+
+int fs_persist_start(struct fs *fs)
+{
+	struct fs_plog *pl = fs->plog;
+
+	if (!pl || pl->rdonly || pl->thread_on)
+		return 0;
+	if (pthread_create(&pl->thread, NULL, commit_thread, pl) != 0)
+		return -EAGAIN;
+	pl->thread_on = true;
+	return 0;
+}
+
+int fs_persist_close(struct fs *fs, bool clean)
+{
+	struct fs_plog *pl = fs->plog;
+	int rc = 0;
+
+	if (!pl)
+		return 0;
+	if (pl->thread_on) {
+		pthread_mutex_lock(&pl->tlock);
+		pl->stop = true;
+		pthread_cond_signal(&pl->cond);
+		pthread_mutex_unlock(&pl->tlock);
+		pthread_join(pl->thread, NULL);
+	}
+	if (clean && !pl->rdonly) {
+		rc = fs_persist_checkpoint(fs);
+		if (rc == 0 && pl->err == 0)
+			rc = mmfs_pool_set_clean(pl->pool, true);
+	}
+	fs->plog = NULL;
+	plog_free(pl);
+	return rc;
+}
+
+void fs_persist_stat(struct fs *fs, struct fs_persist_stat *st)
+{
+	struct fs_plog *pl = fs->plog;
+
+	memset(st, 0, sizeof(*st));
+	if (!pl)
+		return;
+	pthread_mutex_lock(&pl->commit_lock);
+	*st = pl->st;
+	st->log_bytes_used = mmfs_pool_log_used(pl->pool);
+	pthread_mutex_unlock(&pl->commit_lock);
+}
