@@ -275,6 +275,16 @@ struct fs_persist_stat {
 };
 void fs_persist_stat(struct fs *fs, struct fs_persist_stat *st);
 
+/*
+ * check.c -- fsck of a loaded filesystem (nothing mounted). @report gets
+ * one line per finding ("finding", "fixed") or remark ("note"). Returns
+ * the findings left unfixed, or -ENOMEM.
+ */
+typedef void (*fs_check_report_fn)(void *arg, const char *kind,
+				   const char *msg);
+int fs_check(struct fs *fs, bool repair, fs_check_report_fn report,
+	     void *arg);
+
 /* dir.c -- callers hold the directory's ->lock as noted */
 int fs_dir_init(struct fs_dir *d, struct fs_inode *parent);
 void fs_dir_fini(struct fs *fs, struct fs_dir *d);

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mmfsctl -- the admin CLI: a client of the ioctl surface of a mounted mmfs
- * (fs/mmfs_ioctl.h). It never touches pools or daemon memory directly.
+ * mmfsctl -- the admin CLI. On a mounted mmfs it is a client of the ioctl
+ * surface (fs/mmfs_ioctl.h): stat, sync. On a pool that is not mounted it
+ * works offline through the same code the daemon runs: mkfs, info, fsck
+ * (the pool's lock keeps a mount and mmfsctl apart).
+ *
+ * Exit codes: 0 success (fsck: clean), 1 failure (fsck: findings), 2 usage
+ * error or a pool that cannot be opened (in use, no access).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs/fs_i.h"
 #include "fs/mmfs_ioctl.h"
 #include "utils/size.h"
 
@@ -18,6 +25,14 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: mmfsctl stat MOUNT [--json]   usage of a mounted mmfs\n"
+		"       mmfsctl sync MOUNT            make everything durable "
+		"(syncfs)\n"
+		"       mmfsctl mkfs [--size SIZE] [--chunk SIZE] [--force] "
+		"POOL\n"
+		"                                     make a pool (file or "
+		"devdax)\n"
+		"       mmfsctl info POOL [--json]    superblock and layout\n"
+		"       mmfsctl fsck [--repair] POOL  check an unmounted pool\n"
 		"       mmfsctl --version\n");
 }
 
@@ -79,7 +94,9 @@ static void print_json(const struct mmfs_ioc_stat *st)
 	       "\"dram\":{\"total\":%llu,\"used\":%llu},"
 	       "\"pmem\":{\"total\":%llu,\"used\":%llu},"
 	       "\"chunks\":{\"allocs\":%llu,\"frees\":%llu,\"enospc\":%llu},"
-	       "\"inodes\":%llu,\"meta_bytes\":%llu,\"file_bytes\":%llu}\n",
+	       "\"inodes\":%llu,\"meta_bytes\":%llu,\"file_bytes\":%llu,"
+	       "\"persistent\":%s,\"commits\":%llu,\"checkpoints\":%llu,"
+	       "\"log_used\":%llu,\"writeback_bytes\":%llu}\n",
 	       st->version, st->chunk_size,
 	       (unsigned long long)st->dram_total,
 	       (unsigned long long)st->dram_used,
@@ -90,7 +107,306 @@ static void print_json(const struct mmfs_ioc_stat *st)
 	       (unsigned long long)st->enospc,
 	       (unsigned long long)st->inodes,
 	       (unsigned long long)st->meta_bytes,
-	       (unsigned long long)st->file_bytes);
+	       (unsigned long long)st->file_bytes,
+	       st->persistent ? "true" : "false",
+	       (unsigned long long)st->commits,
+	       (unsigned long long)st->checkpoints,
+	       (unsigned long long)st->log_used,
+	       (unsigned long long)st->writeback_bytes);
+}
+
+static void print_persist(const struct mmfs_ioc_stat *st)
+{
+	char a[32], b[32];
+
+	if (!st->persistent)
+		return;
+	mmfs_size_format(st->log_used, a, sizeof(a));
+	mmfs_size_format(st->writeback_bytes, b, sizeof(b));
+	printf("  pool:   %llu commits, %llu checkpoints, log %s in use, "
+	       "%s written back\n",
+	       (unsigned long long)st->commits,
+	       (unsigned long long)st->checkpoints, a, b);
+}
+
+static int cmd_sync(int argc, char *argv[])
+{
+	int fd, rc = 0;
+
+	if (argc != 3) {
+		usage(stderr);
+		return 2;
+	}
+	fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "mmfsctl: %s: %s\n", argv[2], strerror(errno));
+		return 1;
+	}
+	if (ioctl(fd, MMFS_IOC_SYNC) < 0) {
+		fprintf(stderr, "mmfsctl: %s: %s\n", argv[2],
+			errno == ENOTTY ? "not on an mmfs mount"
+					: strerror(errno));
+		rc = 1;
+	}
+	close(fd);
+	return rc;
+}
+
+static int cmd_mkfs(int argc, char *argv[])
+{
+	struct mmfs_pool_mkfs_opts o = { .chunk_size = MMFS_CHUNK_DEFAULT };
+	char why[MMFS_POOL_WHY];
+	const char *path = NULL;
+	struct mmfs_pool *p;
+	bool force = false;
+	uint64_t v;
+	int i, rc;
+
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--force")) {
+			force = true;
+		} else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+			if (mmfs_size_parse(argv[++i], &o.size) < 0)
+				goto bad;
+		} else if (!strcmp(argv[i], "--chunk") && i + 1 < argc) {
+			if (mmfs_size_parse(argv[++i], &v) < 0 ||
+			    v > MMFS_CHUNK_MAX)
+				goto bad;
+			o.chunk_size = (uint32_t)v;
+		} else if (!path && argv[i][0] != '-') {
+			path = argv[i];
+		} else {
+			goto bad;
+		}
+	}
+	if (!path)
+		goto bad;
+	/* Never format over a pool by accident. */
+	rc = mmfs_pool_open(path, MMFS_POOL_RDONLY, &p, why);
+	if (rc == 0 || rc == -EBUSY || rc == -EUCLEAN || rc == -EPROTO) {
+		if (rc == 0)
+			mmfs_pool_close(&p);
+		if (rc == -EBUSY || !force) {
+			fprintf(stderr, "mmfsctl: %s: %s\n", path,
+				rc == -EBUSY ? why
+					     : "holds an mmfs pool (use --force "
+					       "to format it anyway)");
+			return 1;
+		}
+	}
+	rc = mmfs_pool_mkfs(path, &o, why);
+	if (rc < 0) {
+		fprintf(stderr, "mmfsctl: %s: %s\n", path, why);
+		return 1;
+	}
+	return 0;
+bad:
+	usage(stderr);
+	return 2;
+}
+
+static int cmd_info(int argc, char *argv[])
+{
+	char why[MMFS_POOL_WHY], uuid[40];
+	struct mmfs_pool_info i;
+	struct mmfs_pool *p;
+	bool json = argc == 4 && !strcmp(argv[3], "--json");
+	const char *path = argv[2];
+	char *u;
+	int k, rc;
+
+	if (argc == 4 && !strcmp(argv[2], "--json")) {
+		json = true;
+		path = argv[3];
+	}
+	if (argc < 3 || (argc == 4 && !json) || argc > 4) {
+		usage(stderr);
+		return 2;
+	}
+	rc = mmfs_pool_open(path, MMFS_POOL_RDONLY, &p, why);
+	if (rc < 0) {
+		fprintf(stderr, "mmfsctl: %s: %s\n", path, why);
+		return rc == -EBUSY ? 2 : 1;
+	}
+	mmfs_pool_get_info(p, &i);
+	mmfs_pool_close(&p);
+	for (k = 0, u = uuid; k < 16; k++)
+		u += sprintf(u, "%s%02x",
+			     (k == 4 || k == 6 || k == 8 || k == 10) ? "-" : "",
+			     i.uuid[k]);
+	if (json) {
+		printf("{\"version\":%u,\"uuid\":\"%s\",\"pool_bytes\":%llu,"
+		       "\"chunk_size\":%u,\"nchunks\":%u,\"clean\":%s,"
+		       "\"generation\":%llu,\"mounts\":%llu,"
+		       "\"active_checkpoint\":%u,\"checkpoint_seq\":%llu,"
+		       "\"checkpoint_bytes\":%llu,\"regions\":["
+		       "{\"name\":\"sb0\",\"offset\":0,\"bytes\":%u},"
+		       "{\"name\":\"sb1\",\"offset\":%u,\"bytes\":%u},"
+		       "{\"name\":\"log\",\"offset\":%llu,\"bytes\":%llu},"
+		       "{\"name\":\"ckpt0\",\"offset\":%llu,\"bytes\":%llu},"
+		       "{\"name\":\"ckpt1\",\"offset\":%llu,\"bytes\":%llu},"
+		       "{\"name\":\"data\",\"offset\":%llu,\"bytes\":%llu}]}\n",
+		       i.version, uuid, (unsigned long long)i.pool_bytes,
+		       i.chunk_size, i.nchunks, i.clean ? "true" : "false",
+		       (unsigned long long)i.generation,
+		       (unsigned long long)i.mounts, i.active_ckpt,
+		       (unsigned long long)i.ckpt_seq,
+		       (unsigned long long)i.ckpt_len, MMFS_POOL_SB_BYTES,
+		       MMFS_POOL_SB_BYTES, MMFS_POOL_SB_BYTES,
+		       (unsigned long long)i.log_off,
+		       (unsigned long long)i.log_bytes,
+		       (unsigned long long)i.ckpt_off[0],
+		       (unsigned long long)i.ckpt_bytes,
+		       (unsigned long long)i.ckpt_off[1],
+		       (unsigned long long)i.ckpt_bytes,
+		       (unsigned long long)i.data_off,
+		       (unsigned long long)i.nchunks * i.chunk_size);
+		return 0;
+	}
+	printf("%s: mmfs pool version %u, uuid %s\n", path, i.version, uuid);
+	printf("  size %llu bytes, %u chunks of %u bytes, %s\n",
+	       (unsigned long long)i.pool_bytes, i.nchunks, i.chunk_size,
+	       i.clean ? "clean" : "not cleanly unmounted");
+	printf("  log %llu+%llu, checkpoints %llu and %llu (%llu each; "
+	       "active %u: %llu bytes, seq %llu), data at %llu\n",
+	       (unsigned long long)i.log_off, (unsigned long long)i.log_bytes,
+	       (unsigned long long)i.ckpt_off[0],
+	       (unsigned long long)i.ckpt_off[1],
+	       (unsigned long long)i.ckpt_bytes, i.active_ckpt,
+	       (unsigned long long)i.ckpt_len, (unsigned long long)i.ckpt_seq,
+	       (unsigned long long)i.data_off);
+	printf("  mounted %llu times, superblock generation %llu\n",
+	       (unsigned long long)i.mounts, (unsigned long long)i.generation);
+	return 0;
+}
+
+static void fsck_report(void *arg, const char *kind, const char *msg)
+{
+	printf("fsck: %s: %s\n", kind, msg);
+}
+
+/*
+ * cmd_fsck -- load the pool as a mount would (checkpoint + log replay) but
+ * write nothing, then check the namespace. --repair mounts it for real
+ * (replay, orphans freed), fixes what is safe and writes a checkpoint.
+ */
+static int cmd_fsck(int argc, char *argv[])
+{
+	struct mmfs_tier_opts to = { 0 };
+	struct fs_persist_opts po = { .root_mode = 01777 };
+	struct fs_persist_stat ps;
+	struct mmfs_pool_info pi;
+	struct mmfs_tier *tier = NULL;
+	struct mmfs_snap *snap = NULL;
+	struct mmfs_pool *pool = NULL;
+	char why[MMFS_POOL_WHY];
+	const char *path = NULL;
+	struct fs *fs = NULL;
+	bool repair = false;
+	int i, k, rc, bad = 0;
+
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--repair"))
+			repair = true;
+		else if (!path && argv[i][0] != '-')
+			path = argv[i];
+		else
+			path = NULL, i = argc;
+	}
+	if (!path) {
+		usage(stderr);
+		return 2;
+	}
+	rc = mmfs_pool_open(path, repair ? 0 : MMFS_POOL_RDONLY, &pool, why);
+	if (rc == -EBUSY || rc == -EACCES || rc == -ENOENT || rc == -EISDIR) {
+		fprintf(stderr, "mmfsctl: %s: %s\n", path, why);
+		return 2;
+	}
+	if (rc < 0) {
+		printf("fsck: finding: %s\n", why);
+		return 1;
+	}
+	mmfs_pool_get_info(pool, &pi);
+	for (k = 0; k < 2; k++) {
+		if (!pi.sb_bad[k])
+			continue;
+		bad++;
+		printf("fsck: %s: superblock copy %d is damaged (%s)%s\n",
+		       repair ? "fixed" : "finding", k, strerror(-pi.sb_bad[k]),
+		       repair ? ": rewritten from the other" : "");
+	}
+	if (!pi.clean)
+		printf("fsck: note: not cleanly unmounted: the log is "
+		       "replayed\n");
+	to.pool = pool;
+	po.rdonly = !repair;
+	rc = mmfs_tier_new(&to, &tier);
+	if (rc == 0)
+		rc = mmfs_snap_new(tier, &snap);
+	fs = calloc(1, sizeof(*fs));
+	if (rc < 0 || !fs) {
+		fprintf(stderr, "mmfsctl: %s: out of memory\n", path);
+		rc = 2;
+		goto out;
+	}
+	fs_init(fs, tier, snap);
+	rc = fs_persist_open(fs, pool, &po, why);
+	if (rc < 0) {
+		printf("fsck: finding: %s\n", why[0] ? why : strerror(-rc));
+		rc = 1;
+		goto out_fs;
+	}
+	fs_persist_stat(fs, &ps);
+	if (ps.replayed)
+		printf("fsck: note: %llu log records replayed\n",
+		       (unsigned long long)ps.replayed);
+	if (ps.torn_tail)
+		printf("fsck: note: the log ends in a record torn by a crash "
+		       "(never acknowledged)\n");
+	if (ps.orphans_freed)
+		printf("fsck: note: %llu inodes unlinked while open at the "
+		       "crash: %s\n", (unsigned long long)ps.orphans_freed,
+		       repair ? "freed" : "freed at the next mount");
+	if (ps.alloc_mismatch) {
+		bad += !repair;
+		printf("fsck: %s: %d chunks allocated in the checkpoint "
+		       "disagree with the maps%s\n",
+		       repair ? "fixed" : "finding", ps.alloc_mismatch,
+		       repair ? ": allocation rebuilt" : "");
+	}
+	rc = fs_check(fs, repair, fsck_report, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "mmfsctl: %s: out of memory\n", path);
+		rc = 2;
+		goto out_close;
+	}
+	/*
+	 * Unfixed findings make exit 1. A repair writes a checkpoint of the
+	 * fixed namespace; superblock writes alternate between the copies,
+	 * and the close below writes the second one.
+	 */
+	if (repair && (fs_persist_checkpoint(fs) < 0 ||
+		       mmfs_pool_set_clean(pool, false) < 0)) {
+		printf("fsck: finding: cannot write the repaired pool\n");
+		rc++;
+	}
+	if (!repair)
+		rc += bad;
+	rc = rc ? 1 : 0;
+	if (!rc)
+		printf("fsck: %s: clean\n", path);
+out_close:
+	/* A repair leaves the pool clean (the final checkpoint covers it). */
+	if (fs_persist_close(fs, repair) < 0)
+		rc = 1;
+out_fs:
+	fs_fini(fs);
+out:
+	free(fs);
+	mmfs_snap_free(&snap);
+	mmfs_tier_free(&tier);
+	mmfs_pool_close(&pool);
+	return rc;
 }
 
 int main(int argc, char *argv[])
@@ -110,6 +426,14 @@ int main(int argc, char *argv[])
 		usage(stdout);
 		return 0;
 	}
+	if (argc >= 2 && !strcmp(argv[1], "sync"))
+		return cmd_sync(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "mkfs"))
+		return cmd_mkfs(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "info"))
+		return cmd_info(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "fsck"))
+		return cmd_fsck(argc, argv);
 	if (argc < 3 || strcmp(argv[1], "stat") != 0) {
 		usage(stderr);
 		return 2;
@@ -130,9 +454,11 @@ int main(int argc, char *argv[])
 	}
 	if (get_stat(path, &st) < 0)
 		return 1;
-	if (json)
+	if (json) {
 		print_json(&st);
-	else
+	} else {
 		print_human(path, &st);
+		print_persist(&st);
+	}
 	return 0;
 }
