@@ -145,6 +145,8 @@ static int check_inode(void *arg, struct fs_inode *in)
 	uint32_t want, have = atomic_load(&in->nlink);
 	uint64_t idx;
 
+	if (S_ISREG(in->mode)) /* orphans too: they hold chunks till mount */
+		mmfs_snap_map_walk(&in->map, count_ref, c);
 	if (!c->seen[ino] && !S_ISDIR(in->mode) && c->names[ino])
 		c->seen[ino] = 1; /* named from a reached directory */
 	if (!c->seen[ino] && have) {
@@ -170,7 +172,6 @@ static int check_inode(void *arg, struct fs_inode *in)
 					    : 0;
 		uint64_t first = in->size ? eof_idx + 1 : 0;
 
-		mmfs_snap_map_walk(&in->map, count_ref, c);
 		if (mmfs_snap_map_next_data(&in->map, first, &idx) == 0) {
 			if (c->repair)
 				mmfs_snap_map_punch(c->fs->snap, &in->map,

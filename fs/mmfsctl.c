@@ -364,8 +364,8 @@ static int cmd_fsck(int argc, char *argv[])
 		printf("fsck: note: the log ends in a record torn by a crash "
 		       "(never acknowledged)\n");
 	if (ps.orphans_freed)
-		printf("fsck: note: %llu inodes unlinked while open at the "
-		       "crash: %s\n", (unsigned long long)ps.orphans_freed,
+		printf("fsck: note: %llu inodes unlinked but still in use at "
+		       "the crash: %s\n", (unsigned long long)ps.orphans_freed,
 		       repair ? "freed" : "freed at the next mount");
 	if (ps.alloc_mismatch) {
 		bad += !repair;
