@@ -193,9 +193,19 @@ static int zero_range(struct fs *fs, struct fs_inode *in, uint64_t off,
 	for (i = 0; i < nedges; i++) {
 		uint64_t a = edges[i][0], b = edges[i][1];
 		uint32_t id = mmfs_snap_map_lookup(&in->map, chunk_idx(fs, a));
+		uint64_t data;
 		int rc;
 
 		if (!id || a >= b)
+			continue;
+		/*
+		 * An unwritten chunk reads as zeros already, and stays
+		 * unwritten as ext4's extents do (it may lie beyond EOF,
+		 * where written data must not).
+		 */
+		if (mmfs_snap_map_next_data(&in->map, chunk_idx(fs, a),
+					    &data) < 0 ||
+		    data != chunk_idx(fs, a))
 			continue;
 		rc = mmfs_snap_map_write_prep(fs->snap, &in->map,
 					      chunk_idx(fs, a), &id);

@@ -220,9 +220,10 @@ int fs_inode_each(struct fs *fs, int (*fn)(void *arg, struct fs_inode *in),
  * layers below record what changed into the thread's open transaction (dir
  * entries from dir.c, xattrs from xattr.c, map entries through the
  * snapshot journal) and fs_txn_dirty names inodes whose attributes changed.
- * fs_txn_commit stages the records; call it before dropping the locks that
- * ordered the change, so that the log's order is the change's order. All
- * of it costs nothing on a volatile mount.
+ * fs_txn_commit stages the records so far; call it before dropping the
+ * locks that ordered the change, so that the log's order is the change's
+ * order (a request may stage more than once: each stage replays whole).
+ * All of it costs nothing on a volatile mount.
  */
 #define FS_TXN_INODES 8
 struct fs_txn {
@@ -232,7 +233,7 @@ struct fs_txn {
 	struct fs_inode *dirty[FS_TXN_INODES];
 	unsigned ndirty;
 	int err;
-	bool on, staged;
+	bool on;
 	char inl[240];
 };
 void fs_txn_begin(struct fs *fs, struct fs_txn *tx);

@@ -200,7 +200,6 @@ void fs_txn_begin(struct fs *fs, struct fs_txn *tx)
 	tx->cap = sizeof(tx->inl);
 	tx->ndirty = 0;
 	tx->err = 0;
-	tx->staged = false;
 	tx->on = fs->plog != NULL && !fs->plog->rdonly;
 	if (!tx->on)
 		return;
@@ -297,9 +296,8 @@ void fs_txn_commit(struct fs_txn *tx)
 	unsigned i;
 	uint32_t len;
 
-	if (!tx->on || tx->staged)
+	if (!tx->on)
 		return;
-	tx->staged = true;
 	for (i = 0; i < tx->ndirty; i++)
 		tx_inode(tx, tx->dirty[i]);
 	tx->ndirty = 0;
@@ -325,6 +323,7 @@ void fs_txn_commit(struct fs_txn *tx)
 		pl->stage_len += 4 + tx->len;
 	}
 	pthread_mutex_unlock(&pl->stage_lock);
+	tx->len = 0; /* a request may stage more later (fs_txn_end) */
 	if (tx->err) {
 		/* The change stands in memory but cannot be made durable. */
 		mmfs_err("metadata change not logged (%s): syncs now fail "

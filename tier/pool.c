@@ -46,13 +46,13 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	       "the pool format is little-endian and read without swapping");
 
-#define POOL_ALIGN 4096u           /* every region starts on a page */
-#define POOL_AREA_MIN (64u << 10)  /* least log, least checkpoint area */
+#define POOL_ALIGN 4096u	  /* every region starts on a page */
+#define POOL_AREA_MIN (64u << 10) /* least log, least checkpoint area */
 #define POOL_META_AUTO_MIN (4ull << 20)
 #define POOL_META_AUTO_MAX (4ull << 30)
 #define POOL_NCHUNKS_MAX (MMFS_TIER_ID_MAX - 1) /* ids are slot + 1 */
-#define LOG_MAGIC 0x474f4c4du      /* "MLOG" little-endian */
-#define POOL_COPY_FLAGS                                                     \
+#define LOG_MAGIC 0x474f4c4du			/* "MLOG" little-endian */
+#define POOL_COPY_FLAGS \
 	(PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_NOFLUSH | PMEM2_F_MEM_NODRAIN)
 
 /* One superblock copy; the rest of its 4 KiB is zero. */
@@ -95,7 +95,7 @@ _Static_assert(__builtin_offsetof(struct pool_sb, csum) == 248, "");
 /* Log record header; the payload follows, zero-padded to 8 bytes. */
 struct log_hdr {
 	uint32_t magic;
-	uint32_t len;  /* payload bytes */
+	uint32_t len; /* payload bytes */
 	uint64_t seq;
 	uint64_t hash; /* XXH64 of header (hash = 0) + payload, seed: uuid */
 } __attribute__((packed));
@@ -103,30 +103,30 @@ struct log_hdr {
 _Static_assert(sizeof(struct log_hdr) == MMFS_POOL_LOG_HDR, "");
 
 struct mmfs_pool {
-	int fd;                 /* holds the flock */
+	int fd; /* holds the flock */
 	bool rdonly;
 	struct pmem2_source *src;
 	struct pmem2_map *map;
-	char *base;             /* the whole pool, offset 0 */
+	char *base; /* the whole pool, offset 0 */
 	uint64_t file_bytes;
-	uint64_t map_bytes;     /* file_bytes rounded down to the alignment */
+	uint64_t map_bytes; /* file_bytes rounded down to the alignment */
 	bool pmem;
 	pmem2_persist_fn persist;
 	pmem2_memcpy_fn memcpy_fn;
 	pmem2_memset_fn memset_fn;
 	pmem2_drain_fn drain;
 
-	struct pool_sb sb;      /* current superblock, copy sb.generation % 2 */
+	struct pool_sb sb; /* current superblock, copy sb.generation % 2 */
 	int sb_bad[2];
 
-	uint64_t log_seed;      /* record hash seed, from the uuid */
-	bool log_known;         /* log_tail is valid: replayed or emptied */
-	uint64_t log_tail;      /* offset in the log where appends go */
+	uint64_t log_seed; /* record hash seed, from the uuid */
+	bool log_known;	   /* log_tail is valid: replayed or emptied */
+	uint64_t log_tail; /* offset in the log where appends go */
 	uint64_t dirty_lo, dirty_hi; /* appended, not yet persisted */
-	uint64_t seq;           /* last seq assigned (or seen on media) */
+	uint64_t seq;		     /* last seq assigned (or seen on media) */
 
-	bool ck_open;           /* a checkpoint is being written */
-	int ck_err;             /* sticky: -ENOSPC once it overflowed */
+	bool ck_open; /* a checkpoint is being written */
+	int ck_err;   /* sticky: -ENOSPC once it overflowed */
 	uint64_t ck_len;
 	XXH64_state_t ck_state;
 };
@@ -189,9 +189,13 @@ static int pool_fd_open(struct mmfs_pool *p, const char *path, bool create,
 	}
 	/* Exclusive even read-only: fsck must not read a pool being changed. */
 	if (flock(p->fd, LOCK_EX | LOCK_NB) < 0) {
-		rc = errno == EWOULDBLOCK ? -EBUSY : MMFS_ERRNO();
-		return set_why(w, rc, "%s: pool is in use (mounted or being checked)",
-			   path);
+		if (errno == EWOULDBLOCK)
+			return set_why(w, -EBUSY,
+				       "%s: pool is in use (mounted or being "
+				       "checked)",
+				       path);
+		rc = MMFS_ERRNO();
+		return set_why(w, rc, "%s: flock: %s", path, strerror(-rc));
 	}
 	if (fstat(p->fd, st) < 0) {
 		rc = MMFS_ERRNO();
@@ -199,7 +203,8 @@ static int pool_fd_open(struct mmfs_pool *p, const char *path, bool create,
 	}
 	if (!S_ISREG(st->st_mode) && !S_ISCHR(st->st_mode))
 		return set_why(w, -EINVAL,
-			   "%s: not a regular file or a devdax device", path);
+			       "%s: not a regular file or a devdax device",
+			       path);
 	return 0;
 }
 
@@ -212,8 +217,8 @@ static int pool_map_config(struct mmfs_pool *p, struct pmem2_config **cfg)
 	if (rc)
 		return rc;
 	/* PAGE accepts any file; the granularity we got says if it is PMEM. */
-	rc = pmem2_config_set_required_store_granularity(*cfg,
-							 PMEM2_GRANULARITY_PAGE);
+	rc = pmem2_config_set_required_store_granularity(
+		*cfg, PMEM2_GRANULARITY_PAGE);
 	if (!rc)
 		rc = pmem2_config_set_length(*cfg, (size_t)p->map_bytes);
 	if (!rc && p->rdonly)
@@ -240,8 +245,9 @@ static int pool_map(struct mmfs_pool *p, const char *path, char *w)
 	p->file_bytes = size;
 	p->map_bytes = round_down(size, align);
 	if (p->map_bytes < 2 * MMFS_POOL_SB_BYTES)
-		return set_why(w, -EINVAL, "%s: %zu bytes is too small for a pool",
-			   path, size);
+		return set_why(w, -EINVAL,
+			       "%s: %zu bytes is too small for a pool", path,
+			       size);
 	rc = pool_map_config(p, &cfg);
 	if (rc)
 		goto out_pmem;
@@ -291,11 +297,12 @@ static int sb_region(char *m, const char *name, uint64_t off,
 {
 	if (off % POOL_ALIGN)
 		return set_why(m, -EUCLEAN, "%s %llu is not %u-aligned", name,
-			   (unsigned long long)off, POOL_ALIGN);
+			       (unsigned long long)off, POOL_ALIGN);
 	if (off < prev)
-		return set_why(m, -EUCLEAN, "%s %llu overlaps %s (ends at %llu)",
-			   name, (unsigned long long)off, prev_name,
-			   (unsigned long long)prev);
+		return set_why(m, -EUCLEAN,
+			       "%s %llu overlaps %s (ends at %llu)", name,
+			       (unsigned long long)off, prev_name,
+			       (unsigned long long)prev);
 	return 0;
 }
 
@@ -315,27 +322,28 @@ static int sb_check_sizes(const struct pool_sb *sb, char *m)
 	uint32_t cs = sb->chunk_size;
 
 	if (sb->header_bytes != sizeof(*sb))
-		return set_why(m, -EUCLEAN, "header_bytes %u, version 1 has %zu",
-			   sb->header_bytes, sizeof(*sb));
+		return set_why(m, -EUCLEAN,
+			       "header_bytes %u, version 1 has %zu",
+			       sb->header_bytes, sizeof(*sb));
 	if (cs < MMFS_CHUNK_MIN || cs > MMFS_CHUNK_MAX || (cs & (cs - 1)))
+		return set_why(
+			m, -EUCLEAN,
+			"chunk_size %u is not a power of two in [%u, %u]", cs,
+			MMFS_CHUNK_MIN, MMFS_CHUNK_MAX);
+	if (sb->pool_bytes < MMFS_POOL_MIN_BYTES || sb->pool_bytes % POOL_ALIGN)
 		return set_why(m, -EUCLEAN,
-			   "chunk_size %u is not a power of two in [%u, %u]",
-			   cs, MMFS_CHUNK_MIN, MMFS_CHUNK_MAX);
-	if (sb->pool_bytes < MMFS_POOL_MIN_BYTES ||
-	    sb->pool_bytes % POOL_ALIGN)
-		return set_why(m, -EUCLEAN,
-			   "pool_bytes %llu is below 16M or not %u-aligned",
-			   (unsigned long long)sb->pool_bytes, POOL_ALIGN);
+			       "pool_bytes %llu is below 16M or not %u-aligned",
+			       (unsigned long long)sb->pool_bytes, POOL_ALIGN);
 	if (sb->log_bytes < POOL_AREA_MIN || sb->log_bytes % POOL_ALIGN)
 		return set_why(m, -EUCLEAN,
-			   "log_bytes %llu is below %u or not %u-aligned",
-			   (unsigned long long)sb->log_bytes, POOL_AREA_MIN,
-			   POOL_ALIGN);
+			       "log_bytes %llu is below %u or not %u-aligned",
+			       (unsigned long long)sb->log_bytes, POOL_AREA_MIN,
+			       POOL_ALIGN);
 	if (sb->ckpt_bytes < POOL_AREA_MIN || sb->ckpt_bytes % POOL_ALIGN)
 		return set_why(m, -EUCLEAN,
-			   "ckpt_bytes %llu is below %u or not %u-aligned",
-			   (unsigned long long)sb->ckpt_bytes, POOL_AREA_MIN,
-			   POOL_ALIGN);
+			       "ckpt_bytes %llu is below %u or not %u-aligned",
+			       (unsigned long long)sb->ckpt_bytes,
+			       POOL_AREA_MIN, POOL_ALIGN);
 	return 0;
 }
 
@@ -346,30 +354,33 @@ static int sb_check_layout(const struct pool_sb *sb, char *m)
 
 	if (sb_region(m, "log_off", sb->log_off, "the superblocks",
 		      2 * MMFS_POOL_SB_BYTES) ||
-	    sb_end(m, sb, "log_off+log_bytes", sb->log_off, sb->log_bytes, &end) ||
+	    sb_end(m, sb, "log_off+log_bytes", sb->log_off, sb->log_bytes,
+		   &end) ||
 	    sb_region(m, "ckpt_off[0]", sb->ckpt_off[0], "log_off+log_bytes",
 		      end) ||
-	    sb_end(m, sb, "ckpt_off[0]+ckpt_bytes", sb->ckpt_off[0], sb->ckpt_bytes,
-		   &end) ||
+	    sb_end(m, sb, "ckpt_off[0]+ckpt_bytes", sb->ckpt_off[0],
+		   sb->ckpt_bytes, &end) ||
 	    sb_region(m, "ckpt_off[1]", sb->ckpt_off[1],
 		      "ckpt_off[0]+ckpt_bytes", end) ||
-	    sb_end(m, sb, "ckpt_off[1]+ckpt_bytes", sb->ckpt_off[1], sb->ckpt_bytes,
-		   &end) ||
+	    sb_end(m, sb, "ckpt_off[1]+ckpt_bytes", sb->ckpt_off[1],
+		   sb->ckpt_bytes, &end) ||
 	    sb_region(m, "data_off", sb->data_off, "ckpt_off[1]+ckpt_bytes",
 		      end))
 		return -EUCLEAN;
 	if (sb->data_off % sb->chunk_size || sb->data_off >= sb->pool_bytes)
-		return set_why(m, -EUCLEAN,
-			   "data_off %llu is not a multiple of chunk_size %u "
-			   "inside pool_bytes %llu",
-			   (unsigned long long)sb->data_off, sb->chunk_size,
-			   (unsigned long long)sb->pool_bytes);
+		return set_why(
+			m, -EUCLEAN,
+			"data_off %llu is not a multiple of chunk_size %u "
+			"inside pool_bytes %llu",
+			(unsigned long long)sb->data_off, sb->chunk_size,
+			(unsigned long long)sb->pool_bytes);
 	room = (sb->pool_bytes - sb->data_off) / sb->chunk_size;
 	if (sb->nchunks != room || room < 1 || room > POOL_NCHUNKS_MAX)
-		return set_why(m, -EUCLEAN,
-			   "nchunks %u, but the data area holds %llu (1 to %u)",
-			   sb->nchunks, (unsigned long long)room,
-			   POOL_NCHUNKS_MAX);
+		return set_why(
+			m, -EUCLEAN,
+			"nchunks %u, but the data area holds %llu (1 to %u)",
+			sb->nchunks, (unsigned long long)room,
+			POOL_NCHUNKS_MAX);
 	return 0;
 }
 
@@ -378,17 +389,19 @@ static int sb_check_state(const struct pool_sb *sb, int idx, char *m)
 {
 	if (sb->active_ckpt > 1)
 		return set_why(m, -EUCLEAN, "active_ckpt %u is not 0 or 1",
-			   sb->active_ckpt);
+			       sb->active_ckpt);
 	if (sb->ckpt_len > sb->ckpt_bytes)
-		return set_why(m, -EUCLEAN, "ckpt_len %llu exceeds ckpt_bytes %llu",
-			   (unsigned long long)sb->ckpt_len,
-			   (unsigned long long)sb->ckpt_bytes);
+		return set_why(m, -EUCLEAN,
+			       "ckpt_len %llu exceeds ckpt_bytes %llu",
+			       (unsigned long long)sb->ckpt_len,
+			       (unsigned long long)sb->ckpt_bytes);
 	if (sb->clean > 1)
-		return set_why(m, -EUCLEAN, "clean %u is not 0 or 1", sb->clean);
+		return set_why(m, -EUCLEAN, "clean %u is not 0 or 1",
+			       sb->clean);
 	/* Copy i holds the generations i, i + 2, ...: see sb_commit. */
 	if (sb->generation % 2 != (uint64_t)idx)
 		return set_why(m, -EUCLEAN, "generation %llu in copy %d",
-			   (unsigned long long)sb->generation, idx);
+			       (unsigned long long)sb->generation, idx);
 	return 0;
 }
 
@@ -401,8 +414,9 @@ static int sb_check(const struct pool_sb *sb, int idx, char *m)
 		return set_why(m, -EMEDIUMTYPE, "no MMFSPOOL magic");
 	/* Before the checksum: another version may checksum differently. */
 	if (sb->version != MMFS_POOL_VERSION)
-		return set_why(m, -EPROTO, "pool version %u, this mmfs reads %u",
-			   sb->version, MMFS_POOL_VERSION);
+		return set_why(m, -EPROTO,
+			       "pool version %u, this mmfs reads %u",
+			       sb->version, MMFS_POOL_VERSION);
 	if (sb->csum != sb_csum(sb))
 		return set_why(m, -EUCLEAN, "checksum mismatch");
 	rc = sb_check_sizes(sb, m);
@@ -434,12 +448,14 @@ static int sb_load(struct mmfs_pool *p, char *w)
 		return 0;
 	}
 	if (p->sb_bad[0] == -EMEDIUMTYPE && p->sb_bad[1] == -EMEDIUMTYPE)
-		return set_why(w, -EMEDIUMTYPE, "not an mmfs pool (no MMFSPOOL magic)");
+		return set_why(w, -EMEDIUMTYPE,
+			       "not an mmfs pool (no MMFSPOOL magic)");
 	for (i = 0; i < 2; i++)
 		if (p->sb_bad[i] == -EPROTO)
 			return set_why(w, -EPROTO, "%s", m[i]);
-	return set_why(w, -EUCLEAN, "superblock 0: %.100s; superblock 1: %.100s",
-		       m[0], m[1]);
+	return set_why(w, -EUCLEAN,
+		       "superblock 0: %.100s; superblock 1: %.100s", m[0],
+		       m[1]);
 }
 
 /* sb_store -- (internal) checksum @sb and copy it into slot @idx */
@@ -476,12 +492,14 @@ static int mkfs_check_opts(const struct mmfs_pool_mkfs_opts *o, char *w)
 	uint32_t cs = o->chunk_size;
 
 	if (cs < MMFS_CHUNK_MIN || cs > MMFS_CHUNK_MAX || (cs & (cs - 1)))
-		return set_why(w, -EINVAL,
-			   "chunk size %u is not a power of two from 4K to 2M",
-			   cs);
+		return set_why(
+			w, -EINVAL,
+			"chunk size %u is not a power of two from 4K to 2M",
+			cs);
 	if (o->size && o->size < MMFS_POOL_MIN_BYTES)
-		return set_why(w, -EINVAL, "pool size %llu is below the 16M minimum",
-			   (unsigned long long)o->size);
+		return set_why(w, -EINVAL,
+			       "pool size %llu is below the 16M minimum",
+			       (unsigned long long)o->size);
 	return 0;
 }
 
@@ -495,8 +513,8 @@ static int mkfs_resize(struct mmfs_pool *p, const struct stat *st,
 		return 0;
 	if (ftruncate(p->fd, (off_t)size) < 0) {
 		rc = MMFS_ERRNO();
-		return set_why(w, rc, "%s: cannot resize to %llu bytes: %s", path,
-			   (unsigned long long)size, strerror(-rc));
+		return set_why(w, rc, "%s: cannot resize to %llu bytes: %s",
+			       path, (unsigned long long)size, strerror(-rc));
 	}
 	return 0;
 }
@@ -507,22 +525,24 @@ static int mkfs_meta(struct pool_sb *sb, uint64_t meta_bytes, char *w)
 	uint64_t meta = meta_bytes;
 
 	if (!meta)
-		meta = MMFS_MAX(MMFS_MIN(sb->pool_bytes / 32,
-					 POOL_META_AUTO_MAX),
-				POOL_META_AUTO_MIN);
+		meta = MMFS_MAX(
+			MMFS_MIN(sb->pool_bytes / 32, POOL_META_AUTO_MAX),
+			POOL_META_AUTO_MIN);
 	if (meta >= sb->pool_bytes)
-		return set_why(w, -EINVAL,
-			       "meta_bytes %llu leaves nothing of the %llu-byte "
-			       "pool", (unsigned long long)meta,
-			       (unsigned long long)sb->pool_bytes);
+		return set_why(
+			w, -EINVAL,
+			"meta_bytes %llu leaves nothing of the %llu-byte "
+			"pool",
+			(unsigned long long)meta,
+			(unsigned long long)sb->pool_bytes);
 	meta = round_down(meta, POOL_ALIGN);
 	sb->log_bytes = round_down(meta / 4, POOL_ALIGN);
 	sb->ckpt_bytes = round_down((meta - sb->log_bytes) / 2, POOL_ALIGN);
 	if (sb->log_bytes < POOL_AREA_MIN || sb->ckpt_bytes < POOL_AREA_MIN)
 		return set_why(w, -EINVAL,
-			   "meta_bytes %llu is too small: the log and each "
-			   "checkpoint need 64K (give 256K or more)",
-			   (unsigned long long)meta_bytes);
+			       "meta_bytes %llu is too small: the log and each "
+			       "checkpoint need 64K (give 256K or more)",
+			       (unsigned long long)meta_bytes);
 	return 0;
 }
 
@@ -534,8 +554,9 @@ static int mkfs_geometry(struct pool_sb *sb, uint64_t pool_bytes,
 	int rc;
 
 	if (pool_bytes < MMFS_POOL_MIN_BYTES)
-		return set_why(w, -EINVAL, "pool size %llu is below the 16M minimum",
-			   (unsigned long long)pool_bytes);
+		return set_why(w, -EINVAL,
+			       "pool size %llu is below the 16M minimum",
+			       (unsigned long long)pool_bytes);
 	sb->pool_bytes = pool_bytes;
 	sb->chunk_size = o->chunk_size;
 	rc = mkfs_meta(sb, o->meta_bytes, w);
@@ -547,10 +568,11 @@ static int mkfs_geometry(struct pool_sb *sb, uint64_t pool_bytes,
 	end = sb->ckpt_off[1] + sb->ckpt_bytes;
 	if (end >= pool_bytes)
 		goto out_no_room;
-	sb->data_off = (end + o->chunk_size - 1) / o->chunk_size *
-		       o->chunk_size;
-	n = sb->data_off < pool_bytes ?
-		    (pool_bytes - sb->data_off) / o->chunk_size : 0;
+	sb->data_off =
+		(end + o->chunk_size - 1) / o->chunk_size * o->chunk_size;
+	n = sb->data_off < pool_bytes
+		    ? (pool_bytes - sb->data_off) / o->chunk_size
+		    : 0;
 	if (n < 1)
 		goto out_no_room;
 	if (n > POOL_NCHUNKS_MAX) {
@@ -562,11 +584,12 @@ static int mkfs_geometry(struct pool_sb *sb, uint64_t pool_bytes,
 	return 0;
 
 out_no_room:
-	return set_why(w, -EINVAL,
-		   "pool size %llu leaves no room for a %u-byte chunk after "
-		   "%llu bytes of metadata",
-		   (unsigned long long)pool_bytes, o->chunk_size,
-		   (unsigned long long)end);
+	return set_why(
+		w, -EINVAL,
+		"pool size %llu leaves no room for a %u-byte chunk after "
+		"%llu bytes of metadata",
+		(unsigned long long)pool_bytes, o->chunk_size,
+		(unsigned long long)end);
 }
 
 /* mkfs_write -- (internal) superblocks, an empty log and checkpoint */
@@ -626,14 +649,16 @@ int mmfs_pool_mkfs(const char *path, const struct mmfs_pool_mkfs_opts *o,
 		goto out_detach;
 	bytes = o->size ? o->size : p->file_bytes;
 	if (bytes > p->file_bytes) {
-		rc = set_why(why, -EINVAL, "%s: size %llu exceeds its %llu bytes",
-			 path, (unsigned long long)bytes,
-			 (unsigned long long)p->file_bytes);
+		rc = set_why(why, -EINVAL,
+			     "%s: size %llu exceeds its %llu bytes", path,
+			     (unsigned long long)bytes,
+			     (unsigned long long)p->file_bytes);
 		goto out_detach;
 	}
 	memset(&sb, 0, sizeof(sb));
-	rc = mkfs_geometry(&sb, round_down(MMFS_MIN(bytes, p->map_bytes),
-					   POOL_ALIGN), o, why);
+	rc = mkfs_geometry(
+		&sb, round_down(MMFS_MIN(bytes, p->map_bytes), POOL_ALIGN), o,
+		why);
 	if (!rc)
 		rc = mkfs_write(p, &sb, why);
 out_detach:
@@ -655,9 +680,9 @@ static int open_small(struct mmfs_pool *p, const struct stat *st, char *w)
 	if (pread(p->fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
 	    !memcmp(magic, MMFS_POOL_MAGIC, sizeof(magic)))
 		return set_why(w, -EUCLEAN,
-			   "pool truncated: file has %llu bytes, less than "
-			   "its two superblocks",
-			   (unsigned long long)st->st_size);
+			       "pool truncated: file has %llu bytes, less than "
+			       "its two superblocks",
+			       (unsigned long long)st->st_size);
 	return set_why(w, -EMEDIUMTYPE, "not an mmfs pool (no MMFSPOOL magic)");
 }
 
@@ -668,15 +693,16 @@ static int open_check(struct mmfs_pool *p, char *w)
 	const char *body;
 
 	if (sb->pool_bytes > p->map_bytes)
-		return set_why(w, -EUCLEAN,
-			   "pool truncated: file has %llu bytes, superblock "
-			   "says %llu",
-			   (unsigned long long)p->file_bytes,
-			   (unsigned long long)sb->pool_bytes);
+		return set_why(
+			w, -EUCLEAN,
+			"pool truncated: file has %llu bytes, superblock "
+			"says %llu",
+			(unsigned long long)p->file_bytes,
+			(unsigned long long)sb->pool_bytes);
 	body = p->base + sb->ckpt_off[sb->active_ckpt];
 	if (XXH64(body, (size_t)sb->ckpt_len, 0) != sb->ckpt_hash)
 		return set_why(w, -EUCLEAN, "checkpoint %u checksum mismatch",
-			   sb->active_ckpt);
+			       sb->active_ckpt);
 	return 0;
 }
 
@@ -840,8 +866,7 @@ static uint64_t rec_hash(const struct mmfs_pool *p, const struct log_hdr *h,
  * and its record, plus the empty header slot that follows every record,
  * fits the log. Says nothing of the payload yet.
  */
-static bool rec_hdr(const struct mmfs_pool *p, uint64_t off,
-		    struct log_hdr *h)
+static bool rec_hdr(const struct mmfs_pool *p, uint64_t off, struct log_hdr *h)
 {
 	uint64_t room = p->sb.log_bytes;
 
@@ -853,8 +878,7 @@ static bool rec_hdr(const struct mmfs_pool *p, uint64_t off,
 }
 
 /* rec_ok -- (internal) a whole record with a good hash at @off */
-static bool rec_ok(const struct mmfs_pool *p, uint64_t off,
-		   struct log_hdr *h)
+static bool rec_ok(const struct mmfs_pool *p, uint64_t off, struct log_hdr *h)
 {
 	return rec_hdr(p, off, h) &&
 	       h->hash == rec_hash(p, h, log_addr(p, off) + sizeof(*h));
@@ -876,7 +900,8 @@ int mmfs_pool_log_append(struct mmfs_pool *p, const void *rec, size_t len,
 	if (len > UINT32_MAX ||
 	    need + MMFS_POOL_LOG_HDR > p->sb.log_bytes - p->log_tail)
 		return -ENOSPC;
-	h = (struct log_hdr){ .magic = LOG_MAGIC, .len = (uint32_t)len,
+	h = (struct log_hdr){ .magic = LOG_MAGIC,
+			      .len = (uint32_t)len,
 			      .seq = p->seq + 1 };
 	h.hash = rec_hash(p, &h, rec);
 	dst = log_addr(p, p->log_tail);
@@ -921,8 +946,7 @@ uint64_t mmfs_pool_log_bytes(const struct mmfs_pool *p)
  * (the log is emptied after the superblock write, so a crash in between
  * leaves those): something was being written there.
  */
-static bool log_torn(const struct mmfs_pool *p, uint64_t off,
-		     uint64_t expected)
+static bool log_torn(const struct mmfs_pool *p, uint64_t off, uint64_t expected)
 {
 	static const char zero[MMFS_POOL_LOG_HDR];
 	struct log_hdr h;
@@ -999,12 +1023,12 @@ int mmfs_pool_log_replay(struct mmfs_pool *p, mmfs_pool_log_fn fn, void *arg,
 	/* Past every seq on media, so a repairing checkpoint buries them. */
 	log_set_tail(p, off, MMFS_MAX(expected - 1, max_seq));
 	if (bad != UINT64_MAX)
-		return set_why(why, -EUCLEAN,
-			   "log damaged at offset %llu: records follow a bad "
-			   "one (seq %llu at offset %llu)",
-			   (unsigned long long)off,
-			   (unsigned long long)expected,
-			   (unsigned long long)bad);
+		return set_why(
+			why, -EUCLEAN,
+			"log damaged at offset %llu: records follow a bad "
+			"one (seq %llu at offset %llu)",
+			(unsigned long long)off, (unsigned long long)expected,
+			(unsigned long long)bad);
 	return 0;
 }
 
@@ -1047,8 +1071,8 @@ int mmfs_pool_ckpt_write(struct mmfs_pool *p, const void *buf, size_t len)
 		p->ck_err = -ENOSPC;
 		return p->ck_err;
 	}
-	mmfs_pool_copy(p, ckpt_addr(p, 1 - p->sb.active_ckpt) + p->ck_len,
-		       buf, len);
+	mmfs_pool_copy(p, ckpt_addr(p, 1 - p->sb.active_ckpt) + p->ck_len, buf,
+		       len);
 	XXH64_update(&p->ck_state, buf, len);
 	p->ck_len += len;
 	return 0;

@@ -545,6 +545,7 @@ void mmfs_tier_stat(struct mmfs_tier *t, struct mmfs_tier_stat *st)
 	st->capacity_chunks = t->pool ? t->max_id : t->dram.nslots;
 	st->free_chunks = st->capacity_chunks - t->used[MMFS_TIER_DRAM] -
 			  t->used[MMFS_TIER_PMEM] - t->freed.n;
+	st->pending_chunks = t->freed.n;
 	st->writebacks = t->writebacks;
 	st->writeback_bytes = t->wb_bytes;
 	st->used_chunks[MMFS_TIER_DRAM] = t->used[MMFS_TIER_DRAM];

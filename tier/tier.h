@@ -57,6 +57,7 @@ struct mmfs_tier_stat {
 	uint64_t enospc;                        /* failed allocations */
 	uint64_t capacity_chunks;               /* what statfs calls blocks */
 	uint64_t free_chunks;                   /* ids that can be allocated */
+	uint64_t pending_chunks;                /* freed, reusable next epoch */
 	uint64_t writebacks;                    /* chunks made durable */
 	uint64_t writeback_bytes;
 	bool persistent;

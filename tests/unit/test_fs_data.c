@@ -145,6 +145,31 @@ static void test_write_read_holes(void **state)
 	assert_int_equal(do_read(e, e->a, 7 * CS, r, CS), 100);
 }
 
+/*
+ * Punching part of a chunk preallocated beyond EOF (KEEP_SIZE) leaves it
+ * unwritten: written data beyond EOF would be a corrupt file to fsck (found
+ * by the crash test).
+ */
+static void test_punch_unwritten_past_eof(void **state)
+{
+	struct env *e = *state;
+	uint64_t idx;
+	char buf[100];
+
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(do_write(e, e->a, 0, buf, sizeof(buf)), 100);
+	assert_int_equal(fs_data_fallocate(e->fs, e->a, FALLOC_FL_KEEP_SIZE,
+					   2 * CS, 3 * CS), 0);
+	assert_int_equal(fs_data_fallocate(e->fs, e->a,
+					   FALLOC_FL_PUNCH_HOLE |
+					   FALLOC_FL_KEEP_SIZE,
+					   2 * CS + 10, CS), 0);
+	assert_int_equal(e->a->size, 100);
+	assert_int_equal(mmfs_snap_map_next_data(&e->a->map, 1, &idx), -ENXIO);
+	/* No whole chunk was punched: the preallocation still counts. */
+	assert_int_equal(mmfs_snap_map_chunks(&e->a->map), 4);
+}
+
 static void test_truncate(void **state)
 {
 	struct env *e = *state;
@@ -313,6 +338,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_write_read_holes, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_punch_unwritten_past_eof,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fallocate_modes, setup,

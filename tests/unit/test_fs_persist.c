@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_fs_persist.c -- fs/persist.c on a real pool file, without a mount:
+ * a namespace built through the same calls the FUSE handlers make comes
+ * back identical from the log alone, from a checkpoint alone, and from a
+ * checkpoint plus log; what was never synced is gone after a "crash"
+ * (the process state dropped without a final checkpoint); the chunk
+ * allocator recovers exactly its free space; orphans are freed.
+ * 4 KiB chunks, a 16-chunk DRAM tier: files span DRAM and PMEM.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "fs/fs_i.h"
+
+#define CS 4096u
+
+struct env {
+	char dir[64], path[96];
+	struct mmfs_pool *pool;
+	struct mmfs_tier *tier;
+	struct mmfs_snap *snap;
+	struct fs *fs;
+};
+
+static void up(struct env *e)
+{
+	struct mmfs_tier_opts to = { .dram_bytes = 16 * CS };
+	struct fs_persist_opts po = { .commit_secs = 3600,
+				      .root_mode = 01777 };
+	char why[MMFS_POOL_WHY];
+
+	assert_int_equal(mmfs_pool_open(e->path, 0, &e->pool, why), 0);
+	to.pool = e->pool;
+	assert_int_equal(mmfs_tier_new(&to, &e->tier), 0);
+	assert_int_equal(mmfs_snap_new(e->tier, &e->snap), 0);
+	e->fs = calloc(1, sizeof(*e->fs));
+	assert_non_null(e->fs);
+	fs_init(e->fs, e->tier, e->snap);
+	assert_int_equal(fs_persist_open(e->fs, e->pool, &po, why), 0);
+}
+
+/* down -- @clean: unmount; else a crash: memory dropped, nothing written */
+static void down(struct env *e, bool clean)
+{
+	assert_int_equal(fs_persist_close(e->fs, clean), 0);
+	fs_fini(e->fs);
+	free(e->fs);
+	mmfs_snap_free(&e->snap);
+	mmfs_tier_free(&e->tier);
+	mmfs_pool_close(&e->pool);
+}
+
+static int setup(void **state)
+{
+	struct mmfs_pool_mkfs_opts mo = { .size = 32u << 20, .chunk_size = CS };
+	struct env *e = calloc(1, sizeof(*e));
+	char why[MMFS_POOL_WHY];
+
+	assert_non_null(e);
+	strcpy(e->dir, "/dev/shm/mmfs-persist-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	snprintf(e->path, sizeof(e->path), "%s/pool", e->dir);
+	assert_int_equal(mmfs_pool_mkfs(e->path, &mo, why), 0);
+	up(e);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	down(e, true);
+	unlink(e->path);
+	rmdir(e->dir);
+	free(e);
+	return 0;
+}
+
+/* --- the calls a FUSE handler makes, each one request --------------------- */
+
+static struct fs_inode *root(struct env *e)
+{
+	return fs_inode_get(e->fs, FS_ROOT_INO);
+}
+
+static struct fs_inode *lookup(struct env *e, struct fs_inode *dir,
+			       const char *name)
+{
+	struct fs_dirent *de = fs_dir_lookup(&dir->dir, name);
+
+	return de ? de->inode : NULL;
+}
+
+static struct fs_inode *mk(struct env *e, struct fs_inode *p,
+			   const char *name, uint32_t mode,
+			   const char *target)
+{
+	struct fs_owner o = { 1000, 100, 022 };
+	struct fs_inode *in;
+	struct fs_txn tx;
+
+	fs_txn_begin(e->fs, &tx);
+	pthread_rwlock_wrlock(&p->lock);
+	assert_int_equal(fs_inode_new(e->fs, mode, &o, p, 0, &in), 0);
+	if (S_ISDIR(mode))
+		assert_int_equal(fs_dir_init(&in->dir, p), 0);
+	if (target)
+		in->target = strdup(target);
+	assert_int_equal(fs_dir_add(e->fs, &p->dir, name, in), 0);
+	atomic_store(&in->nlink, S_ISDIR(mode) ? 2 : 1);
+	if (S_ISDIR(mode))
+		atomic_fetch_add(&p->nlink, 1);
+	fs_inode_touch(p, true, true);
+	fs_txn_dirty(in);
+	fs_txn_commit(&tx);
+	pthread_rwlock_unlock(&p->lock);
+	fs_txn_end(&tx);
+	return in;
+}
+
+static void wr(struct env *e, struct fs_inode *in, uint64_t off, int seed,
+	       size_t len)
+{
+	struct iovec iov[64];
+	struct fs_txn tx;
+	size_t bytes, i, k = 0;
+	int n, j;
+
+	fs_txn_begin(e->fs, &tx);
+	pthread_rwlock_wrlock(&in->lock);
+	n = fs_data_write_iov(e->fs, in, off, len, iov, 64, &bytes);
+	assert_true(n > 0);
+	assert_int_equal(bytes, len);
+	for (j = 0; j < n; j++)
+		for (i = 0; i < iov[j].iov_len; i++, k++)
+			((char *)iov[j].iov_base)[i] = (char)(seed + k * 7);
+	fs_data_write_done(e->fs, in, off, len);
+	fs_txn_commit(&tx);
+	pthread_rwlock_unlock(&in->lock);
+	fs_txn_end(&tx);
+}
+
+static void trunc_to(struct env *e, struct fs_inode *in, uint64_t size)
+{
+	struct fs_txn tx;
+
+	fs_txn_begin(e->fs, &tx);
+	pthread_rwlock_wrlock(&in->lock);
+	assert_int_equal(fs_data_truncate(e->fs, in, size), 0);
+	fs_txn_commit(&tx);
+	pthread_rwlock_unlock(&in->lock);
+	fs_txn_end(&tx);
+}
+
+static void falloc(struct env *e, struct fs_inode *in, int mode, uint64_t off,
+		   uint64_t len)
+{
+	struct fs_txn tx;
+
+	fs_txn_begin(e->fs, &tx);
+	pthread_rwlock_wrlock(&in->lock);
+	assert_int_equal(fs_data_fallocate(e->fs, in, mode, off, len), 0);
+	fs_txn_commit(&tx);
+	pthread_rwlock_unlock(&in->lock);
+	fs_txn_end(&tx);
+}
+
+static void xset(struct env *e, struct fs_inode *in, const char *name,
+		 const char *value)
+{
+	struct fs_txn tx;
+
+	fs_txn_begin(e->fs, &tx);
+	pthread_rwlock_wrlock(&in->lock);
+	assert_int_equal(fs_xattr_set(e->fs, in, name, value, strlen(value),
+				      0), 0);
+	fs_inode_touch(in, false, true);
+	fs_txn_commit(&tx);
+	pthread_rwlock_unlock(&in->lock);
+	fs_txn_end(&tx);
+}
+
+static void link_to(struct env *e, struct fs_inode *in, struct fs_inode *p,
+		    const char *name)
+{
+	struct fs_txn tx;
+
+	fs_txn_begin(e->fs, &tx);
+	pthread_rwlock_wrlock(&p->lock);
+	assert_int_equal(fs_dir_add(e->fs, &p->dir, name, in), 0);
+	atomic_fetch_add(&in->nlink, 1);
+	fs_inode_touch(in, false, true);
+	fs_inode_touch(p, true, true);
+	fs_txn_commit(&tx);
+	pthread_rwlock_unlock(&p->lock);
+	fs_txn_end(&tx);
+}
+
+static void unlink_name(struct env *e, struct fs_inode *p, const char *name)
+{
+	struct fs_dirent *de;
+	struct fs_inode *in;
+	struct fs_txn tx;
+
+	fs_txn_begin(e->fs, &tx);
+	pthread_rwlock_wrlock(&p->lock);
+	de = fs_dir_lookup(&p->dir, name);
+	assert_non_null(de);
+	in = de->inode;
+	fs_dir_remove(e->fs, &p->dir, de);
+	atomic_fetch_sub(&in->nlink, 1);
+	fs_inode_touch(in, false, true);
+	fs_inode_touch(p, true, true);
+	fs_txn_commit(&tx);
+	pthread_rwlock_unlock(&p->lock);
+	fs_inode_unlinked(e->fs, in);
+	fs_txn_end(&tx);
+}
+
+/* --- a canonical dump of the namespace -------------------------------------- */
+
+struct dump {
+	char *buf;
+	size_t len, cap;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+out(struct dump *d, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (d->len + (size_t)n + 1 > d->cap) {
+		d->cap = (d->len + (size_t)n + 1) * 2;
+		d->buf = realloc(d->buf, d->cap);
+		assert_non_null(d->buf);
+	}
+	va_start(ap, fmt);
+	vsnprintf(d->buf + d->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	d->len += (size_t)n;
+}
+
+static uint64_t content_hash(struct env *e, struct fs_inode *in)
+{
+	XXH64_state_t *h = XXH64_createState();
+	struct iovec iov[8];
+	uint64_t off, r;
+	size_t bytes;
+	int n, i;
+
+	XXH64_reset(h, 0);
+	for (off = 0; off < in->size; off += bytes) {
+		n = fs_data_read_iov(e->fs, in, off, 8 * CS, iov, 8, &bytes);
+		for (i = 0; i < n; i++)
+			XXH64_update(h, iov[i].iov_base, iov[i].iov_len);
+	}
+	r = XXH64_digest(h);
+	XXH64_freeState(h);
+	return r;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool dir_times = true;
+
+static void dump_inode(struct env *e, struct dump *d, struct fs_inode *in,
+		       const char *path)
+{
+	struct fs_xattr *x;
+	char *names[64];
+	size_t n = 0, i;
+
+	out(d, "%s ino=%llu gen=%llu mode=%o uid=%u gid=%u nlink=%u", path,
+	    (unsigned long long)in->ino, (unsigned long long)in->gen,
+	    in->mode | in->perm, in->uid, in->gid, atomic_load(&in->nlink));
+	if (dir_times || !S_ISDIR(in->mode))
+		out(d, " mtime=%lld.%09ld", (long long)in->mtime.tv_sec,
+		    in->mtime.tv_nsec);
+	if (S_ISREG(in->mode)) {
+		uint64_t next;
+
+		out(d, " size=%llu blocks=%llu hash=%016llx",
+		    (unsigned long long)in->size,
+		    (unsigned long long)in->blocks,
+		    (unsigned long long)content_hash(e, in));
+		if (mmfs_snap_map_next_data(&in->map, 0, &next) == 0)
+			out(d, " data@%llu hole@%llu", (unsigned long long)next,
+			    (unsigned long long)mmfs_snap_map_next_hole(
+				    &in->map, next));
+	}
+	if (S_ISLNK(in->mode))
+		out(d, " -> %s", in->target);
+	for (x = in->xattrs; x && n < 64; x = x->next)
+		names[n++] = x->name;
+	qsort(names, n, sizeof(names[0]), cmp_names);
+	for (i = 0; i < n; i++) {
+		size_t sz;
+		char *v = fs_xattr_peek(in, names[i], &sz);
+
+		out(d, " %s=%.*s", names[i], (int)sz, v);
+	}
+	out(d, "\n");
+}
+
+static void dump_dir(struct env *e, struct dump *d, struct fs_inode *dir,
+		     const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < dir->dir.norder; i++) {
+		struct fs_dirent *de = dir->dir.order[i].d;
+		char sub[512];
+
+		if (!de)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%.*s", path, de->namelen,
+			 de->name);
+		dump_inode(e, d, de->inode, sub);
+		if (S_ISDIR(de->inode->mode))
+			dump_dir(e, d, de->inode, sub);
+	}
+}
+
+static char *dump(struct env *e)
+{
+	struct dump d = { 0 };
+	struct mmfs_tier_stat ts;
+
+	dump_inode(e, &d, root(e), "");
+	dump_dir(e, &d, root(e), "");
+	mmfs_tier_stat(e->tier, &ts);
+	/* Chunks freed but not yet reusable are free after a remount. */
+	out(&d, "inodes=%llu chunks in use=%llu\n",
+	    (unsigned long long)atomic_load(&e->fs->ninodes),
+	    (unsigned long long)(ts.capacity_chunks - ts.free_chunks -
+				 ts.pending_chunks));
+	return d.buf;
+}
+
+/* same -- the dumps are equal; else print the first differing lines */
+static void same(const char *a, const char *b)
+{
+	const char *pa = a, *pb = b;
+
+	while (*pa && *pb) {
+		const char *ea = strchr(pa, '\n'), *eb = strchr(pb, '\n');
+
+		if (ea - pa != eb - pb || memcmp(pa, pb, (size_t)(ea - pa))) {
+			print_error("before: %.*s\nafter:  %.*s\n",
+				    (int)(ea - pa), pa, (int)(eb - pb), pb);
+			fail();
+		}
+		pa = ea + 1;
+		pb = eb + 1;
+	}
+	if (*pa || *pb) {
+		print_error("before: %s\nafter:  %s\n", pa, pb);
+		fail();
+	}
+}
+
+/* build -- a tree that exercises every record type */
+static void build(struct env *e)
+{
+	struct fs_inode *d, *sub, *f, *g, *h;
+
+	d = mk(e, root(e), "dir", S_IFDIR | 0755, NULL);
+	sub = mk(e, d, "sub", S_IFDIR | 02770, NULL);
+	f = mk(e, d, "file", S_IFREG | 0644, NULL);
+	wr(e, f, 0, 1, 3 * CS + 100);           /* DRAM */
+	wr(e, f, 40 * CS, 2, 2 * CS);           /* a hole before it */
+	g = mk(e, sub, "big", S_IFREG | 0600, NULL);
+	wr(e, g, 0, 3, 30 * CS);                /* beyond DRAM: PMEM too */
+	trunc_to(e, g, 20 * CS + 5);
+	falloc(e, g, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 2 * CS,
+	       3 * CS);
+	falloc(e, g, FALLOC_FL_KEEP_SIZE, 30 * CS, 2 * CS);
+	xset(e, f, "user.color", "blue");
+	xset(e, f, "user.color", "green");
+	xset(e, d, "trusted.x", "1");
+	mk(e, root(e), "link", S_IFLNK | 0777, "dir/file");
+	mk(e, root(e), "fifo", S_IFIFO | 0600, NULL);
+	link_to(e, f, root(e), "hard");
+	h = mk(e, d, "gone", S_IFREG | 0644, NULL);
+	wr(e, h, 0, 4, 5 * CS);
+	unlink_name(e, d, "gone");
+}
+
+static void test_log_replay(void **state)
+{
+	struct env *e = *state;
+	char *a, *b;
+
+	build(e);
+	a = dump(e);
+	assert_int_equal(fs_persist_sync(e->fs, NULL), 0);
+	down(e, false); /* crash: only the log has it */
+	up(e);
+	b = dump(e);
+	same(a, b);
+	free(a);
+	free(b);
+}
+
+static void test_checkpoint_then_log(void **state)
+{
+	struct env *e = *state;
+	char *a, *b, *c;
+
+	build(e);
+	a = dump(e);
+	assert_int_equal(fs_persist_checkpoint(e->fs), 0);
+	down(e, false);
+	up(e);
+	b = dump(e);
+	same(a, b); /* the checkpoint alone */
+	/* More after the checkpoint: checkpoint + log replay. */
+	wr(e, lookup(e, root(e), "hard"), CS, 9, 2 * CS);
+	unlink_name(e, root(e), "fifo");
+	mk(e, lookup(e, root(e), "dir"), "new", S_IFREG | 0640, NULL);
+	free(a);
+	a = dump(e);
+	assert_int_equal(fs_persist_sync(e->fs, NULL), 0);
+	down(e, false);
+	up(e);
+	c = dump(e);
+	same(a, c);
+	free(a);
+	free(b);
+	free(c);
+}
+
+static void test_unsynced_is_lost(void **state)
+{
+	struct env *e = *state;
+	char *a, *b;
+
+	build(e);
+	assert_int_equal(fs_persist_sync(e->fs, NULL), 0);
+	a = dump(e);
+	mk(e, root(e), "later", S_IFREG | 0644, NULL);
+	wr(e, lookup(e, root(e), "later"), 0, 5, 3 * CS);
+	unlink_name(e, root(e), "hard");
+	down(e, false);
+	up(e);
+	b = dump(e);
+	same(a, b);
+	free(a);
+	free(b);
+}
+
+/* The allocator comes back with exactly the free chunks: fill them all. */
+static void test_allocator_recovery(void **state)
+{
+	struct env *e = *state;
+	struct mmfs_tier_stat ts;
+	struct fs_inode *f;
+	uint64_t free_before, n = 0;
+	char *a, *b;
+
+	build(e);
+	assert_int_equal(fs_persist_sync(e->fs, NULL), 0);
+	dir_times = false; /* the filler's name comes and goes */
+	a = dump(e);
+	mmfs_tier_stat(e->tier, &ts);
+	free_before = ts.free_chunks + ts.pending_chunks;
+	down(e, false);
+	up(e);
+	mmfs_tier_stat(e->tier, &ts);
+	/* Chunks freed before the crash are free again after it. */
+	assert_int_equal(ts.free_chunks, free_before);
+	f = mk(e, root(e), "filler", S_IFREG | 0644, NULL);
+	for (;;) {
+		struct iovec iov[2];
+		struct fs_txn tx;
+		size_t bytes;
+		int rc;
+
+		fs_txn_begin(e->fs, &tx);
+		pthread_rwlock_wrlock(&f->lock);
+		rc = fs_data_write_iov(e->fs, f, n * CS, CS, iov, 2, &bytes);
+		if (rc > 0) {
+			memset(iov[0].iov_base, 0xee, iov[0].iov_len);
+			fs_data_write_done(e->fs, f, n * CS, CS);
+		}
+		fs_txn_commit(&tx);
+		pthread_rwlock_unlock(&f->lock);
+		fs_txn_end(&tx);
+		if (rc == -ENOSPC)
+			break;
+		assert_true(rc > 0);
+		n++;
+	}
+	mmfs_tier_stat(e->tier, &ts);
+	assert_int_equal(ts.free_chunks, 0);
+	unlink_name(e, root(e), "filler");
+	/* Filling every free chunk overwrote none of the files'. */
+	b = dump(e);
+	dir_times = true;
+	same(a, b);
+	free(a);
+	free(b);
+}
+
+static void test_orphan_freed(void **state)
+{
+	struct env *e = *state;
+	struct mmfs_tier_stat ts;
+	struct fs_inode *f;
+	uint64_t free_empty, ninodes;
+
+	assert_int_equal(fs_persist_sync(e->fs, NULL), 0);
+	mmfs_tier_stat(e->tier, &ts);
+	free_empty = ts.free_chunks;
+	ninodes = atomic_load(&e->fs->ninodes);
+	f = mk(e, root(e), "open", S_IFREG | 0644, NULL);
+	wr(e, f, 0, 6, 8 * CS);
+	assert_int_equal(fs_inode_open(f), 0); /* held open, then unlinked */
+	unlink_name(e, root(e), "open");
+	assert_int_equal(fs_persist_sync(e->fs, NULL), 0);
+	down(e, false);
+	up(e);
+	mmfs_tier_stat(e->tier, &ts);
+	assert_int_equal(ts.free_chunks, free_empty);
+	assert_int_equal(atomic_load(&e->fs->ninodes), ninodes);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_log_replay, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_then_log,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsynced_is_lost, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_allocator_recovery,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orphan_freed, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
