@@ -503,19 +503,33 @@ static int mkfs_check_opts(const struct mmfs_pool_mkfs_opts *o, char *w)
 	return 0;
 }
 
-/* mkfs_resize -- (internal) a regular file gets o->size (sparse) */
+/*
+ * mkfs_resize -- (internal) a regular file gets o->size, all of it
+ * allocated: a sparse pool would meet a full disk (or a full /dev/shm) as
+ * SIGBUS on a store into the mapping, long after mkfs said yes.
+ */
 static int mkfs_resize(struct mmfs_pool *p, const struct stat *st,
-		       const char *path, uint64_t size, char *w)
+		       const char *path, uint64_t size, bool sparse, char *w)
 {
 	int rc;
 
-	if (!S_ISREG(st->st_mode) || !size || (uint64_t)st->st_size == size)
+	if (!S_ISREG(st->st_mode))
 		return 0;
-	if (ftruncate(p->fd, (off_t)size) < 0) {
+	if (size && (uint64_t)st->st_size != size &&
+	    ftruncate(p->fd, (off_t)size) < 0) {
 		rc = MMFS_ERRNO();
 		return set_why(w, rc, "%s: cannot resize to %llu bytes: %s",
 			       path, (unsigned long long)size, strerror(-rc));
 	}
+	if (sparse)
+		return 0;
+	if (!size)
+		size = (uint64_t)st->st_size;
+	rc = posix_fallocate(p->fd, 0, (off_t)size);
+	if (rc)
+		return set_why(w, -rc, "%s: cannot allocate %llu bytes for "
+			       "the pool: %s", path, (unsigned long long)size,
+			       strerror(rc));
 	return 0;
 }
 
@@ -642,7 +656,7 @@ int mmfs_pool_mkfs(const char *path, const struct mmfs_pool_mkfs_opts *o,
 	p->fd = -1;
 	rc = pool_fd_open(p, path, o->size != 0, &st, why);
 	if (!rc)
-		rc = mkfs_resize(p, &st, path, o->size, why);
+		rc = mkfs_resize(p, &st, path, o->size, o->sparse, why);
 	if (!rc)
 		rc = pool_map(p, path, why);
 	if (rc < 0)

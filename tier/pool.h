@@ -38,6 +38,9 @@ struct mmfs_pool_mkfs_opts {
 	uint64_t size;        /* bytes; 0 = size of the existing file/device */
 	uint32_t chunk_size;  /* power of two in [MMFS_CHUNK_MIN, _MAX] */
 	uint64_t meta_bytes;  /* log + both checkpoints; 0 = automatic */
+	bool sparse;          /* leave a file's blocks unallocated (tests and
+			       * thin provisioning: a full disk is then
+			       * SIGBUS in the daemon, not ENOSPC at mkfs) */
 };
 
 /* What the superblock says, for mount, fsck and `mmfsctl info`. */

@@ -138,12 +138,15 @@ static void new_path(void)
 	snprintf(path, sizeof(path), "%s/pool%u", dir, npaths++);
 }
 
+static bool big_sparse; /* the 1 TiB geometry case: no real blocks */
+
 static int mkfs_opts(uint64_t size, uint32_t chunk, uint64_t meta)
 {
 	struct mmfs_pool_mkfs_opts o = {
 		.size = size,
 		.chunk_size = chunk,
 		.meta_bytes = meta,
+		.sparse = size == 0 && meta == 0 && chunk == CHUNK && big_sparse,
 	};
 	char why[MMFS_POOL_WHY];
 
@@ -455,8 +458,10 @@ static void test_mkfs_geometry(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_size, POOL_SIZE);
 	/* A large sparse pool: automatic metadata is capped at 4G. */
+	big_sparse = true;
 	if (truncate(path, 1ll << 40) == 0)
 		check_geometry(0, CHUNK, 0, 1ull << 40, 1ull << 30, false);
+	big_sparse = false;
 }
 
 /* --- superblock ----------------------------------------------------------- */
