@@ -264,6 +264,12 @@ int fs_persist_open(struct fs *fs, struct mmfs_pool *pool,
 int fs_persist_start(struct fs *fs);
 /* fs_persist_sync -- fsync(@in) or syncfs (@in NULL): make it durable */
 int fs_persist_sync(struct fs *fs, struct fs_inode *in);
+/*
+ * fs_persist_reclaim -- on ENOSPC: chunks freed since the last commit are
+ * not reusable until it is durable that they were freed; commit now.
+ * True if there were such chunks (retry). Call with no fs lock held.
+ */
+bool fs_persist_reclaim(struct fs *fs);
 /* fs_persist_checkpoint -- write a checkpoint now (fsck --repair too) */
 int fs_persist_checkpoint(struct fs *fs);
 /* fs_persist_close -- stop the thread; if @clean, checkpoint + mark clean */

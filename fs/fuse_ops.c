@@ -870,6 +870,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	struct fuse_bufvec *dst = &stack.v;
 	struct iovec iovs[IOV_STACK + 1], *iov = iovs;
 	struct fs_txn tx;
+	bool retried = false;
 	size_t bytes;
 	ssize_t copied;
 	int n, i;
@@ -891,12 +892,17 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 			goto out_free;
 		}
 	}
+retry:
 	fs_txn_begin(fs, &tx);
 	pthread_rwlock_wrlock(&in->lock);
 	n = fs_data_write_iov(fs, in, (uint64_t)off, len, iov, max, &bytes);
 	if (n < 0) {
 		pthread_rwlock_unlock(&in->lock);
 		fs_txn_end(&tx);
+		if (n == -ENOSPC && !retried && fs_persist_reclaim(fs)) {
+			retried = true;
+			goto retry;
+		}
 		goto out_free;
 	}
 	*dst = (struct fuse_bufvec)FUSE_BUFVEC_INIT(0);
@@ -1232,6 +1238,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 {
 	struct fs_inode *in = inode_of(req, ino);
 	struct fs_txn tx;
+	int retried = 0;
 	int rc;
 
 	if (!in)
@@ -1240,13 +1247,16 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		return reply_err(req, -EINVAL);
 	if (!S_ISREG(in->mode))
 		return reply_err(req, -ENODEV);
-	fs_txn_begin(req_fs(req), &tx);
-	pthread_rwlock_wrlock(&in->lock);
-	rc = fs_data_fallocate(req_fs(req), in, mode, (uint64_t)offset,
-			       (uint64_t)length);
-	fs_txn_commit(&tx);
-	pthread_rwlock_unlock(&in->lock);
-	fs_txn_end(&tx);
+	do {
+		fs_txn_begin(req_fs(req), &tx);
+		pthread_rwlock_wrlock(&in->lock);
+		rc = fs_data_fallocate(req_fs(req), in, mode,
+				       (uint64_t)offset, (uint64_t)length);
+		fs_txn_commit(&tx);
+		pthread_rwlock_unlock(&in->lock);
+		fs_txn_end(&tx);
+	} while (rc == -ENOSPC && !retried++ &&
+		 fs_persist_reclaim(req_fs(req)));
 	reply_err(req, rc);
 }
 

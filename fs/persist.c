@@ -663,6 +663,18 @@ int fs_persist_sync(struct fs *fs, struct fs_inode *in)
 	return commit(fs->plog, in, in == NULL);
 }
 
+bool fs_persist_reclaim(struct fs *fs)
+{
+	struct mmfs_tier_stat ts;
+
+	if (!fs->plog || fs->plog->rdonly)
+		return false;
+	mmfs_tier_stat(fs->tier, &ts);
+	if (!ts.pending_chunks)
+		return false;
+	return commit(fs->plog, NULL, false) == 0;
+}
+
 int fs_persist_checkpoint(struct fs *fs)
 {
 	struct fs_plog *pl = fs->plog;
