@@ -1363,8 +1363,15 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		}
 		fuse_reply_ioctl(req, 0, &st, sizeof(st));
 		return;
-	case MMFS_IOC_SYNC:
-		return reply_err(req, fs_persist_sync(fs, NULL));
+	case MMFS_IOC_SYNC: {
+		int rc = fs_persist_sync(fs, NULL);
+
+		/* An ioctl's success is an ioctl reply, not a zero error. */
+		if (rc < 0)
+			return reply_err(req, rc);
+		fuse_reply_ioctl(req, 0, NULL, 0);
+		return;
+	}
 	default:
 		/* What ext4 says for an ioctl it does not know. */
 		return reply_err(req, -ENOTTY);
