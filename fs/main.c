@@ -163,6 +163,16 @@ static int __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 	return 1;
 }
 
+/* unprefixed -- (internal) @why without a leading "@path: " */
+static const char *unprefixed(const char *why, const char *path)
+{
+	size_t n = strlen(path);
+
+	return strncmp(why, path, n) == 0 && why[n] == ':' && why[n + 1] == ' '
+		       ? why + n + 2
+		       : why;
+}
+
 /*
  * open_pool -- (internal) the SOURCE pool, created first when it does not
  * exist and pmem_size= says how big. Prints the one line on failure.
@@ -185,20 +195,23 @@ static int open_pool(const struct opts *o, uint64_t chunk,
 		if (mmfs_size_parse(o->pmem_size, &mo.size) < 0)
 			return fail("pmem_size=%s: not a size (use e.g. 64G)",
 				    o->pmem_size);
+		if (mo.size < MMFS_POOL_MIN_BYTES)
+			return fail("pmem_size=%s: a pool needs at least 16M",
+				    o->pmem_size);
 		rc = mmfs_pool_mkfs(o->source, &mo, why);
 		if (rc < 0)
 			return fail("%s: cannot create the pool: %s", o->source,
-				    why);
+				    unprefixed(why, o->source));
 	} else if (S_ISDIR(st.st_mode)) {
 		return fail("%s: is a directory, not a pool (a file or a "
 			    "devdax device)", o->source);
 	}
 	rc = mmfs_pool_open(o->source, 0, pool, why);
-	if (rc == -EBUSY)
-		return fail("%s: %s", o->source, why);
+	if (rc == -EBUSY || rc == -EACCES || rc == -EPERM)
+		return fail("%s: %s", o->source, unprefixed(why, o->source));
 	if (rc < 0)
-		return fail("%s: %s (run 'mmfsctl fsck %s')", o->source, why,
-			    o->source);
+		return fail("%s: %s (run 'mmfsctl fsck %s')", o->source,
+			    unprefixed(why, o->source), o->source);
 	return 0;
 }
 

@@ -36,6 +36,17 @@ static void usage(FILE *out)
 		"       mmfsctl --version\n");
 }
 
+/* pool_err -- one line for a pool error; @why may start with the path */
+static void pool_err(const char *path, const char *why)
+{
+	size_t n = strlen(path);
+
+	if (strncmp(why, path, n) == 0 && why[n] == ':')
+		fprintf(stderr, "mmfsctl: %s\n", why);
+	else
+		fprintf(stderr, "mmfsctl: %s: %s\n", path, why);
+}
+
 static int get_stat(const char *path, struct mmfs_ioc_stat *st)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -189,16 +200,15 @@ static int cmd_mkfs(int argc, char *argv[])
 		if (rc == 0)
 			mmfs_pool_close(&p);
 		if (rc == -EBUSY || !force) {
-			fprintf(stderr, "mmfsctl: %s: %s\n", path,
-				rc == -EBUSY ? why
-					     : "holds an mmfs pool (use --force "
-					       "to format it anyway)");
+			pool_err(path, rc == -EBUSY ? why
+					  : "holds an mmfs pool (use --force "
+					    "to format it anyway)");
 			return 1;
 		}
 	}
 	rc = mmfs_pool_mkfs(path, &o, why);
 	if (rc < 0) {
-		fprintf(stderr, "mmfsctl: %s: %s\n", path, why);
+		pool_err(path, why);
 		return 1;
 	}
 	return 0;
@@ -227,7 +237,7 @@ static int cmd_info(int argc, char *argv[])
 	}
 	rc = mmfs_pool_open(path, MMFS_POOL_RDONLY, &p, why);
 	if (rc < 0) {
-		fprintf(stderr, "mmfsctl: %s: %s\n", path, why);
+		pool_err(path, why);
 		return rc == -EBUSY ? 2 : 1;
 	}
 	mmfs_pool_get_info(p, &i);
@@ -321,7 +331,7 @@ static int cmd_fsck(int argc, char *argv[])
 	}
 	rc = mmfs_pool_open(path, repair ? 0 : MMFS_POOL_RDONLY, &pool, why);
 	if (rc == -EBUSY || rc == -EACCES || rc == -ENOENT || rc == -EISDIR) {
-		fprintf(stderr, "mmfsctl: %s: %s\n", path, why);
+		pool_err(path, why);
 		return 2;
 	}
 	if (rc < 0) {

@@ -12,6 +12,9 @@
 #   MMFS_BIN          path of the mmfs daemon (CTest: $<TARGET_FILE:mmfs>)
 #   MMFSCTL_BIN       path of mmfsctl (CTest: $<TARGET_FILE:mmfsctl>)
 #   MMFS_HELPER_DIR   directory holding the C helpers built from this dir
+#   MMFS_SOURCE       SOURCE argument mmfs_start gives the daemon (default
+#                     "none", a volatile filesystem; a pool file for the
+#                     persistent tests)
 #   MMFS_TEST_TARGET  "mmfs" (default) or "tmpfs": with "tmpfs", mmfs_mount
 #                     mounts a tmpfs stand-in, so that a test can be checked
 #                     against the reference filesystem itself.
@@ -26,6 +29,7 @@ set -u -o pipefail
 MMFS_BIN=${MMFS_BIN:-}
 MMFSCTL_BIN=${MMFSCTL_BIN:-}
 MMFS_TEST_TARGET=${MMFS_TEST_TARGET:-mmfs}
+MMFS_SOURCE=${MMFS_SOURCE:-none}
 MMFS_HELPER_DIR=${MMFS_HELPER_DIR:-$(dirname "$0")/..}
 SKIP_CODE=77
 
@@ -128,15 +132,16 @@ _dram_to_tmpfs() {
 	echo "$out"
 }
 
-# mmfs_start MNT OPTS -- start the daemon on MNT; sets MMFS_PID and
-# MMFS_LOG; returns 1 if the daemon died before the mount appeared.
+# mmfs_start MNT OPTS -- start the daemon on MNT from $MMFS_SOURCE; sets
+# MMFS_PID and MMFS_LOG; returns 1 if the daemon died before the mount
+# appeared (its exit code in MMFS_RC), 2 if it did not mount within 10 s.
 mmfs_start() {
 	local mnt=$1 opts=$2 i
 	MMFS_LOG="$TEST_DIR/mmfs.$_T_NMNT.log"
 	if [ -n "$opts" ]; then
-		"$MMFS_BIN" -f none "$mnt" -o "$opts" >"$MMFS_LOG" 2>&1 &
+		"$MMFS_BIN" -f "$MMFS_SOURCE" "$mnt" -o "$opts" >"$MMFS_LOG" 2>&1 &
 	else
-		"$MMFS_BIN" -f none "$mnt" >"$MMFS_LOG" 2>&1 &
+		"$MMFS_BIN" -f "$MMFS_SOURCE" "$mnt" >"$MMFS_LOG" 2>&1 &
 	fi
 	MMFS_PID=$!
 	_register_pid "$MMFS_PID"
@@ -255,6 +260,46 @@ mmfs_umount_checked() {
 		[ -f "${MMFS_LOG:-}" ] && tail -40 "$MMFS_LOG" >&2
 		fail "daemon did not exit cleanly"
 	fi
+}
+
+# _forget_pid PID / _forget_mount MNT -- drop from the registry (the EXIT
+# trap and the watchdog): a reaped PID may be reused by someone else.
+_forget_pid() {
+	local p keep=()
+	for p in "${_T_PIDS[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	_T_PIDS=("${keep[@]}")
+	sed -i "/^P $1\$/d" "$TEST_DIR/.registry"
+}
+
+_forget_mount() {
+	local m keep=()
+	for m in "${_T_MOUNTS[@]}"; do
+		[ "$m" = "$1" ] || keep+=("$m")
+	done
+	_T_MOUNTS=("${keep[@]}")
+	grep -vxF "M $1" "$TEST_DIR/.registry" >"$TEST_DIR/.registry.new"
+	mv "$TEST_DIR/.registry.new" "$TEST_DIR/.registry"
+}
+
+# mmfs_kill9 [MNT [PID]] -- crash our daemon: SIGKILL it by PID, reap it
+# (exit status in MMFS_RC), lazily unmount the dead mount, and forget both.
+# Returns 1 if MNT is still mounted afterwards.
+mmfs_kill9() {
+	local m=${1:-$MNT} pid=${2:-${MMFS_PID:-}}
+	if [ -n "$pid" ]; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		MMFS_RC=$?
+		_forget_pid "$pid"
+	fi
+	if is_mounted "$m"; then
+		fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	fi
+	is_mounted "$m" && return 1
+	_forget_mount "$m"
+	return 0
 }
 
 # _cleanup -- EXIT trap: unmount everything we mounted, reap our PIDs
