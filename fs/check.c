@@ -110,7 +110,7 @@ static struct fs_inode *lost_found(struct check *c)
 		return S_ISDIR(de->inode->mode) ? de->inode : NULL;
 	if (fs_inode_new(c->fs, S_IFDIR | 0700, &o, root, 0, &in) < 0)
 		return NULL;
-	if (fs_dir_init(&in->dir, root) < 0 ||
+	if (fs_dir_init(c->fs, &in->dir, root) < 0 ||
 	    fs_dir_add(c->fs, &root->dir, LOST_FOUND, in) < 0) {
 		fs_inode_destroy(c->fs, in);
 		return NULL;

@@ -38,12 +38,18 @@ static uint64_t dirent_rehash(const void *item)
 	return ((const struct fs_dirent *)item)->hash;
 }
 
-int fs_dir_init(struct fs_dir *d, struct fs_inode *parent)
+int fs_dir_init(struct fs *fs, struct fs_dir *d, struct fs_inode *parent)
 {
+	int rc;
+
 	memset(d, 0, sizeof(*d));
 	d->next_seq = 3;
 	d->parent = parent;
-	return mmfs_htab_init(&d->names, 0);
+	rc = mmfs_htab_init(&d->names, 0);
+	if (rc == 0) /* fs_dir_fini gives back the table, this part too */
+		atomic_fetch_add(&fs->meta_bytes,
+				 (int64_t)mmfs_htab_bytes(&d->names));
+	return rc;
 }
 
 void fs_dir_fini(struct fs *fs, struct fs_dir *d)

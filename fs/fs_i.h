@@ -293,7 +293,7 @@ int fs_check(struct fs *fs, bool repair, fs_check_report_fn report,
 	     void *arg);
 
 /* dir.c -- callers hold the directory's ->lock as noted */
-int fs_dir_init(struct fs_dir *d, struct fs_inode *parent);
+int fs_dir_init(struct fs *fs, struct fs_dir *d, struct fs_inode *parent);
 void fs_dir_fini(struct fs *fs, struct fs_dir *d);
 /* lookup: ->lock shared */
 struct fs_dirent *fs_dir_lookup(struct fs_dir *d, const char *name);

@@ -361,7 +361,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc < 0)
 		goto out_unlock;
 	if (S_ISDIR(mode))
-		rc = fs_dir_init(&in->dir, p);
+		rc = fs_dir_init(fs, &in->dir, p);
 	else if (S_ISLNK(mode))
 		rc = (in->target = strdup(target)) ? 0 : -ENOMEM;
 	if (rc == 0)

@@ -414,7 +414,7 @@ int fs_root_new(struct fs *fs, uint32_t mode, uint32_t uid, uint32_t gid)
 	if (rc < 0)
 		return rc;
 	MMFS_ASSERT(root->ino == FS_ROOT_INO);
-	rc = fs_dir_init(&root->dir, root);
+	rc = fs_dir_init(fs, &root->dir, root);
 	if (rc < 0)
 		return rc;
 	atomic_store(&root->nlink, 2);

@@ -26,7 +26,7 @@ struct mmfs_ioc_stat {
 	uint64_t chunk_frees;
 	uint64_t enospc;         /* allocations refused: tiers full */
 	uint64_t inodes;         /* live inodes */
-	uint64_t meta_bytes;     /* daemon heap for inodes, dirents, maps */
+	uint64_t meta_bytes;     /* heap for inodes, dirents, xattrs (maps: ~4 B a chunk, not here) */
 	uint64_t file_bytes;     /* sum of regular file sizes (apparent) */
 	/* Persistent pools (all 0 on a volatile mount): */
 	uint64_t persistent;     /* 1 when SOURCE is a pool */

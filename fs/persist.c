@@ -755,7 +755,7 @@ static int apply_inode(struct fs_plog *pl, const struct op_inode *r,
 		rc = fs_inode_install(fs, r->ino, r->gen, r->mode, &in);
 		if (rc < 0)
 			return rc;
-		if (S_ISDIR(type) && (rc = fs_dir_init(&in->dir, NULL)) < 0)
+		if (S_ISDIR(type) && (rc = fs_dir_init(fs, &in->dir, NULL)) < 0)
 			return rc;
 	} else if ((in->mode & S_IFMT) != type) {
 		return BAD(pl, "inode %llu changed type",

@@ -40,7 +40,7 @@ static int setup(void **state)
 	fs_init(e->fs, e->tier, e->snap);
 	assert_int_equal(fs_inode_new(e->fs, S_IFDIR | 0755, &own, NULL, 0,
 				      &e->dir), 0);
-	assert_int_equal(fs_dir_init(&e->dir->dir, e->dir), 0);
+	assert_int_equal(fs_dir_init(e->fs, &e->dir->dir, e->dir), 0);
 	atomic_store(&e->dir->nlink, 2);
 	assert_int_equal(fs_inode_new(e->fs, S_IFREG | 0644, &own, e->dir, 0,
 				      &e->file), 0);

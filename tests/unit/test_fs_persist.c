@@ -115,7 +115,7 @@ static struct fs_inode *mk(struct env *e, struct fs_inode *p,
 	pthread_rwlock_wrlock(&p->lock);
 	assert_int_equal(fs_inode_new(e->fs, mode, &o, p, 0, &in), 0);
 	if (S_ISDIR(mode))
-		assert_int_equal(fs_dir_init(&in->dir, p), 0);
+		assert_int_equal(fs_dir_init(e->fs, &in->dir, p), 0);
 	if (target)
 		in->target = strdup(target);
 	assert_int_equal(fs_dir_add(e->fs, &p->dir, name, in), 0);

@@ -9,6 +9,9 @@
 #
 # Usage: concurrency.sh [MOUNT-OPTIONS]   (default dram=1G)
 # MMFS_STRESS_NPROC (default 4) and MMFS_STRESS_SECONDS (default 25).
+# With pmem_size= in the options the mount is on a pool in the test's
+# directory, and commits (mmfsctl sync, 3 a second) and the checkpoints
+# they trigger run beside the I/O; fsck must find the pool clean after.
 #
 # TIMEOUT: 240
 # NEEDS: root
@@ -25,10 +28,29 @@ opts=${1:-dram=1G}
 case $opts in
 *writeback*) mmfs_has_option writeback || skip "mmfs has no writeback option" ;;
 esac
+pool=
+case $opts in
+*pmem_size=*)
+	require_real_mmfs
+	mmfs_has_option pmem_size || skip "mmfs has no persistent pools"
+	pool=$TEST_DIR/pool
+	MMFS_SOURCE=$pool
+	;;
+esac
 mmfs_mount "$opts"
 mkdir "$MNT/s" || fail "mkdir"
 rc=0
+syncer=
+if [ -n "$pool" ]; then
+	( while sleep 0.3; do "$MMFSCTL_BIN" sync "$MNT" || exit 1; done ) &
+	syncer=$!
+fi
 timeout -k 10 $((SECS + 120)) "$STRESS" "$MNT/s" "$NPROC" "$SECS" "$TMP" || rc=1
+if [ -n "$syncer" ]; then
+	kill "$syncer" 2>/dev/null
+	wait "$syncer" 2>/dev/null
+	"$MMFSCTL_BIN" stat "$MNT" | sed 's/^/# /'
+fi
 is_mounted "$MNT" || fail "mount vanished (daemon crashed?)"
 # the tree can be removed completely
 rm -rf "$MNT/s" || { echo "rm -rf of the tree failed" >&2; rc=1; }
@@ -36,5 +58,8 @@ left=$(ls -A "$MNT" | wc -l)
 [ "$left" = 0 ] || { echo "mount not empty after rm -rf: $(ls -A "$MNT")" >&2; rc=1; }
 df -k "$MNT" | sed 's/^/# /'
 mmfs_umount_checked
+if [ -n "$pool" ]; then
+	"$MMFSCTL_BIN" fsck "$pool" || { echo "fsck of the pool failed" >&2; rc=1; }
+fi
 [ $rc = 0 ] || fail "concurrency stress found errors"
 exit 0
