@@ -28,6 +28,7 @@ struct check {
 	uint32_t *subdirs;     /* per ino: subdirectories it holds */
 	uint8_t *seen;         /* per ino: reached from the root */
 	uint64_t nino;
+	uint64_t first_new;    /* inos from here on were made by the repair */
 	uint32_t *refs;        /* per chunk id: map references */
 	uint32_t max_id;
 };
@@ -117,6 +118,10 @@ static struct fs_inode *lost_found(struct check *c)
 	}
 	atomic_store(&in->nlink, 2);
 	atomic_fetch_add(&root->nlink, 1);
+	if (in->ino < c->nino) { /* a reused number the walk may yet reach */
+		c->seen[in->ino] = 1;
+		c->names[in->ino] = 1;
+	}
 	return in;
 }
 
@@ -134,6 +139,8 @@ static bool reattach(struct check *c, struct fs_inode *in)
 	if (S_ISDIR(in->mode)) {
 		in->dir.parent = lf;
 		atomic_fetch_add(&lf->nlink, 1);
+		if (lf->ino < c->nino)
+			c->subdirs[lf->ino]++;
 	}
 	return true;
 }
@@ -145,8 +152,8 @@ static int check_inode(void *arg, struct fs_inode *in)
 	uint32_t want, have = atomic_load(&in->nlink);
 	uint64_t idx;
 
-	if (S_ISREG(in->mode)) /* orphans too: they hold chunks till mount */
-		mmfs_snap_map_walk(&in->map, count_ref, c);
+	if (ino >= c->first_new)
+		return 0; /* made by this repair (lost+found) */
 	if (!c->seen[ino] && !S_ISDIR(in->mode) && c->names[ino])
 		c->seen[ino] = 1; /* named from a reached directory */
 	if (!c->seen[ino] && have) {
@@ -155,10 +162,10 @@ static int check_inode(void *arg, struct fs_inode *in)
 		finding(c, ok, "inode %llu is unreachable (nlink %u)%s",
 			(unsigned long long)ino, have,
 			ok ? ": moved to /" LOST_FOUND : "");
-		return 0; /* its counts are checked on the next run */
+		goto refs; /* its counts are checked on the next run */
 	}
 	if (!have)
-		return 0; /* an orphan of a crash: freed at mount */
+		goto refs; /* an orphan of a crash: freed at mount */
 	want = S_ISDIR(in->mode) ? 2 + c->subdirs[ino] : c->names[ino];
 	if (want != have) {
 		if (c->repair)
@@ -167,15 +174,16 @@ static int check_inode(void *arg, struct fs_inode *in)
 			(unsigned long long)ino, have, want);
 	}
 	if (S_ISREG(in->mode)) {
-		uint64_t eof_idx = in->size ? (in->size - 1) >>
-						      c->fs->chunk_shift
-					    : 0;
-		uint64_t first = in->size ? eof_idx + 1 : 0;
+		uint64_t first = in->size ? ((in->size - 1) >>
+					     c->fs->chunk_shift) + 1
+					  : 0;
 
 		if (mmfs_snap_map_next_data(&in->map, first, &idx) == 0) {
-			if (c->repair)
+			if (c->repair) {
 				mmfs_snap_map_punch(c->fs->snap, &in->map,
 						    first, UINT64_MAX);
+				in->blocks = mmfs_snap_map_chunks(&in->map);
+			}
 			finding(c, c->repair, "inode %llu: data at chunk %llu "
 				"beyond its size %llu",
 				(unsigned long long)ino,
@@ -183,6 +191,10 @@ static int check_inode(void *arg, struct fs_inode *in)
 				(unsigned long long)in->size);
 		}
 	}
+refs:
+	/* Orphans too: they hold their chunks until the next mount. */
+	if (S_ISREG(in->mode))
+		mmfs_snap_map_walk(&in->map, count_ref, c);
 	return 0;
 }
 
@@ -199,6 +211,7 @@ int fs_check(struct fs *fs, bool repair, fs_check_report_fn report,
 		return 0;
 	}
 	c.nino = fs->ino_next + 1;
+	c.first_new = fs->ino_next;
 	c.max_id = mmfs_tier_max_id(fs->tier);
 	c.names = calloc(c.nino, sizeof(*c.names));
 	c.subdirs = calloc(c.nino, sizeof(*c.subdirs));

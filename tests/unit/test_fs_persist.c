@@ -544,6 +544,61 @@ static void test_orphan_freed(void **state)
 	assert_int_equal(atomic_load(&e->fs->ninodes), ninodes);
 }
 
+static void count_report(void *arg, const char *kind, const char *msg)
+{
+	int *n = arg;
+
+	if (strcmp(kind, "note") != 0)
+		(*n)++;
+}
+
+/*
+ * fsck's checks, fed a damaged namespace: a wrong link count, data beyond
+ * EOF, an inode no directory names. Each is found, --repair fixes it, and
+ * the repaired namespace survives a checkpoint and a crash.
+ */
+static void test_fsck_finds_and_repairs(void **state)
+{
+	struct env *e = *state;
+	struct fs_inode *f, *g, *lost;
+	int n = 0;
+	char *a, *b;
+
+	build(e);
+	assert_int_equal(fs_check(e->fs, false, count_report, &n), 0);
+	assert_int_equal(n, 0);
+	f = lookup(e, lookup(e, root(e), "dir"), "file");
+	atomic_store(&f->nlink, 5);                 /* has 2 names */
+	g = lookup(e, lookup(e, lookup(e, root(e), "dir"), "sub"), "big");
+	g->size = CS;                               /* data up to 20 chunks */
+	lost = mk(e, root(e), "lost", S_IFREG | 0644, NULL);
+	pthread_rwlock_wrlock(&root(e)->lock);      /* drop its name only */
+	fs_dir_remove(e->fs, &root(e)->dir,
+		      fs_dir_lookup(&root(e)->dir, "lost"));
+	pthread_rwlock_unlock(&root(e)->lock);
+	assert_int_equal(fs_check(e->fs, false, count_report, &n), 3);
+	assert_int_equal(n, 3);
+	n = 0;
+	assert_int_equal(fs_check(e->fs, true, count_report, &n), 0);
+	assert_int_equal(n, 3);                     /* reported as fixed */
+	n = 0;
+	assert_int_equal(fs_check(e->fs, false, count_report, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(atomic_load(&f->nlink), 2);
+	assert_non_null(lookup(e, lookup(e, root(e), "lost+found"), "#8"));
+	assert_true(lost->ino == 8);
+	a = dump(e);
+	assert_int_equal(fs_persist_checkpoint(e->fs), 0);
+	down(e, false);
+	up(e);
+	b = dump(e);
+	same(a, b);
+	n = 0;
+	assert_int_equal(fs_check(e->fs, false, count_report, &n), 0);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -557,6 +612,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_freed, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_fsck_finds_and_repairs,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
