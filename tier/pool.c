@@ -20,7 +20,13 @@
  * - every record ever written to the log area has a seq <= mmfs_pool_seq(),
  *   and a checkpoint commits with a seq >= it: so records left behind an
  *   emptied log can never chain after the new checkpoint, nor look like
- *   records following a damaged one.
+ *   records following a damaged one;
+ * - a commit (mmfs_pool_log_persist) persists its records, then marks the
+ *   last one as the end of a committed batch (its magic becomes "MLOC")
+ *   and persists that header. Replay hands out whole committed batches
+ *   only: records of a batch whose persist a power loss interrupted may
+ *   reach media in any order, and are neither replayed nor taken for
+ *   damage.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +58,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define POOL_META_AUTO_MAX (4ull << 30)
 #define POOL_NCHUNKS_MAX (MMFS_TIER_ID_MAX - 1) /* ids are slot + 1 */
 #define LOG_MAGIC 0x474f4c4du			/* "MLOG" little-endian */
+#define LOG_MAGIC_COMMIT 0x434f4c4du		/* "MLOC": ends a commit */
 #define POOL_COPY_FLAGS \
 	(PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_NOFLUSH | PMEM2_F_MEM_NODRAIN)
 
@@ -123,6 +130,8 @@ struct mmfs_pool {
 	bool log_known;	   /* log_tail is valid: replayed or emptied */
 	uint64_t log_tail; /* offset in the log where appends go */
 	uint64_t dirty_lo, dirty_hi; /* appended, not yet persisted */
+	uint64_t last_off;  /* the last record appended, while uncommitted */
+	bool uncommitted;   /* records appended since the last commit */
 	uint64_t seq;		     /* last seq assigned (or seen on media) */
 
 	bool ck_open; /* a checkpoint is being written */
@@ -887,7 +896,7 @@ static bool rec_hdr(const struct mmfs_pool *p, uint64_t off, struct log_hdr *h)
 	if (off > room || room - off < 2 * MMFS_POOL_LOG_HDR)
 		return false;
 	memcpy(h, log_addr(p, off), sizeof(*h));
-	return h->magic == LOG_MAGIC &&
+	return (h->magic == LOG_MAGIC || h->magic == LOG_MAGIC_COMMIT) &&
 	       rec_bytes(h->len) + MMFS_POOL_LOG_HDR <= room - off;
 }
 
@@ -929,6 +938,8 @@ int mmfs_pool_log_append(struct mmfs_pool *p, const void *rec, size_t len,
 		       need - sizeof(h) - len + MMFS_POOL_LOG_HDR);
 	if (p->dirty_hi == p->dirty_lo)
 		p->dirty_lo = p->log_tail;
+	p->last_off = p->log_tail;
+	p->uncommitted = true;
 	p->log_tail += need;
 	p->dirty_hi = p->log_tail + MMFS_POOL_LOG_HDR;
 	*seq = ++p->seq;
@@ -937,11 +948,22 @@ int mmfs_pool_log_append(struct mmfs_pool *p, const void *rec, size_t len,
 
 void mmfs_pool_log_persist(struct mmfs_pool *p)
 {
-	if (p->rdonly || p->dirty_hi == p->dirty_lo)
+	struct log_hdr h;
+	char *last;
+
+	if (p->rdonly || !p->uncommitted)
 		return;
 	mmfs_pool_persist(p, log_addr(p, p->dirty_lo),
 			  p->dirty_hi - p->dirty_lo);
 	p->dirty_lo = p->dirty_hi = p->log_tail;
+	/* Only now, with every record of the batch durable: the mark. */
+	last = log_addr(p, p->last_off);
+	memcpy(&h, last, sizeof(h));
+	h.magic = LOG_MAGIC_COMMIT;
+	h.hash = rec_hash(p, &h, last + sizeof(h));
+	mmfs_pool_copy(p, last, &h, sizeof(h));
+	mmfs_pool_persist(p, last, sizeof(h));
+	p->uncommitted = false;
 }
 
 uint64_t mmfs_pool_log_used(const struct mmfs_pool *p)
@@ -991,7 +1013,11 @@ static uint64_t log_scan(const struct mmfs_pool *p, uint64_t from,
 		if (!rec_hdr(p, off, &h) || h.seq < expected ||
 		    !rec_ok(p, off, &h))
 			continue;
-		if (found == UINT64_MAX)
+		/*
+		 * Only the end of a committed batch proves damage: other
+		 * records may be what is left of an interrupted commit.
+		 */
+		if (found == UINT64_MAX && h.magic == LOG_MAGIC_COMMIT)
 			found = off;
 		*max_seq = MMFS_MAX(*max_seq, h.seq);
 	}
@@ -1010,7 +1036,8 @@ static void log_set_tail(struct mmfs_pool *p, uint64_t off, uint64_t seq)
 int mmfs_pool_log_replay(struct mmfs_pool *p, mmfs_pool_log_fn fn, void *arg,
 			 struct mmfs_pool_replay *r, char why[MMFS_POOL_WHY])
 {
-	uint64_t off = 0, expected = p->sb.ckpt_seq + 1, bad, max_seq;
+	uint64_t off = 0, end, pending = 0, expected = p->sb.ckpt_seq + 1;
+	uint64_t bad, max_seq;
 	struct mmfs_pool_replay local;
 	struct log_hdr h;
 	int rc;
@@ -1021,21 +1048,37 @@ int mmfs_pool_log_replay(struct mmfs_pool *p, mmfs_pool_log_fn fn, void *arg,
 		r = &local;
 	memset(r, 0, sizeof(*r));
 	p->log_known = false;
-	while (rec_ok(p, off, &h) && h.seq == expected) {
-		rc = fn ? fn(arg, h.seq, log_addr(p, off) + sizeof(h), h.len)
-			: 0;
-		if (rc)
-			return rc;
-		r->records++;
-		off += rec_bytes(h.len);
-		expected++;
+	p->uncommitted = false;
+	for (end = 0; rec_ok(p, end, &h) && h.seq == expected + pending;) {
+		end += rec_bytes(h.len);
+		pending++;
+		if (h.magic != LOG_MAGIC_COMMIT)
+			continue;
+		/* A whole committed batch: hand it out. */
+		for (; off < end; off += rec_bytes(h.len), expected++) {
+			rec_hdr(p, off, &h);
+			rc = fn ? fn(arg, h.seq, log_addr(p, off) + sizeof(h),
+				     h.len)
+				: 0;
+			if (rc)
+				return rc;
+			r->records++;
+		}
+		pending = 0;
 	}
 	r->last_seq = expected - 1;
 	r->tail_off = off;
 	r->torn_tail = log_torn(p, off, expected);
 	bad = log_scan(p, off, expected, &max_seq);
-	/* Past every seq on media, so a repairing checkpoint buries them. */
-	log_set_tail(p, off, MMFS_MAX(expected - 1, max_seq));
+	/*
+	 * Damage: past every seq on media, so that a repairing checkpoint
+	 * buries them. Else the sequence goes on from the last committed
+	 * record: what an interrupted commit left behind carries no commit
+	 * mark, and the empty header each append writes after itself keeps
+	 * replay from ever chaining into it.
+	 */
+	log_set_tail(p, off, bad != UINT64_MAX ? MMFS_MAX(expected - 1, max_seq)
+					       : expected - 1);
 	if (bad != UINT64_MAX)
 		return set_why(
 			why, -EUCLEAN,

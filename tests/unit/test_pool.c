@@ -239,13 +239,14 @@ static void append_n(struct mmfs_pool *p, unsigned n)
 	size_t len;
 	unsigned i;
 
+	/* One commit per record: each is a batch of its own. */
 	for (i = 0; i < n; i++) {
 		want = mmfs_pool_seq(p) + 1;
 		len = payload(want, buf);
 		assert_int_equal(mmfs_pool_log_append(p, buf, len, &seq), 0);
 		assert_int_equal(seq, want);
+		mmfs_pool_log_persist(p);
 	}
-	mmfs_pool_log_persist(p);
 }
 
 struct seen {
@@ -890,6 +891,43 @@ static void test_log_mid_damage(void **state)
 	mmfs_pool_close(&p);
 }
 
+/*
+ * A commit cut short by a power loss: its later records reached media, an
+ * earlier one did not, and there is no end-of-commit mark. Never
+ * acknowledged, so not damage: replay stops before the batch, and the
+ * sequence goes on from the last committed record.
+ */
+static void test_log_torn_batch(void **state)
+{
+	struct mmfs_pool_replay r;
+	struct mmfs_pool_info i;
+	struct mmfs_pool *p = open_ok(0);
+	uint8_t buf[MAXREC];
+	uint64_t seq, s;
+	size_t len;
+
+	replay_ok(p, 0);
+	append_n(p, 3);
+	for (s = 4; s <= 6; s++) { /* appended, never committed */
+		len = payload(s, buf);
+		assert_int_equal(mmfs_pool_log_append(p, buf, len, &seq), 0);
+	}
+	i = info_of(p);
+	mmfs_pool_close(&p);
+	file_flip(i.log_off + rec_off(1, 4) + HDR + payload(4, buf) / 2, 1);
+	p = open_ok(0);
+	r = replay_ok(p, 3);
+	assert_true(r.torn_tail);
+	assert_int_equal(r.last_seq, 3);
+	assert_int_equal(mmfs_pool_seq(p), 3);
+	append_n(p, 2); /* seq 4 and 5, over the batch's remains */
+	mmfs_pool_close(&p);
+	p = open_ok(0);
+	r = replay_ok(p, 5);
+	assert_false(r.torn_tail);
+	mmfs_pool_close(&p);
+}
+
 /* A valid record with a seq the sequence skipped also means damage. */
 static void test_log_seq_gap(void **state)
 {
@@ -1405,6 +1443,7 @@ int main(void)
 		POOL_TEST(test_log_roundtrip),
 		POOL_TEST(test_log_torn),
 		POOL_TEST(test_log_mid_damage),
+		POOL_TEST(test_log_torn_batch),
 		POOL_TEST(test_log_seq_gap),
 		POOL_TEST(test_log_enospc),
 		POOL_TEST(test_log_stale_after_ckpt),
