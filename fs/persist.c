@@ -356,6 +356,20 @@ void fs_txn_end(struct fs_txn *tx)
 	}
 }
 
+/*
+ * epoch_close -- (internal) end a commit epoch. Its freed chunks become
+ * allocatable only if the records freeing them are durable (@durable);
+ * after a failed commit they stay unusable until the next mount, which
+ * frees them from what the pool says.
+ */
+static void epoch_close(struct fs *fs, struct mmfs_tier_epoch *e,
+			bool durable)
+{
+	if (!durable)
+		e->nfreed = 0;
+	mmfs_tier_epoch_end(fs->tier, e);
+}
+
 /* --- checkpoints ------------------------------------------------------------ */
 
 struct ser {
@@ -528,11 +542,7 @@ static int checkpoint_locked(struct fs_plog *pl)
 	pl->st.checkpoints++;
 out_unlock:
 	pthread_rwlock_unlock(&fs->plock);
-	/* On failure the freed ids stay unusable: nothing says they are free */
-	if (rc == 0)
-		mmfs_tier_epoch_end(fs->tier, &e);
-	else
-		e.nfreed = 0, mmfs_tier_epoch_end(fs->tier, &e);
+	epoch_close(fs, &e, rc == 0);
 out_free:
 	free(s.buf);
 	free(s.bits);
@@ -645,10 +655,7 @@ static int commit(struct fs_plog *pl, struct fs_inode *in, bool all)
 		    mmfs_pool_log_bytes(pl->pool) / 2)
 			rc = checkpoint_locked(pl);
 	}
-	if (rc == 0)
-		mmfs_tier_epoch_end(fs->tier, &e);
-	else
-		e.nfreed = 0, mmfs_tier_epoch_end(fs->tier, &e);
+	epoch_close(fs, &e, rc == 0);
 	if (rc < 0 && !pl->err)
 		pl->err = -EIO;
 	rc = pl->err;
