@@ -265,6 +265,12 @@ int fs_persist_start(struct fs *fs);
 /* fs_persist_sync -- fsync(@in) or syncfs (@in NULL): make it durable */
 int fs_persist_sync(struct fs *fs, struct fs_inode *in);
 /*
+ * fs_persist_room -- 0, or -ENOSPC when the namespace would no longer fit
+ * the pool's checkpoint area: new inodes, names and xattrs are refused
+ * then (as ext4 refuses them when it runs out of inodes).
+ */
+int fs_persist_room(struct fs *fs);
+/*
  * fs_persist_reclaim -- on ENOSPC: chunks freed since the last commit are
  * not reusable until it is durable that they were freed; commit now.
  * True if there were such chunks (retry). Call with no fs lock held.

@@ -345,6 +345,9 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return reply_err(req, rc);
 	if (target && strlen(target) > FS_SYMLINK_MAX)
 		return reply_err(req, -ENAMETOOLONG);
+	rc = fs_persist_room(fs);
+	if (rc < 0)
+		return reply_err(req, rc);
 	fs_txn_begin(fs, &tx);
 	pthread_rwlock_wrlock(&p->lock);
 	if (atomic_load(&p->nlink) == 0) {
@@ -688,6 +691,8 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	if (S_ISDIR(in->mode))
 		return reply_err(req, -EPERM);
 	rc = entry_check(p, newname);
+	if (rc == 0)
+		rc = fs_persist_room(fs);
 	if (rc < 0)
 		return reply_err(req, rc);
 	fs_txn_begin(fs, &tx);
@@ -1148,6 +1153,9 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	if (!in)
 		return;
+	rc = fs_persist_room(req_fs(req));
+	if (rc < 0)
+		return reply_err(req, rc);
 	fs_txn_begin(req_fs(req), &tx);
 	pthread_rwlock_wrlock(&in->lock);
 	if (strcmp(name, FS_ACL_ACCESS) == 0)

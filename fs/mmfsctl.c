@@ -27,8 +27,8 @@ static void usage(FILE *out)
 		"usage: mmfsctl stat MOUNT [--json]   usage of a mounted mmfs\n"
 		"       mmfsctl sync MOUNT            make everything durable "
 		"(syncfs)\n"
-		"       mmfsctl mkfs [--size SIZE] [--chunk SIZE] [--sparse] "
-		"[--force] POOL\n"
+		"       mmfsctl mkfs [--size SIZE] [--chunk SIZE] [--meta SIZE] "
+		"[--sparse] [--force] POOL\n"
 		"                                     make a pool (file or "
 		"devdax)\n"
 		"       mmfsctl info POOL [--json]    superblock and layout\n"
@@ -178,6 +178,9 @@ static int cmd_mkfs(int argc, char *argv[])
 			force = true;
 		} else if (!strcmp(argv[i], "--sparse")) {
 			o.sparse = true;
+		} else if (!strcmp(argv[i], "--meta") && i + 1 < argc) {
+			if (mmfs_size_parse(argv[++i], &o.meta_bytes) < 0)
+				goto bad;
 		} else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
 			if (mmfs_size_parse(argv[++i], &o.size) < 0)
 				goto bad;

@@ -101,6 +101,8 @@ struct fs_plog {
 	bool stop, kick;
 	unsigned commit_secs;
 
+	uint64_t ckpt_bytes;      /* room for one checkpoint */
+
 	/* Recovery only. */
 	const uint8_t *alloc_bits;
 	uint32_t alloc_max;
@@ -670,6 +672,27 @@ int fs_persist_sync(struct fs *fs, struct fs_inode *in)
 	return commit(fs->plog, in, in == NULL);
 }
 
+int fs_persist_room(struct fs *fs)
+{
+	struct fs_plog *pl = fs->plog;
+	struct mmfs_tier_stat ts;
+	uint64_t need;
+
+	if (!pl)
+		return 0;
+	/*
+	 * The heap a namespace takes bounds what its checkpoint takes (an
+	 * inode is 336 bytes here, about 100 there; an entry 70 + name, 30 +
+	 * name there), and map entries are 21 bytes a chunk: a cheap,
+	 * conservative test, so that the namespace never outgrows the
+	 * checkpoint area and every change stays durable.
+	 */
+	mmfs_tier_stat(fs->tier, &ts);
+	need = (uint64_t)MMFS_MAX(atomic_load(&fs->meta_bytes), 0) +
+	       (ts.capacity_chunks - ts.free_chunks) * 21;
+	return need < pl->ckpt_bytes ? 0 : -ENOSPC;
+}
+
 bool fs_persist_reclaim(struct fs *fs)
 {
 	struct mmfs_tier_stat ts;
@@ -1104,6 +1127,7 @@ int fs_persist_open(struct fs *fs, struct mmfs_pool *pool,
 	why[0] = 0;
 
 	mmfs_pool_get_info(pool, &pi);
+	pl->ckpt_bytes = pi.ckpt_bytes;
 	mmfs_pool_ckpt_get(pool, &body, &len);
 	rc = apply(pl, body, len);
 	if (rc == -EUCLEAN) {
