@@ -675,20 +675,25 @@ int fs_persist_sync(struct fs *fs, struct fs_inode *in)
 int fs_persist_room(struct fs *fs)
 {
 	struct fs_plog *pl = fs->plog;
+	uint64_t ninodes = atomic_load(&fs->ninodes);
 	struct mmfs_tier_stat ts;
 	uint64_t need;
+	int64_t heap;
 
 	if (!pl)
 		return 0;
 	/*
-	 * The heap a namespace takes bounds what its checkpoint takes (an
-	 * inode is 336 bytes here, about 100 there; an entry 70 + name, 30 +
-	 * name there), and map entries are 21 bytes a chunk: a cheap,
-	 * conservative test, so that the namespace never outgrows the
-	 * checkpoint area and every change stays durable.
+	 * A cheap upper bound of the checkpoint's size: 115 bytes per inode
+	 * record (with a short symlink target), and for entries and xattrs
+	 * the heap they take, which is more than their records (an entry is
+	 * ~70 + name bytes of heap, 30 + name of record); map entries are 21
+	 * bytes a chunk. So the namespace never outgrows the checkpoint area
+	 * and every change stays durable.
 	 */
+	heap = atomic_load(&fs->meta_bytes) -
+	       (int64_t)(ninodes * sizeof(struct fs_inode));
 	mmfs_tier_stat(fs->tier, &ts);
-	need = (uint64_t)MMFS_MAX(atomic_load(&fs->meta_bytes), 0) +
+	need = ninodes * 115 + (uint64_t)MMFS_MAX(heap, 0) +
 	       (ts.capacity_chunks - ts.free_chunks) * 21;
 	return need < pl->ckpt_bytes ? 0 : -ENOSPC;
 }
