@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -148,6 +149,17 @@ void fs_data_write_done(struct fs *fs, struct fs_inode *in, uint64_t off,
 	uint64_t end = off + written;
 
 	mark_dirty(fs, in, off, written);
+	if (in->hint != MMFS_HINT_AUTO && written) {
+		uint64_t idx, last = chunk_idx(fs, end - 1);
+
+		/* New chunks of a pinned file are pinned too. */
+		for (idx = chunk_idx(fs, off); idx <= last; idx++) {
+			uint32_t id = mmfs_snap_map_lookup(&in->map, idx);
+
+			if (id)
+				mmfs_tier_chunk_hint(fs->tier, id, in->hint);
+		}
+	}
 	publish(fs, in, end > in->size ? end : in->size, true);
 }
 
@@ -405,4 +417,85 @@ int64_t fs_data_copy(struct fs *fs, struct fs_inode *src, uint64_t soff,
 	}
 	fs_data_write_done(fs, dst, doff, pos);
 	return (int64_t)pos;
+}
+
+/* --- tier hints and the virtual xattrs -------------------------------------- */
+
+int fs_hint_parse(const void *value, size_t size)
+{
+	static const char *const names[] = { "auto", "dram", "pmem" };
+	const char *v = value;
+	size_t i, n = size;
+
+	/* setfattr sends no NUL; echo-style tools may add a newline. */
+	while (n && (v[n - 1] == '\n' || v[n - 1] == '\0'))
+		n--;
+	for (i = 0; i < MMFS_ARRAY_SIZE(names); i++)
+		if (n == strlen(names[i]) && !memcmp(v, names[i], n))
+			return (int)i; /* enum mmfs_tier_hint order */
+	return -EINVAL;
+}
+
+struct hint_walk {
+	struct fs *fs;
+	enum mmfs_tier_hint hint;
+	uint64_t n[MMFS_TIER_COUNT];
+	uint64_t heat_sum, hot, max;
+};
+
+static int hint_one(void *arg, uint64_t idx, uint32_t entry)
+{
+	struct hint_walk *w = arg;
+
+	mmfs_tier_chunk_hint(w->fs->tier, entry & ~MMFS_SNAP_UNWRITTEN,
+			     w->hint);
+	return 0;
+}
+
+void fs_hint_apply(struct fs *fs, struct fs_inode *in)
+{
+	struct hint_walk w = { .fs = fs, .hint = in->hint };
+
+	if (S_ISREG(in->mode))
+		mmfs_snap_map_walk(&in->map, hint_one, &w);
+}
+
+static int count_one(void *arg, uint64_t idx, uint32_t entry)
+{
+	struct hint_walk *w = arg;
+	uint32_t id = entry & ~MMFS_SNAP_UNWRITTEN;
+	uint16_t heat = mmfs_tier_chunk_heat(w->fs->tier, id);
+
+	w->n[mmfs_tier_chunk_tier(w->fs->tier, id)]++;
+	w->heat_sum += heat;
+	w->hot += heat >= 2;
+	w->max = MMFS_MAX(w->max, (uint64_t)heat);
+	return 0;
+}
+
+int fs_residency(struct fs *fs, struct fs_inode *in, char *buf, size_t len)
+{
+	struct hint_walk w = { .fs = fs };
+
+	if (S_ISREG(in->mode))
+		mmfs_snap_map_walk(&in->map, count_one, &w);
+	return snprintf(buf, len, "dram=%llu pmem=%llu",
+			(unsigned long long)(w.n[MMFS_TIER_DRAM] *
+					     fs->chunk_size),
+			(unsigned long long)(w.n[MMFS_TIER_PMEM] *
+					     fs->chunk_size));
+}
+
+int fs_heat(struct fs *fs, struct fs_inode *in, char *buf, size_t len)
+{
+	struct hint_walk w = { .fs = fs };
+	uint64_t n;
+
+	if (S_ISREG(in->mode))
+		mmfs_snap_map_walk(&in->map, count_one, &w);
+	n = w.n[MMFS_TIER_DRAM] + w.n[MMFS_TIER_PMEM];
+	return snprintf(buf, len, "chunks=%llu hot=%llu mean=%.1f max=%llu",
+			(unsigned long long)n, (unsigned long long)w.hot,
+			n ? (double)w.heat_sum / (double)n : 0.0,
+			(unsigned long long)w.max);
 }

@@ -37,6 +37,9 @@
 #define FS_XATTR_INODE_MAX (1u << 20) /* values per inode, heap memory */
 #define FS_ACL_ACCESS "system.posix_acl_access"
 #define FS_ACL_DEFAULT "system.posix_acl_default"
+#define FS_XATTR_TIER "user.mmfs.tier"           /* stored: a hint */
+#define FS_XATTR_RESIDENCY "user.mmfs.residency" /* virtual, read-only */
+#define FS_XATTR_HEAT "user.mmfs.heat"           /* virtual, read-only */
 #define FS_ROOT_INO 1
 #define FS_BOGO_DIRENT_SIZE 20 /* st_size per entry, as tmpfs */
 #define FS_MAX_FILE_SIZE ((uint64_t)INT64_MAX)
@@ -90,6 +93,7 @@ struct fs_inode {
 	_Atomic bool dead;        /* set once, by whoever frees the inode */
 	_Atomic uint32_t opens;   /* open files (mmaps included); hold it */
 	_Atomic bool data_gone;   /* unlinked and closed: chunks freed */
+	uint8_t hint;             /* enum mmfs_tier_hint (user.mmfs.tier) */
 	uint32_t mode;            /* file type bits never change */
 
 	/*
@@ -341,6 +345,17 @@ void fs_acl_chmod_value(void *value, size_t size, uint32_t mode);
  */
 int fs_acl_inherit(struct fs *fs, struct fs_inode *parent,
 		   struct fs_inode *child, uint32_t umask);
+
+/*
+ * tier hints (data.c): fs_hint_parse -- the hint a user.mmfs.tier value
+ * names, or -EINVAL; fs_hint_apply -- pin (or release) every chunk of a
+ * file as in->hint says (->lock held); fs_residency / fs_heat -- the
+ * virtual xattrs' text (->lock shared): returns its length.
+ */
+int fs_hint_parse(const void *value, size_t size);
+void fs_hint_apply(struct fs *fs, struct fs_inode *in);
+int fs_residency(struct fs *fs, struct fs_inode *in, char *buf, size_t len);
+int fs_heat(struct fs *fs, struct fs_inode *in, char *buf, size_t len);
 
 /* data.c -- regular file data; callers hold ->lock as noted */
 /*

@@ -236,10 +236,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	fs_txn_begin(fs, &tx);
 	if (valid & FUSE_SET_ATTR_SIZE) {
+		mmfs_tier_io_begin(fs->tier);
 		pthread_rwlock_wrlock(&in->lock);
 		rc = fs_data_truncate(fs, in, (uint64_t)attr->st_size);
 		fs_txn_commit(&tx);
 		pthread_rwlock_unlock(&in->lock);
+		mmfs_tier_io_end(fs->tier);
 		if (rc < 0) {
 			fs_txn_end(&tx);
 			return reply_err(req, rc);
@@ -321,6 +323,27 @@ static void open_flags(struct fuse_file_info *fi)
 }
 
 /*
+ * inherit_hint -- (internal) a directory's user.mmfs.tier passes to the
+ * children made in it (so a whole subtree can be pinned), as DESIGN.md
+ * asks; parent ->lock held, the child not yet reachable.
+ */
+static int inherit_hint(struct fs *fs, struct fs_inode *p,
+			struct fs_inode *in)
+{
+	size_t size;
+	void *v = fs_xattr_peek(p, FS_XATTR_TIER, &size);
+	int hint;
+
+	if (!v)
+		return 0;
+	hint = fs_hint_parse(v, size);
+	if (hint < 0)
+		return 0;
+	in->hint = (uint8_t)hint;
+	return fs_xattr_set(fs, in, FS_XATTR_TIER, v, size, 0);
+}
+
+/*
  * make_node -- (internal) create and link a new inode of any type.
  * The kernel already applied the umask (no FUSE_CAP_DONT_MASK) and checked
  * write and search permission on the parent (default_permissions).
@@ -369,6 +392,8 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = (in->target = strdup(target)) ? 0 : -ENOMEM;
 	if (rc == 0)
 		rc = fs_acl_inherit(fs, p, in, owner.umask);
+	if (rc == 0)
+		rc = inherit_hint(fs, p, in);
 	if (rc == 0)
 		rc = fs_dir_add(fs, &p->dir, name, in);
 	if (rc < 0) {
@@ -818,6 +843,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 * be closed, unlinked and forgotten, and the inode gone.
 	 */
 	relatime(in);
+	mmfs_tier_io_begin(fs->tier); /* no chunk moves until the reply */
 	pthread_rwlock_rdlock(&in->lock);
 	if (fs->null_io)
 		n = null_read_iov(fs, in, (uint64_t)off, size, iov, max);
@@ -826,6 +852,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				     &bytes);
 	fuse_reply_iov(req, iov, n);
 	pthread_rwlock_unlock(&in->lock);
+	mmfs_tier_io_end(fs->tier);
 	if (iov != stack)
 		free(iov);
 }
@@ -899,10 +926,12 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	}
 retry:
 	fs_txn_begin(fs, &tx);
+	mmfs_tier_io_begin(fs->tier);
 	pthread_rwlock_wrlock(&in->lock);
 	n = fs_data_write_iov(fs, in, (uint64_t)off, len, iov, max, &bytes);
 	if (n < 0) {
 		pthread_rwlock_unlock(&in->lock);
+		mmfs_tier_io_end(fs->tier);
 		fs_txn_end(&tx);
 		if (n == -ENOSPC && !retried && fs_persist_reclaim(fs)) {
 			retried = true;
@@ -922,6 +951,7 @@ retry:
 		fs_data_write_done(fs, in, (uint64_t)off, (size_t)copied);
 	fs_txn_commit(&tx);
 	pthread_rwlock_unlock(&in->lock);
+	mmfs_tier_io_end(fs->tier);
 	if (copied < 0) {
 		fs_txn_end(&tx);
 		n = (int)copied;
@@ -1113,6 +1143,12 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
+/* is_virtual -- (internal) a computed, read-only xattr name */
+static bool is_virtual(const char *name)
+{
+	return !strcmp(name, FS_XATTR_RESIDENCY) || !strcmp(name, FS_XATTR_HEAT);
+}
+
 /*
  * set_access_acl -- (internal) an access ACL also sets the mode bits; one
  * that says no more than the mode is not stored (posix_acl_update_mode).
@@ -1149,10 +1185,18 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct fs_inode *in = inode_of(req, ino);
 	struct fs_txn tx;
+	int hint = -1;
 	int rc;
 
 	if (!in)
 		return;
+	if (is_virtual(name))
+		return reply_err(req, -EPERM); /* read-only, computed */
+	if (!strcmp(name, FS_XATTR_TIER)) {
+		hint = fs_hint_parse(value, size);
+		if (hint < 0)
+			return reply_err(req, hint); /* dram, pmem or auto */
+	}
 	rc = fs_persist_room(req_fs(req));
 	if (rc < 0)
 		return reply_err(req, rc);
@@ -1162,6 +1206,10 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		rc = set_access_acl(req_fs(req), in, value, size, flags);
 	else
 		rc = fs_xattr_set(req_fs(req), in, name, value, size, flags);
+	if (rc == 0 && hint >= 0) {
+		in->hint = (uint8_t)hint;
+		fs_hint_apply(req_fs(req), in);
+	}
 	if (rc == 0)
 		fs_inode_touch(in, false, true);
 	fs_txn_commit(&tx);
@@ -1201,13 +1249,39 @@ static void reply_sized(fuse_req_t req, struct fs_inode *in, const char *name,
 	free(buf);
 }
 
+/* reply_virtual -- (internal) user.mmfs.residency and .heat: computed */
+static void reply_virtual(fuse_req_t req, struct fs_inode *in,
+			  const char *name, size_t size)
+{
+	struct fs *fs = req_fs(req);
+	char buf[160];
+	int n;
+
+	if (!S_ISREG(in->mode))
+		return reply_err(req, -ENODATA);
+	pthread_rwlock_rdlock(&in->lock);
+	n = !strcmp(name, FS_XATTR_HEAT) ? fs_heat(fs, in, buf, sizeof(buf))
+					  : fs_residency(fs, in, buf,
+							 sizeof(buf));
+	pthread_rwlock_unlock(&in->lock);
+	if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else if (size < (size_t)n)
+		reply_err(req, -ERANGE);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
 	struct fs_inode *in = inode_of(req, ino);
 
-	if (in)
-		reply_sized(req, in, name, size);
+	if (!in)
+		return;
+	if (is_virtual(name))
+		return reply_virtual(req, in, name, size);
+	reply_sized(req, in, name, size);
 }
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -1229,9 +1303,15 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	rc = fs_xattr_name_check(name);
 	if (rc < 0)
 		return reply_err(req, rc);
+	if (is_virtual(name))
+		return reply_err(req, -EPERM);
 	fs_txn_begin(req_fs(req), &tx);
 	pthread_rwlock_wrlock(&in->lock);
 	rc = fs_xattr_remove(req_fs(req), in, name);
+	if (rc == 0 && !strcmp(name, FS_XATTR_TIER)) {
+		in->hint = MMFS_HINT_AUTO;
+		fs_hint_apply(req_fs(req), in);
+	}
 	if (rc == 0)
 		fs_inode_touch(in, false, true);
 	fs_txn_commit(&tx);
@@ -1257,11 +1337,13 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		return reply_err(req, -ENODEV);
 	do {
 		fs_txn_begin(req_fs(req), &tx);
+		mmfs_tier_io_begin(req_fs(req)->tier);
 		pthread_rwlock_wrlock(&in->lock);
 		rc = fs_data_fallocate(req_fs(req), in, mode,
 				       (uint64_t)offset, (uint64_t)length);
 		fs_txn_commit(&tx);
 		pthread_rwlock_unlock(&in->lock);
+		mmfs_tier_io_end(req_fs(req)->tier);
 		fs_txn_end(&tx);
 	} while (rc == -ENOSPC && !retried++ &&
 		 fs_persist_reclaim(req_fs(req)));
@@ -1306,6 +1388,7 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	if (off_in < 0 || off_out < 0)
 		return reply_err(req, -EINVAL);
 	fs_txn_begin(fs, &tx);
+	mmfs_tier_io_begin(fs->tier);
 	/* Two files: lower ino first (neither is a directory). */
 	if (src == dst) {
 		pthread_rwlock_wrlock(&dst->lock);
@@ -1322,6 +1405,7 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	if (src != dst)
 		pthread_rwlock_unlock(&src->lock);
 	pthread_rwlock_unlock(&dst->lock);
+	mmfs_tier_io_end(fs->tier);
 	fs_txn_end(&tx);
 	if (n < 0)
 		return reply_err(req, (int)n);
@@ -1368,6 +1452,11 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 			st.checkpoints = ps.checkpoints;
 			st.log_used = ps.log_bytes_used;
 			st.writeback_bytes = ts.writeback_bytes;
+			st.promotions = ts.promotions;
+			st.demotions = ts.demotions;
+			st.moved_bytes = ts.moved_bytes;
+			st.epochs = ts.epochs;
+			mmfs_tier_heat_histogram(fs->tier, st.heat);
 		}
 		fuse_reply_ioctl(req, 0, &st, sizeof(st));
 		return;

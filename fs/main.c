@@ -43,6 +43,9 @@ struct opts {
 	char *dirty_ratio;
 	char *pmem_size;
 	char *pmem_emulate;
+	char *tiering;
+	char *migrate;
+	int epoch_ms;
 	int commit;
 	int threads;
 	int help;
@@ -70,6 +73,9 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("pmem_size=%s", pmem_size, 0),
 	OPT("pmem_emulate=%s", pmem_emulate, 0),
 	OPT("commit=%d", commit, 0),
+	OPT("tiering=%s", tiering, 0),
+	OPT("migrate=%s", migrate, 0),
+	OPT("epoch_ms=%d", epoch_ms, 0),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -97,6 +103,11 @@ static void usage(const char *prog)
 	       "                      in a crash (default 5)\n"
 	       "  pmem_emulate=optane add Optane PMem latency/bandwidth to PMEM\n"
 	       "                      chunk accesses (benchmarks only; default off)\n"
+	       "  tiering=on|off      the tiering engine: hot chunks to DRAM, cold\n"
+	       "                      ones to PMEM (pools only; default on)\n"
+	       "  epoch_ms=N          heat halves every N ms (default 1000)\n"
+	       "  migrate=SIZE        most bytes the engine moves per second\n"
+	       "                      (default 1G)\n"
 	       "  chunk=SIZE          chunk size, power of two 4K..2M (default 64K;\n"
 	       "                      a pool keeps the one it was made with)\n"
 	       "  dram_nodes=LIST     bind DRAM to these NUMA nodes (e.g. 0-1)\n"
@@ -348,6 +359,21 @@ int main(int argc, char *argv[])
 			   o.pmem_emulate);
 		goto out_args;
 	}
+	if (o.tiering && strcmp(o.tiering, "on") != 0 &&
+	    strcmp(o.tiering, "off") != 0) {
+		ret = fail("tiering=%s: on or off", o.tiering);
+		goto out_args;
+	}
+	if (o.epoch_ms < 0 || o.epoch_ms > 3600000) {
+		ret = fail("epoch_ms=%d: milliseconds, 1..3600000", o.epoch_ms);
+		goto out_args;
+	}
+	if (o.migrate && (mmfs_size_parse(o.migrate, &to.migrate_bps) < 0 ||
+			  to.migrate_bps < (1u << 20))) {
+		ret = fail("migrate=%s: bytes per second, at least 1M",
+			   o.migrate);
+		goto out_args;
+	}
 	if (o.commit < 0 || o.commit > 86400) {
 		ret = fail("commit=%d: seconds, 1..86400", o.commit);
 		goto out_args;
@@ -398,6 +424,7 @@ int main(int argc, char *argv[])
 	to.pool = pool;
 	to.emulate_optane = o.pmem_emulate &&
 			    strcmp(o.pmem_emulate, "optane") == 0;
+	to.epoch_ms = (unsigned)o.epoch_ms;
 	rc = mmfs_tier_new(&to, &tier);
 	if (rc < 0) {
 		/* tier/ said why, except for a plain allocation failure */
@@ -465,6 +492,11 @@ int main(int argc, char *argv[])
 		mmfs_err("%s: cannot start the commit thread", o.source);
 		goto out_unmount;
 	}
+	if (pool && !(o.tiering && strcmp(o.tiering, "off") == 0) &&
+	    mmfs_tier_engine_start(tier) < 0) {
+		mmfs_err("%s: cannot start the tiering engine", o.source);
+		goto out_unmount;
+	}
 	ret = serve(se, &o) == 0 ? 0 : 1;
 
 out_unmount:
@@ -474,6 +506,8 @@ out_handlers:
 out_destroy:
 	fuse_session_destroy(se);
 out_free:
+	if (tier)
+		mmfs_tier_engine_stop(tier);
 	if (fs) {
 		/* Unmounted (or never mounted): a final checkpoint. */
 		if (fs_persist_close(fs, true) < 0) {
@@ -500,5 +534,7 @@ out_args:
 	free(o.dirty_ratio);
 	free(o.pmem_size);
 	free(o.pmem_emulate);
+	free(o.tiering);
+	free(o.migrate);
 	return ret;
 }

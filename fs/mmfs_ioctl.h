@@ -34,7 +34,13 @@ struct mmfs_ioc_stat {
 	uint64_t checkpoints;    /* checkpoints since mount */
 	uint64_t log_used;       /* bytes of the pool's log in use */
 	uint64_t writeback_bytes; /* DRAM chunk bytes written to PMEM */
-	uint64_t reserved[15];
+	/* The tiering engine (0 when it does not run): */
+	uint64_t promotions;     /* chunks moved PMEM -> DRAM */
+	uint64_t demotions;      /* chunks moved DRAM -> PMEM */
+	uint64_t moved_bytes;
+	uint64_t epochs;
+	uint64_t heat[8];        /* chunks with heat 0, 1, 2-3, ..., 64+ */
+	uint64_t reserved[3];
 };
 
 #define MMFS_IOC_STAT _IOR(MMFS_IOC_MAGIC, 1, struct mmfs_ioc_stat)

@@ -107,7 +107,10 @@ static void print_json(const struct mmfs_ioc_stat *st)
 	       "\"chunks\":{\"allocs\":%llu,\"frees\":%llu,\"enospc\":%llu},"
 	       "\"inodes\":%llu,\"meta_bytes\":%llu,\"file_bytes\":%llu,"
 	       "\"persistent\":%s,\"commits\":%llu,\"checkpoints\":%llu,"
-	       "\"log_used\":%llu,\"writeback_bytes\":%llu}\n",
+	       "\"log_used\":%llu,\"writeback_bytes\":%llu,"
+	       "\"promotions\":%llu,\"demotions\":%llu,\"moved_bytes\":%llu,"
+	       "\"epochs\":%llu,\"heat\":[%llu,%llu,%llu,%llu,%llu,%llu,%llu,"
+	       "%llu]}\n",
 	       st->version, st->chunk_size,
 	       (unsigned long long)st->dram_total,
 	       (unsigned long long)st->dram_used,
@@ -123,7 +126,15 @@ static void print_json(const struct mmfs_ioc_stat *st)
 	       (unsigned long long)st->commits,
 	       (unsigned long long)st->checkpoints,
 	       (unsigned long long)st->log_used,
-	       (unsigned long long)st->writeback_bytes);
+	       (unsigned long long)st->writeback_bytes,
+	       (unsigned long long)st->promotions,
+	       (unsigned long long)st->demotions,
+	       (unsigned long long)st->moved_bytes,
+	       (unsigned long long)st->epochs,
+	       (unsigned long long)st->heat[0], (unsigned long long)st->heat[1],
+	       (unsigned long long)st->heat[2], (unsigned long long)st->heat[3],
+	       (unsigned long long)st->heat[4], (unsigned long long)st->heat[5],
+	       (unsigned long long)st->heat[6], (unsigned long long)st->heat[7]);
 }
 
 static void print_persist(const struct mmfs_ioc_stat *st)
@@ -138,6 +149,18 @@ static void print_persist(const struct mmfs_ioc_stat *st)
 	       "%s written back\n",
 	       (unsigned long long)st->commits,
 	       (unsigned long long)st->checkpoints, a, b);
+	mmfs_size_format(st->moved_bytes, a, sizeof(a));
+	printf("  tiering: %llu epochs, %llu promoted, %llu demoted, %s "
+	       "moved\n", (unsigned long long)st->epochs,
+	       (unsigned long long)st->promotions,
+	       (unsigned long long)st->demotions, a);
+	printf("  heat:   0:%llu 1:%llu 2-3:%llu 4-7:%llu 8-15:%llu 16-31:%llu "
+	       "32-63:%llu 64+:%llu chunks\n",
+	       (unsigned long long)st->heat[0], (unsigned long long)st->heat[1],
+	       (unsigned long long)st->heat[2], (unsigned long long)st->heat[3],
+	       (unsigned long long)st->heat[4], (unsigned long long)st->heat[5],
+	       (unsigned long long)st->heat[6],
+	       (unsigned long long)st->heat[7]);
 }
 
 static int cmd_sync(int argc, char *argv[])

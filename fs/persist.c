@@ -591,9 +591,14 @@ static int writeback_file(struct fs *fs, struct fs_inode *in)
 		return 0;
 	pthread_rwlock_rdlock(&in->lock);
 	rc = mmfs_snap_map_walk(&in->map, collect_id, &v);
+	pthread_rwlock_unlock(&in->lock);
+	/*
+	 * Outside the file's lock: writeback holds the tier's mlock, which
+	 * comes before inode locks. A chunk freed meanwhile is skipped; one
+	 * reused meanwhile is written back early, which is harmless.
+	 */
 	if (rc == 0)
 		mmfs_tier_writeback(fs->tier, v.ids, v.n);
-	pthread_rwlock_unlock(&in->lock);
 	free(v.ids);
 	if (rc < 0) /* no memory for the list: write back everything */
 		mmfs_tier_writeback_all(fs->tier);
@@ -1055,6 +1060,17 @@ static int find_orphan(void *arg, struct fs_inode *in)
 		in->blocks = mmfs_snap_map_chunks(&in->map);
 	if (S_ISLNK(in->mode) && !in->target)
 		in->target = strdup(""); /* never written: a dangling link */
+	{
+		size_t size;
+		void *v = fs_xattr_peek(in, FS_XATTR_TIER, &size);
+		int hint = v ? fs_hint_parse(v, size) : -1;
+
+		/* Hints are persistent: the pins come back with them. */
+		if (hint > 0) {
+			in->hint = (uint8_t)hint;
+			fs_hint_apply(f->fs, in);
+		}
+	}
 	if (in->ino == FS_ROOT_INO || atomic_load(&in->nlink) != 0)
 		return 0;
 	if (f->n == f->cap) {

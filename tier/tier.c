@@ -59,6 +59,18 @@ int mmfs_tier_new(const struct mmfs_tier_opts *o, struct mmfs_tier **out)
 	t->chunk_size = cs;
 	t->chunk_shift = (uint32_t)__builtin_ctz(cs);
 	pthread_mutex_init(&t->lock, NULL);
+	{
+		pthread_rwlockattr_t a;
+
+		/* The engine's rare exclusive turn must not starve. */
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(&a,
+				PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&t->mlock, &a);
+		pthread_rwlockattr_destroy(&a);
+	}
+	t->epoch_ms = o->epoch_ms ? o->epoch_ms : 1000;
+	t->migrate_bps = o->migrate_bps ? o->migrate_bps : (1ull << 30);
 	rc = tier_dram_init(&t->dram, o->dram_bytes, cs, o->dram_nodes);
 	if (rc < 0)
 		goto out_free;
@@ -71,7 +83,8 @@ int mmfs_tier_new(const struct mmfs_tier_opts *o, struct mmfs_tier **out)
 		t->recovering = true;
 		t->dirty_bytes = (((size_t)t->max_id >> 6) + 1) * sizeof(uint64_t);
 		t->dirty = reserve(t->dirty_bytes, PROT_READ | PROT_WRITE);
-		if (!t->dirty) {
+		t->touched = reserve(t->dirty_bytes, PROT_READ | PROT_WRITE);
+		if (!t->dirty || !t->touched) {
 			rc = -ENOMEM;
 			goto out_fini;
 		}
@@ -91,6 +104,8 @@ int mmfs_tier_new(const struct mmfs_tier_opts *o, struct mmfs_tier **out)
 out_fini:
 	if (t->dirty)
 		munmap((void *)t->dirty, t->dirty_bytes);
+	if (t->touched)
+		munmap((void *)t->touched, t->dirty_bytes);
 	if (t->chunks)
 		munmap(t->chunks, t->chunks_bytes);
 	if (t->id_free)
@@ -99,6 +114,7 @@ out_fini:
 		munmap(t->zero, cs);
 	tier_dram_fini(&t->dram);
 out_free:
+	pthread_rwlock_destroy(&t->mlock);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	return rc;
@@ -110,14 +126,18 @@ void mmfs_tier_free(struct mmfs_tier **tp)
 
 	if (!t)
 		return;
+	mmfs_tier_engine_stop(t);
 	munmap(t->chunks, t->chunks_bytes);
 	munmap(t->id_free, ((size_t)t->max_id + 1) * sizeof(uint32_t));
 	munmap(t->zero, t->chunk_size);
 	if (t->dirty)
 		munmap((void *)t->dirty, t->dirty_bytes);
+	if (t->touched)
+		munmap((void *)t->touched, t->dirty_bytes);
 	free(t->fresh.ids);
 	free(t->freed.ids);
 	tier_dram_fini(&t->dram);
+	pthread_rwlock_destroy(&t->mlock);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	*tp = NULL;
@@ -263,17 +283,19 @@ void mmfs_tier_chunk_free(struct mmfs_tier *t, uint32_t id)
 	struct tier_chunk c;
 
 	MMFS_ASSERT(id >= 1 && id <= t->max_id);
+	/*
+	 * Placement is read and the chunk retired in one critical section:
+	 * the engine may move it until then, and whoever sees it last in
+	 * DRAM gives the frame back, exactly once.
+	 */
+	pthread_mutex_lock(&t->lock);
 	c = t->chunks[id];
 	MMFS_ASSERT(c.used);
-	/* Discard before the slot is reusable, or we would zap its new data. */
-	if (c.tier == MMFS_TIER_DRAM)
-		tier_dram_slot_discard(&t->dram, c.slot, t->chunk_size);
+	t->chunks[id].used = 0;
+	t->chunks[id].pin = 0;
+	t->chunks[id].heat = 0;
 	if (t->pool)
 		dirty_test_clear(t, id);
-	pthread_mutex_lock(&t->lock);
-	t->chunks[id].used = 0;
-	if (c.tier == MMFS_TIER_DRAM)
-		tier_dram_slot_put_locked(&t->dram, c.slot);
 	if (!t->pool) {
 		t->id_free[t->id_nfree++] = id;
 	} else if (!t->recovering) {
@@ -285,6 +307,13 @@ void mmfs_tier_chunk_free(struct mmfs_tier *t, uint32_t id)
 	}
 	t->used[c.tier]--;
 	t->frees++;
+	pthread_mutex_unlock(&t->lock);
+	if (c.tier != MMFS_TIER_DRAM)
+		return;
+	/* Discard before the frame is reusable, or we would zap new data. */
+	tier_dram_slot_discard(&t->dram, c.slot, t->chunk_size);
+	pthread_mutex_lock(&t->lock);
+	tier_dram_slot_put_locked(&t->dram, c.slot);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -320,8 +349,12 @@ static uint64_t now_ns(void)
 void mmfs_tier_access(struct mmfs_tier *t, uint32_t id, size_t len,
 		      bool write)
 {
+	uint16_t *heat = &t->chunks[id].heat;
 	uint64_t ns, until;
 
+	/* Saturating; a race may lose a count, which only adds noise. */
+	if (__atomic_load_n(heat, __ATOMIC_RELAXED) != UINT16_MAX)
+		__atomic_fetch_add(heat, 1, __ATOMIC_RELAXED);
 	if (!t->emulate || t->chunks[id].tier != MMFS_TIER_PMEM)
 		return;
 	if (write)
@@ -386,8 +419,11 @@ int mmfs_tier_ready(struct mmfs_tier *t)
 
 void mmfs_tier_chunk_dirty(struct mmfs_tier *t, uint32_t id)
 {
-	if (t->pool)
-		dirty_set(t, id);
+	if (!t->pool)
+		return;
+	dirty_set(t, id);
+	atomic_fetch_or_explicit(&t->touched[id >> 6], 1ull << (id & 63),
+				 memory_order_release);
 }
 
 void mmfs_tier_epoch_take(struct mmfs_tier *t, struct mmfs_tier_epoch *e)
@@ -490,9 +526,11 @@ uint64_t mmfs_tier_writeback(struct mmfs_tier *t, const uint32_t *ids,
 	if (!t->pool)
 		return 0;
 	pmem = pool_is_pmem(t);
+	mmfs_tier_io_begin(t); /* no chunk moves under the copies */
 	for (i = 0; i < n; i++)
 		if (ids[i] >= 1 && ids[i] <= t->max_id)
 			wb_one(t, ids[i], &r, pmem);
+	mmfs_tier_io_end(t);
 	wb_finish(t, &r, pmem);
 	return r.n;
 }
@@ -507,6 +545,7 @@ uint64_t mmfs_tier_writeback_all(struct mmfs_tier *t)
 		return 0;
 	pmem = pool_is_pmem(t);
 	nwords = ((size_t)t->max_id >> 6) + 1;
+	mmfs_tier_io_begin(t);
 	for (w = 0; w < nwords; w++) {
 		uint64_t bits = atomic_load_explicit(&t->dirty[w],
 						     memory_order_acquire);
@@ -519,6 +558,7 @@ uint64_t mmfs_tier_writeback_all(struct mmfs_tier *t)
 			wb_one(t, id, &r, pmem);
 		}
 	}
+	mmfs_tier_io_end(t);
 	wb_finish(t, &r, pmem);
 	return r.n;
 }
@@ -534,6 +574,25 @@ const void *mmfs_tier_zero(const struct mmfs_tier *t)
 	return t->zero;
 }
 
+void mmfs_tier_heat_histogram(const struct mmfs_tier *t,
+			      uint64_t h[MMFS_TIER_HEAT_BUCKETS])
+{
+	uint32_t id;
+
+	memset(h, 0, MMFS_TIER_HEAT_BUCKETS * sizeof(*h));
+	for (id = 1; id < t->id_next && id <= t->max_id; id++) {
+		const struct tier_chunk *c = &t->chunks[id];
+		uint16_t heat;
+		unsigned b;
+
+		if (!c->used)
+			continue;
+		heat = __atomic_load_n(&c->heat, __ATOMIC_RELAXED);
+		b = heat ? 1 + (unsigned)(31 - __builtin_clz(heat)) : 0;
+		h[MMFS_MIN(b, MMFS_TIER_HEAT_BUCKETS - 1u)]++;
+	}
+}
+
 void mmfs_tier_stat(struct mmfs_tier *t, struct mmfs_tier_stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -546,6 +605,10 @@ void mmfs_tier_stat(struct mmfs_tier *t, struct mmfs_tier_stat *st)
 	st->free_chunks = st->capacity_chunks - t->used[MMFS_TIER_DRAM] -
 			  t->used[MMFS_TIER_PMEM] - t->freed.n;
 	st->pending_chunks = t->freed.n;
+	st->promotions = t->promotions;
+	st->demotions = t->demotions;
+	st->moved_bytes = t->moved_bytes;
+	st->epochs = t->epochs;
 	st->writebacks = t->writebacks;
 	st->writeback_bytes = t->wb_bytes;
 	st->used_chunks[MMFS_TIER_DRAM] = t->used[MMFS_TIER_DRAM];

@@ -30,6 +30,15 @@ enum mmfs_tier_kind {
 	MMFS_TIER_COUNT
 };
 
+/* Placement hints (user.mmfs.tier): a pin overrides heat. */
+enum mmfs_tier_hint {
+	MMFS_HINT_AUTO = 0,
+	MMFS_HINT_DRAM = 1,
+	MMFS_HINT_PMEM = 2,
+};
+
+#define MMFS_TIER_HEAT_BUCKETS 8 /* heat 0, 1, 2-3, 4-7, ... 64+ */
+
 struct mmfs_tier_opts {
 	uint64_t dram_bytes;    /* DRAM budget; rounded down to chunks */
 	uint32_t chunk_size;    /* power of two in [MMFS_CHUNK_MIN, _MAX] */
@@ -46,6 +55,9 @@ struct mmfs_tier_opts {
 	struct mmfs_pool *pool;
 	/* Add Optane PMem latency/bandwidth to PMEM chunk accesses. */
 	bool emulate_optane;
+	/* The tiering engine (pools only; mmfs_tier_engine_start). */
+	unsigned epoch_ms;      /* heat halves every epoch; 0 = 1000 */
+	uint64_t migrate_bps;   /* migration bandwidth cap; 0 = 1 GiB/s */
 };
 
 struct mmfs_tier_stat {
@@ -61,7 +73,11 @@ struct mmfs_tier_stat {
 	uint64_t writebacks;                    /* chunks made durable */
 	uint64_t writeback_bytes;
 	bool persistent;
+	uint64_t promotions, demotions;         /* chunks moved by the engine */
+	uint64_t moved_bytes;
+	uint64_t epochs;                        /* engine epochs run */
 };
+
 
 struct mmfs_tier;
 
@@ -118,6 +134,32 @@ const void *mmfs_tier_zero(const struct mmfs_tier *t);
 void mmfs_tier_access(struct mmfs_tier *t, uint32_t id, size_t len,
 		      bool write);
 
+/*
+ * mmfs_tier_io_begin / _end -- bracket every use of chunk bytes by a
+ * request, from asking where they are (chunk_addr) to being done with
+ * them (the reply sent): the tiering engine moves no chunk meanwhile.
+ * Shared and cheap; take it before any fs lock. Not recursive.
+ */
+void mmfs_tier_io_begin(struct mmfs_tier *t);
+void mmfs_tier_io_end(struct mmfs_tier *t);
+
+/*
+ * The tiering engine: a thread that, every epoch, halves every chunk's
+ * heat, keeps DRAM use between watermarks, promotes the hottest PMEM
+ * chunks and demotes the coldest DRAM ones (with hysteresis and a
+ * bandwidth cap), honouring pins. Pools only: start returns -EINVAL on a
+ * volatile tier set. stop waits for it.
+ */
+int mmfs_tier_engine_start(struct mmfs_tier *t);
+void mmfs_tier_engine_stop(struct mmfs_tier *t);
+/* mmfs_tier_engine_epoch -- run one epoch now (tests, benchmarks) */
+void mmfs_tier_engine_epoch(struct mmfs_tier *t);
+
+/* mmfs_tier_chunk_hint -- pin chunk @id to a tier, or release it */
+void mmfs_tier_chunk_hint(struct mmfs_tier *t, uint32_t id,
+			  enum mmfs_tier_hint hint);
+uint16_t mmfs_tier_chunk_heat(const struct mmfs_tier *t, uint32_t id);
+
 /* --- persistent pools (no-ops on a volatile tier set) --------------------- */
 bool mmfs_tier_persistent(const struct mmfs_tier *t);
 
@@ -161,6 +203,10 @@ void mmfs_tier_epoch_end(struct mmfs_tier *t, struct mmfs_tier_epoch *e);
 uint64_t mmfs_tier_writeback(struct mmfs_tier *t, const uint32_t *ids,
 			     size_t n);
 uint64_t mmfs_tier_writeback_all(struct mmfs_tier *t);
+
+/* Chunks in use per heat bucket (0, 1, 2-3, ... 64+): scans every id. */
+void mmfs_tier_heat_histogram(const struct mmfs_tier *t,
+			      uint64_t h[MMFS_TIER_HEAT_BUCKETS]);
 
 /* mmfs_tier_stat -- a consistent snapshot of the counters. */
 void mmfs_tier_stat(struct mmfs_tier *t, struct mmfs_tier_stat *st);

@@ -19,10 +19,11 @@ struct mmfs_pool;
  * MMFS_TIER_DRAM.
  */
 struct tier_chunk {
-	uint32_t slot;  /* DRAM slot (tier DRAM), else unused on a pool */
-	uint8_t tier;   /* enum mmfs_tier_kind */
-	uint8_t used;   /* 1 while allocated */
-	uint16_t heat;  /* access counter, decayed per epoch (engine) */
+	uint32_t slot;    /* DRAM slot (tier DRAM), else unused on a pool */
+	uint8_t tier;     /* enum mmfs_tier_kind */
+	uint8_t used : 1; /* allocated */
+	uint8_t pin : 2;  /* enum mmfs_tier_hint */
+	uint16_t heat;    /* accesses, halved every epoch; __atomic ops */
 };
 
 /*
@@ -85,7 +86,51 @@ struct mmfs_tier {
 	size_t dirty_bytes;
 	struct tier_idvec fresh, freed; /* protected by lock */
 	uint64_t writebacks, wb_bytes;  /* protected by lock */
+
+	/*
+	 * The tiering engine (engine.c; pools only). mlock keeps chunk
+	 * memory where requests found it: every request that reads or
+	 * writes chunk bytes holds it shared from before it asks where the
+	 * bytes are until it is done with them (mmfs_tier_io_begin/end); the
+	 * engine holds it exclusively only to remap a batch of chunks it
+	 * has already copied. Taken before any fs inode lock, after plock.
+	 * touched: one bit per id, set after stores like the dirty bit and
+	 * cleared by the engine before it copies: a chunk written during
+	 * its copy is copied again under mlock.
+	 */
+	pthread_rwlock_t mlock;
+	_Atomic uint64_t *touched;
+	struct tier_engine *engine;
+	unsigned epoch_ms;
+	uint64_t migrate_bps;
+	uint64_t promotions, demotions, moved_bytes, epochs; /* lock */
 };
+
+/* engine.c: the policy, a pure function (unit-tested) */
+struct tier_cand {
+	uint32_t id;
+	uint16_t heat;
+	uint8_t tier; /* enum mmfs_tier_kind */
+	uint8_t pin;  /* enum mmfs_tier_hint */
+};
+
+struct tier_plan {
+	uint32_t *promote, *demote; /* ids, hottest / coldest first */
+	size_t npromote, ndemote;
+};
+
+/*
+ * tier_plan -- which chunks to move this epoch. @c: every chunk in use
+ * (reordered in place). @dram_total/@dram_used: frames. @budget: most
+ * moves. Returns 0 or -ENOMEM; free out->promote and out->demote.
+ */
+int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
+	      uint64_t dram_used, uint64_t budget, struct tier_plan *out);
+
+#define TIER_HIGH_PCT 95  /* demote above this share of DRAM frames */
+#define TIER_LOW_PCT 90   /* down to this; promote only below it */
+#define TIER_SWAP_FACTOR 2 /* a swap needs hot >= 2 * cold + 2 */
+#define TIER_SWAP_MARGIN 2
 
 int tier_dram_init(struct tier_dram *d, uint64_t bytes, uint32_t chunk_size,
 		   const char *nodes);

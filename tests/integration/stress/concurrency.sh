@@ -10,8 +10,10 @@
 # Usage: concurrency.sh [MOUNT-OPTIONS]   (default dram=1G)
 # MMFS_STRESS_NPROC (default 4) and MMFS_STRESS_SECONDS (default 25).
 # With pmem_size= in the options the mount is on a pool in the test's
-# directory, and commits (mmfsctl sync, 3 a second) and the checkpoints
-# they trigger run beside the I/O; fsck must find the pool clean after.
+# directory, and commits (mmfsctl sync, 3 a second), the checkpoints they
+# trigger and the tiering engine's migrations (a DRAM tier much smaller
+# than the data, short epochs) run beside the I/O; every byte is checked,
+# and fsck must find the pool clean after.
 #
 # TIMEOUT: 240
 # NEEDS: root

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_tier_engine.c -- the tiering engine without a mount: the policy
+ * (tier_plan) on synthetic heat -- watermarks, promotion order, hysteresis,
+ * the budget, hint precedence -- and, on a real pool file, heat decay and
+ * saturation and migrations that keep every chunk's bytes.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tier/tier_i.h"
+
+static struct tier_cand cand(uint32_t id, uint16_t heat, int tier, int pin)
+{
+	return (struct tier_cand){ .id = id, .heat = heat, .tier = (uint8_t)tier,
+				   .pin = (uint8_t)pin };
+}
+
+static bool has(const uint32_t *v, size_t n, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] == id)
+			return true;
+	return false;
+}
+
+/* Room in DRAM: the hottest PMEM chunks come in, hottest first. */
+static void test_promote_below_low(void **state)
+{
+	struct tier_cand c[] = {
+		cand(1, 0, MMFS_TIER_PMEM, 0), cand(2, 9, MMFS_TIER_PMEM, 0),
+		cand(3, 4, MMFS_TIER_PMEM, 0), cand(4, 7, MMFS_TIER_PMEM, 0),
+	};
+	struct tier_plan p;
+
+	assert_int_equal(tier_plan(c, 4, 100, 0, 100, &p), 0);
+	assert_int_equal(p.ndemote, 0);
+	assert_int_equal(p.npromote, 3); /* not the one with heat 0 */
+	assert_int_equal(p.promote[0], 2);
+	assert_int_equal(p.promote[1], 4);
+	assert_int_equal(p.promote[2], 3);
+	free(p.promote);
+	free(p.demote);
+	/* The budget caps the moves. */
+	assert_int_equal(tier_plan(c, 4, 100, 0, 2, &p), 0);
+	assert_int_equal(p.npromote, 2);
+	free(p.promote);
+	free(p.demote);
+	/* At the low watermark: only swaps, and none is worth it here. */
+	assert_int_equal(tier_plan(c, 4, 100, 90, 100, &p), 0);
+	assert_int_equal(p.npromote, 0);
+	free(p.promote);
+	free(p.demote);
+}
+
+/* Above the high watermark: the coldest go, down to the low one. */
+static void test_demote_above_high(void **state)
+{
+	struct tier_cand c[20];
+	struct tier_plan p;
+	uint32_t i;
+
+	for (i = 0; i < 20; i++)
+		c[i] = cand(i + 1, (uint16_t)(20 - i), MMFS_TIER_DRAM, 0);
+	/* 20 frames, 20 used: high = 19, low = 18 -> two demotions. */
+	assert_int_equal(tier_plan(c, 20, 20, 20, 100, &p), 0);
+	assert_int_equal(p.ndemote, 2);
+	assert_int_equal(p.demote[0], 20); /* heat 1 */
+	assert_int_equal(p.demote[1], 19); /* heat 2 */
+	assert_int_equal(p.npromote, 0);
+	free(p.promote);
+	free(p.demote);
+}
+
+/* Full DRAM: a PMEM chunk replaces the coldest only if twice as hot + 2. */
+static void test_hysteresis(void **state)
+{
+	struct tier_cand c[] = {
+		cand(1, 3, MMFS_TIER_DRAM, 0), cand(2, 50, MMFS_TIER_DRAM, 0),
+		cand(3, 7, MMFS_TIER_PMEM, 0),
+	};
+	struct tier_plan p;
+
+	/* DRAM at the high watermark: 7 < 2 * 3 + 2, no swap. */
+	assert_int_equal(tier_plan(c, 3, 100, 95, 100, &p), 0);
+	assert_int_equal(p.npromote + p.ndemote, 0);
+	free(p.promote);
+	free(p.demote);
+	c[2].heat = 8; /* now 8 >= 8: swap with the coldest */
+	assert_int_equal(tier_plan(c, 3, 100, 95, 100, &p), 0);
+	assert_int_equal(p.npromote, 1);
+	assert_int_equal(p.promote[0], 3);
+	assert_int_equal(p.ndemote, 1);
+	assert_int_equal(p.demote[0], 1);
+	free(p.promote);
+	free(p.demote);
+}
+
+/* Pins beat heat, both ways. */
+static void test_hint_precedence(void **state)
+{
+	struct tier_cand c[] = {
+		cand(1, 0, MMFS_TIER_DRAM, MMFS_HINT_DRAM),   /* coldest: stays */
+		cand(2, 60, MMFS_TIER_DRAM, MMFS_HINT_PMEM),  /* hot: goes */
+		cand(3, 0, MMFS_TIER_PMEM, MMFS_HINT_DRAM),   /* cold: comes */
+		cand(4, 90, MMFS_TIER_PMEM, MMFS_HINT_PMEM),  /* hot: stays */
+		cand(5, 1, MMFS_TIER_DRAM, 0),
+	};
+	struct tier_plan p;
+
+	/* 3 frames, all used. */
+	assert_int_equal(tier_plan(c, 5, 3, 3, 100, &p), 0);
+	assert_true(has(p.demote, p.ndemote, 2));
+	assert_false(has(p.demote, p.ndemote, 1));
+	assert_true(has(p.promote, p.npromote, 3));
+	assert_false(has(p.promote, p.npromote, 4));
+	free(p.promote);
+	free(p.demote);
+}
+
+/* --- on a pool --------------------------------------------------------------- */
+
+struct env {
+	char dir[64], path[96];
+	struct mmfs_pool *pool;
+	struct mmfs_tier *t;
+};
+
+static int setup(void **state)
+{
+	struct mmfs_pool_mkfs_opts mo = { .size = 16u << 20, .chunk_size = 4096 };
+	struct mmfs_tier_opts to = { .dram_bytes = 4 * 4096 };
+	struct env *e = calloc(1, sizeof(*e));
+	char why[MMFS_POOL_WHY];
+
+	assert_non_null(e);
+	strcpy(e->dir, "/dev/shm/mmfs-engine-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	snprintf(e->path, sizeof(e->path), "%s/pool", e->dir);
+	assert_int_equal(mmfs_pool_mkfs(e->path, &mo, why), 0);
+	assert_int_equal(mmfs_pool_open(e->path, 0, &e->pool, why), 0);
+	assert_int_equal(mmfs_pool_log_replay(e->pool, NULL, NULL, NULL, why),
+			 0);
+	to.pool = e->pool;
+	assert_int_equal(mmfs_tier_new(&to, &e->t), 0);
+	assert_int_equal(mmfs_tier_ready(e->t), 0);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	mmfs_tier_free(&e->t);
+	mmfs_pool_close(&e->pool);
+	unlink(e->path);
+	rmdir(e->dir);
+	free(e);
+	return 0;
+}
+
+static void test_decay(void **state)
+{
+	struct env *e = *state;
+	uint32_t id;
+	int i;
+
+	assert_int_equal(mmfs_tier_chunk_alloc(e->t, &id), 0);
+	for (i = 0; i < 10; i++)
+		mmfs_tier_access(e->t, id, 100, false);
+	assert_int_equal(mmfs_tier_chunk_heat(e->t, id), 10);
+	mmfs_tier_engine_epoch(e->t);
+	assert_int_equal(mmfs_tier_chunk_heat(e->t, id), 5);
+	mmfs_tier_engine_epoch(e->t);
+	mmfs_tier_engine_epoch(e->t);
+	assert_int_equal(mmfs_tier_chunk_heat(e->t, id), 1);
+	mmfs_tier_engine_epoch(e->t);
+	assert_int_equal(mmfs_tier_chunk_heat(e->t, id), 0);
+	for (i = 0; i < 70000; i++) /* saturates, never wraps */
+		mmfs_tier_access(e->t, id, 1, true);
+	assert_int_equal(mmfs_tier_chunk_heat(e->t, id), UINT16_MAX);
+	mmfs_tier_chunk_free(e->t, id);
+}
+
+/* 8 chunks, 4 frames: the hot PMEM ones come in, all bytes survive. */
+static void test_migration_keeps_bytes(void **state)
+{
+	struct env *e = *state;
+	struct mmfs_tier_stat st;
+	uint32_t id[8];
+	int i, k;
+
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(mmfs_tier_chunk_alloc(e->t, &id[i]), 0);
+		memset(mmfs_tier_chunk_addr(e->t, id[i]), 'a' + i, 4096);
+		mmfs_tier_chunk_dirty(e->t, id[i]);
+	}
+	/* The first 4 went to DRAM (new chunks do), the rest to PMEM. */
+	for (i = 0; i < 8; i++)
+		assert_int_equal(mmfs_tier_chunk_tier(e->t, id[i]),
+				 i < 4 ? MMFS_TIER_DRAM : MMFS_TIER_PMEM);
+	for (k = 0; k < 3; k++) {
+		for (i = 6; i < 8; i++) { /* the last two are hot */
+			int j;
+
+			for (j = 0; j < 20; j++)
+				mmfs_tier_access(e->t, id[i], 4096, false);
+		}
+		mmfs_tier_engine_epoch(e->t);
+	}
+	assert_int_equal(mmfs_tier_chunk_tier(e->t, id[6]), MMFS_TIER_DRAM);
+	assert_int_equal(mmfs_tier_chunk_tier(e->t, id[7]), MMFS_TIER_DRAM);
+	mmfs_tier_stat(e->t, &st);
+	assert_true(st.promotions >= 2);
+	assert_true(st.demotions >= 2);
+	assert_true(st.used_chunks[MMFS_TIER_DRAM] <= 4);
+	for (i = 0; i < 8; i++) {
+		const char *p = mmfs_tier_chunk_addr(e->t, id[i]);
+		int j;
+
+		for (j = 0; j < 4096; j++)
+			assert_int_equal(p[j], 'a' + i);
+	}
+	/* A chunk pinned to PMEM leaves DRAM however hot it is. */
+	mmfs_tier_chunk_hint(e->t, id[7], MMFS_HINT_PMEM);
+	mmfs_tier_engine_epoch(e->t);
+	assert_int_equal(mmfs_tier_chunk_tier(e->t, id[7]), MMFS_TIER_PMEM);
+	for (i = 0; i < 8; i++)
+		mmfs_tier_chunk_free(e->t, id[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_promote_below_low),
+		cmocka_unit_test(test_demote_above_high),
+		cmocka_unit_test(test_hysteresis),
+		cmocka_unit_test(test_hint_precedence),
+		cmocka_unit_test_setup_teardown(test_decay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_keeps_bytes,
+						setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

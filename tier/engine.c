@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * engine.c -- the tiering engine: heat, the placement policy and
+ * migration between DRAM frames and PMEM homes.
+ *
+ * Heat: every request that touches a chunk adds one to its 16-bit counter
+ * (mmfs_tier_access, saturating); every epoch halves all of them, so heat
+ * is an exponentially decayed access count with a half-life of one epoch
+ * (HeMem's cooling). Increments and halvings race without locks: a lost
+ * increment is noise, and both only ever move a counter towards the truth.
+ *
+ * Policy (tier_plan, pure): pins first (a chunk pinned to DRAM is
+ * promoted, to PMEM demoted, whatever its heat); DRAM above the high
+ * watermark is brought down to the low one by demoting the coldest; the
+ * hottest PMEM chunks are promoted while DRAM is below the low watermark
+ * (the headroom TPP keeps for new writes); past that a PMEM chunk replaces
+ * the coldest DRAM chunk only if it is at least twice as hot, plus a
+ * margin (hysteresis: chunks of similar heat never ping-pong). At most
+ * migrate_bps * epoch bytes move per epoch.
+ *
+ * Migration is copy, then remap: the copy runs beside I/O; then, holding
+ * mlock exclusively (no request is between io_begin and io_end), each
+ * chunk written during its copy (touched bit) is copied again, and its
+ * placement switches. A request therefore finds a chunk either wholly at
+ * its old place or wholly at its new one, and no write is lost. Chunk ids
+ * never change: maps (snapshot/) never see a migration.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tier/tier_i.h"
+#include "utils/err.h"
+#include "utils/log.h"
+
+#define BATCH 64 /* chunks remapped per exclusive section */
+
+struct tier_engine {
+	pthread_t thread;
+	pthread_mutex_t lock; /* stop and the wakeup */
+	pthread_cond_t cond;
+	bool stop;
+};
+
+/* --- the policy ---------------------------------------------------------- */
+
+static int by_heat_up(const void *a, const void *b)
+{
+	const struct tier_cand *x = a, *y = b;
+
+	return (int)x->heat - (int)y->heat;
+}
+
+static int push(uint32_t **v, size_t *n, size_t cap, uint32_t id)
+{
+	if (*n >= cap)
+		return -ENOSPC;
+	(*v)[(*n)++] = id;
+	return 0;
+}
+
+int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
+	      uint64_t dram_used, uint64_t budget, struct tier_plan *out)
+{
+	uint64_t high = dram_total * TIER_HIGH_PCT / 100;
+	uint64_t low = dram_total * TIER_LOW_PCT / 100;
+	size_t nd = 0, np = 0, i, cold, hot;
+	struct tier_cand *d, *p;
+	size_t cap = (size_t)MMFS_MIN(budget, (uint64_t)n);
+
+	memset(out, 0, sizeof(*out));
+	out->promote = malloc((cap + 1) * sizeof(uint32_t));
+	out->demote = malloc((cap + 1) * sizeof(uint32_t));
+	d = malloc((n + 1) * sizeof(*d));
+	p = malloc((n + 1) * sizeof(*p));
+	if (!out->promote || !out->demote || !d || !p) {
+		free(d);
+		free(p);
+		free(out->promote);
+		free(out->demote);
+		memset(out, 0, sizeof(*out));
+		return -ENOMEM;
+	}
+	/* Split by tier; pins against their tier move first. */
+	for (i = 0; i < n; i++) {
+		if (c[i].tier == MMFS_TIER_DRAM) {
+			if (c[i].pin == MMFS_HINT_PMEM) {
+				if (push(&out->demote, &out->ndemote, cap,
+					 c[i].id) == 0)
+					dram_used--;
+			} else {
+				d[nd++] = c[i];
+			}
+		} else if (c[i].pin != MMFS_HINT_PMEM) {
+			p[np++] = c[i];
+		}
+	}
+	/* DRAM ascending by heat (coldest first), pinned ones last. */
+	qsort(d, nd, sizeof(*d), by_heat_up);
+	for (i = 0; i < nd; i++)
+		if (d[i].pin == MMFS_HINT_DRAM)
+			d[i].heat = UINT16_MAX;
+	qsort(d, nd, sizeof(*d), by_heat_up);
+	/* PMEM: pinned to DRAM first, then hottest first. */
+	for (i = 0; i < np; i++)
+		if (p[i].pin == MMFS_HINT_DRAM)
+			p[i].heat = UINT16_MAX;
+	qsort(p, np, sizeof(*p), by_heat_up);
+	cold = 0;
+	hot = np; /* p[hot - 1] is the hottest left */
+	/* Above the high watermark: down to the low one. */
+	while (dram_used > high && cold < nd &&
+	       d[cold].heat != UINT16_MAX &&
+	       out->ndemote + out->npromote < cap) {
+		push(&out->demote, &out->ndemote, cap, d[cold++].id);
+		dram_used--;
+		while (dram_used > low && cold < nd &&
+		       d[cold].heat != UINT16_MAX &&
+		       out->ndemote + out->npromote < cap) {
+			push(&out->demote, &out->ndemote, cap, d[cold++].id);
+			dram_used--;
+		}
+	}
+	while (hot > 0 && out->ndemote + out->npromote < cap) {
+		struct tier_cand h = p[hot - 1];
+
+		if (h.heat == 0)
+			break; /* nothing warm is left in PMEM */
+		if (dram_used < low && dram_used < dram_total) {
+			push(&out->promote, &out->npromote, cap, h.id);
+			dram_used++;
+			hot--;
+			continue;
+		}
+		/* Full: swap with the coldest only if clearly hotter. */
+		if (cold >= nd || d[cold].heat == UINT16_MAX ||
+		    (h.heat != UINT16_MAX &&
+		     h.heat < TIER_SWAP_FACTOR * d[cold].heat +
+				      TIER_SWAP_MARGIN) ||
+		    out->ndemote + out->npromote + 2 > cap)
+			break;
+		push(&out->demote, &out->ndemote, cap, d[cold++].id);
+		push(&out->promote, &out->npromote, cap, h.id);
+		hot--;
+	}
+	free(d);
+	free(p);
+	return 0;
+}
+
+/* --- heat ---------------------------------------------------------------- */
+
+uint16_t mmfs_tier_chunk_heat(const struct mmfs_tier *t, uint32_t id)
+{
+	return __atomic_load_n(&t->chunks[id].heat, __ATOMIC_RELAXED);
+}
+
+void mmfs_tier_chunk_hint(struct mmfs_tier *t, uint32_t id,
+			  enum mmfs_tier_hint hint)
+{
+	pthread_mutex_lock(&t->lock);
+	if (id >= 1 && id <= t->max_id && t->chunks[id].used)
+		t->chunks[id].pin = hint & 3;
+	pthread_mutex_unlock(&t->lock);
+}
+
+void mmfs_tier_io_begin(struct mmfs_tier *t)
+{
+	if (t->pool)
+		pthread_rwlock_rdlock(&t->mlock);
+}
+
+void mmfs_tier_io_end(struct mmfs_tier *t)
+{
+	if (t->pool)
+		pthread_rwlock_unlock(&t->mlock);
+}
+
+/* --- migration ------------------------------------------------------------ */
+
+struct move {
+	uint32_t id;
+	uint32_t from_slot;  /* DRAM slot when demoting */
+	uint32_t to_slot;    /* DRAM slot when promoting */
+	bool promote;
+	bool ok;
+};
+
+static char *frame(const struct mmfs_tier *t, uint32_t slot)
+{
+	return t->dram.base + ((size_t)slot << t->chunk_shift);
+}
+
+static char *home(const struct mmfs_tier *t, uint32_t id)
+{
+	return mmfs_pool_slot_addr(t->pool, id - 1);
+}
+
+static void touched_clear(struct mmfs_tier *t, uint32_t id)
+{
+	atomic_fetch_and_explicit(&t->touched[id >> 6], ~(1ull << (id & 63)),
+				  memory_order_acq_rel);
+}
+
+static bool touched(struct mmfs_tier *t, uint32_t id)
+{
+	return atomic_load_explicit(&t->touched[id >> 6],
+				    memory_order_acquire) &
+	       (1ull << (id & 63));
+}
+
+/* copy_one -- (internal) @m's bytes to their new place */
+static void copy_one(struct mmfs_tier *t, const struct move *m)
+{
+	if (m->promote)
+		memcpy(frame(t, m->to_slot), home(t, m->id), t->chunk_size);
+	else
+		mmfs_pool_copy(t->pool, home(t, m->id),
+			       frame(t, m->from_slot), t->chunk_size);
+}
+
+/*
+ * prepare -- (internal) check @m against the chunk's current placement and
+ * take a DRAM frame for a promotion. Under tier->lock.
+ */
+static bool prepare_locked(struct mmfs_tier *t, struct move *m)
+{
+	struct tier_chunk c = t->chunks[m->id];
+
+	if (!c.used || (c.tier == MMFS_TIER_DRAM) == m->promote)
+		return false;
+	if (m->promote) {
+		if (tier_dram_slot_get_locked(&t->dram, &m->to_slot) < 0)
+			return false;
+	} else {
+		m->from_slot = c.slot;
+	}
+	return true;
+}
+
+/*
+ * run_batch -- (internal) move up to BATCH chunks: copy beside the I/O,
+ * then remap under mlock, copying again what was written meanwhile.
+ */
+static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
+{
+	uint64_t moved = 0, prom = 0, dem = 0;
+	size_t i;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = 0; i < n; i++)
+		m[i].ok = prepare_locked(t, &m[i]);
+	pthread_mutex_unlock(&t->lock);
+	for (i = 0; i < n; i++) {
+		if (!m[i].ok)
+			continue;
+		touched_clear(t, m[i].id);
+		copy_one(t, &m[i]);
+	}
+	pthread_rwlock_wrlock(&t->mlock);
+	mmfs_pool_drain(t->pool); /* non-temporal copies: visible to all */
+	pthread_mutex_lock(&t->lock);
+	for (i = 0; i < n; i++) {
+		struct tier_chunk *c = &t->chunks[m[i].id];
+
+		if (!m[i].ok)
+			continue;
+		/* Freed (or moved) while we copied: undo. */
+		if (!c->used || (c->tier == MMFS_TIER_DRAM) == m[i].promote ||
+		    (!m[i].promote && c->slot != m[i].from_slot)) {
+			if (m[i].promote)
+				tier_dram_slot_put_locked(&t->dram,
+							  m[i].to_slot);
+			m[i].ok = false;
+			continue;
+		}
+		if (touched(t, m[i].id))
+			copy_one(t, &m[i]);
+		if (m[i].promote) {
+			c->tier = MMFS_TIER_DRAM;
+			c->slot = m[i].to_slot;
+			t->used[MMFS_TIER_PMEM]--;
+			t->used[MMFS_TIER_DRAM]++;
+			prom++;
+		} else {
+			c->tier = MMFS_TIER_PMEM;
+			c->slot = 0;
+			t->used[MMFS_TIER_DRAM]--;
+			t->used[MMFS_TIER_PMEM]++;
+			dem++;
+		}
+		moved += t->chunk_size;
+	}
+	mmfs_pool_drain(t->pool); /* before anyone reads the new place */
+	t->promotions += prom;
+	t->demotions += dem;
+	t->moved_bytes += moved;
+	pthread_mutex_unlock(&t->lock);
+	pthread_rwlock_unlock(&t->mlock);
+	/* The old frames of demoted chunks: given back, then reusable. */
+	for (i = 0; i < n; i++) {
+		if (!m[i].ok || m[i].promote)
+			continue;
+		/* The home now has bytes a writeback must persist. */
+		mmfs_tier_chunk_dirty(t, m[i].id);
+		tier_dram_slot_discard(&t->dram, m[i].from_slot,
+				       t->chunk_size);
+		pthread_mutex_lock(&t->lock);
+		tier_dram_slot_put_locked(&t->dram, m[i].from_slot);
+		pthread_mutex_unlock(&t->lock);
+	}
+}
+
+static void migrate(struct mmfs_tier *t, const struct tier_plan *pl)
+{
+	struct move m[BATCH];
+	size_t i, n = 0;
+
+	/* Demotions first: they make the room promotions take. */
+	for (i = 0; i < pl->ndemote; i++) {
+		m[n++] = (struct move){ .id = pl->demote[i] };
+		if (n == BATCH) {
+			run_batch(t, m, n);
+			n = 0;
+		}
+	}
+	if (n)
+		run_batch(t, m, n);
+	n = 0;
+	for (i = 0; i < pl->npromote; i++) {
+		m[n++] = (struct move){ .id = pl->promote[i], .promote = true };
+		if (n == BATCH) {
+			run_batch(t, m, n);
+			n = 0;
+		}
+	}
+	if (n)
+		run_batch(t, m, n);
+}
+
+/* --- epochs ---------------------------------------------------------------- */
+
+void mmfs_tier_engine_epoch(struct mmfs_tier *t)
+{
+	struct tier_cand *c;
+	struct tier_plan pl;
+	uint64_t dram_used, budget;
+	uint32_t id, last;
+	size_t n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	last = t->id_next;
+	dram_used = t->used[MMFS_TIER_DRAM];
+	pthread_mutex_unlock(&t->lock);
+	c = malloc((size_t)last * sizeof(*c) + 1);
+	if (!c)
+		return;
+	/* Decay and gather in one pass; entries are read without the lock:
+	 * the plan is advice, run_batch checks every move again. */
+	for (id = 1; id < last; id++) {
+		struct tier_chunk *e = &t->chunks[id];
+		uint16_t h = __atomic_load_n(&e->heat, __ATOMIC_RELAXED);
+
+		if (h)
+			__atomic_store_n(&e->heat, (uint16_t)(h >> 1),
+					 __ATOMIC_RELAXED);
+		if (!e->used)
+			continue;
+		c[n++] = (struct tier_cand){ .id = id, .heat = h,
+					     .tier = e->tier, .pin = e->pin };
+	}
+	budget = t->migrate_bps * t->epoch_ms / 1000 / t->chunk_size;
+	if (tier_plan(c, n, t->dram.nslots, dram_used, MMFS_MAX(budget, 1),
+		      &pl) == 0) {
+		migrate(t, &pl);
+		free(pl.promote);
+		free(pl.demote);
+	}
+	free(c);
+	pthread_mutex_lock(&t->lock);
+	t->epochs++;
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void *engine_main(void *arg)
+{
+	struct mmfs_tier *t = arg;
+	struct tier_engine *e = t->engine;
+	struct timespec until;
+
+	pthread_mutex_lock(&e->lock);
+	while (!e->stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)(t->epoch_ms % 1000) * 1000000L;
+		until.tv_sec += t->epoch_ms / 1000 + until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		while (!e->stop &&
+		       pthread_cond_timedwait(&e->cond, &e->lock, &until) == 0)
+			;
+		if (e->stop)
+			break;
+		pthread_mutex_unlock(&e->lock);
+		mmfs_tier_engine_epoch(t);
+		pthread_mutex_lock(&e->lock);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return NULL;
+}
+
+int mmfs_tier_engine_start(struct mmfs_tier *t)
+{
+	struct tier_engine *e;
+
+	if (!t->pool || t->engine)
+		return -EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->cond, NULL);
+	t->engine = e;
+	if (pthread_create(&e->thread, NULL, engine_main, t) != 0) {
+		t->engine = NULL;
+		pthread_mutex_destroy(&e->lock);
+		pthread_cond_destroy(&e->cond);
+		free(e);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+void mmfs_tier_engine_stop(struct mmfs_tier *t)
+{
+	struct tier_engine *e = t->engine;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->stop = true;
+	pthread_cond_signal(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+	pthread_join(e->thread, NULL);
+	pthread_mutex_destroy(&e->lock);
+	pthread_cond_destroy(&e->cond);
+	free(e);
+	t->engine = NULL;
+}
