@@ -14,8 +14,8 @@
  * watermark is brought down to the low one by demoting the coldest; the
  * hottest PMEM chunks are promoted while DRAM is below the low watermark
  * (the headroom TPP keeps for new writes); past that a PMEM chunk replaces
- * the coldest DRAM chunk only if it is at least twice as hot, plus a
- * margin (hysteresis: chunks of similar heat never ping-pong). At most
+ * the coldest DRAM chunk only if it is at least twice as hot, plus one
+ * (hysteresis: chunks of similar heat never ping-pong). At most
  * migrate_bps * epoch bytes move per epoch.
  *
  * Migration is copy, then remap: the copy runs beside I/O; then, holding
