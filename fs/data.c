@@ -421,19 +421,35 @@ int64_t fs_data_copy(struct fs *fs, struct fs_inode *src, uint64_t soff,
 
 /* --- tier hints and the virtual xattrs -------------------------------------- */
 
-int fs_hint_parse(const void *value, size_t size)
+/* word -- (internal) the index of @value in @names, or -EINVAL */
+static int word(const void *value, size_t size, const char *const *names,
+		size_t nnames)
 {
-	static const char *const names[] = { "auto", "dram", "pmem" };
 	const char *v = value;
 	size_t i, n = size;
 
 	/* setfattr sends no NUL; echo-style tools may add a newline. */
 	while (n && (v[n - 1] == '\n' || v[n - 1] == '\0'))
 		n--;
-	for (i = 0; i < MMFS_ARRAY_SIZE(names); i++)
+	for (i = 0; i < nnames; i++)
 		if (n == strlen(names[i]) && !memcmp(v, names[i], n))
-			return (int)i; /* enum mmfs_tier_hint order */
+			return (int)i;
 	return -EINVAL;
+}
+
+int fs_hint_parse(const void *value, size_t size)
+{
+	/* In enum mmfs_tier_hint order. */
+	static const char *const names[] = { "auto", "dram", "pmem" };
+
+	return word(value, size, names, MMFS_ARRAY_SIZE(names));
+}
+
+int fs_io_parse(const void *value, size_t size)
+{
+	static const char *const names[] = { "cached", "direct" };
+
+	return word(value, size, names, MMFS_ARRAY_SIZE(names));
 }
 
 struct hint_walk {

@@ -38,6 +38,7 @@
 #define FS_ACL_ACCESS "system.posix_acl_access"
 #define FS_ACL_DEFAULT "system.posix_acl_default"
 #define FS_XATTR_TIER "user.mmfs.tier"           /* stored: a hint */
+#define FS_XATTR_IO "user.mmfs.io"               /* stored: direct|cached */
 #define FS_XATTR_RESIDENCY "user.mmfs.residency" /* virtual, read-only */
 #define FS_XATTR_HEAT "user.mmfs.heat"           /* virtual, read-only */
 #define FS_ROOT_INO 1
@@ -94,6 +95,7 @@ struct fs_inode {
 	_Atomic uint32_t opens;   /* open files (mmaps included); hold it */
 	_Atomic bool data_gone;   /* unlinked and closed: chunks freed */
 	uint8_t hint;             /* enum mmfs_tier_hint (user.mmfs.tier) */
+	bool io_direct;           /* user.mmfs.io=direct: opens uncached */
 	uint32_t mode;            /* file type bits never change */
 
 	/*
@@ -168,6 +170,7 @@ struct fs {
 	bool writeback;              /* kernel writeback cache (mount option) */
 	bool splice_read;            /* splice write payloads (mount option) */
 	bool null_io;                /* benchmark aid: discard data (option) */
+	bool direct_io;              /* every open uncached (option) */
 };
 
 struct fs_owner {
@@ -353,6 +356,8 @@ int fs_acl_inherit(struct fs *fs, struct fs_inode *parent,
  * virtual xattrs' text (->lock shared): returns its length.
  */
 int fs_hint_parse(const void *value, size_t size);
+/* fs_io_parse -- user.mmfs.io: 1 "direct", 0 "cached", or -EINVAL */
+int fs_io_parse(const void *value, size_t size);
 void fs_hint_apply(struct fs *fs, struct fs_inode *in);
 int fs_residency(struct fs *fs, struct fs_inode *in, char *buf, size_t len);
 int fs_heat(struct fs *fs, struct fs_inode *in, char *buf, size_t len);

@@ -314,11 +314,17 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
  * instead of two (the cached path asks for security.capability first).
  * The open needs no flush: close has nothing to make durable.
  */
-static void open_flags(struct fuse_file_info *fi)
+static void open_flags(struct fs *fs, struct fs_inode *in,
+		       struct fuse_file_info *fi)
 {
 	fi->keep_cache = 1;
 	fi->noflush = 1;
-	if (fi->flags & O_DIRECT)
+	/*
+	 * Also uncached when the mount says direct_io or the file says
+	 * user.mmfs.io=direct: applications with their own cache, whose
+	 * every access the tiering engine should see (DESIGN.md, Tiering).
+	 */
+	if ((fi->flags & O_DIRECT) || fs->direct_io || in->io_direct)
 		fi->direct_io = 1;
 }
 
@@ -332,15 +338,18 @@ static int inherit_hint(struct fs *fs, struct fs_inode *p,
 {
 	size_t size;
 	void *v = fs_xattr_peek(p, FS_XATTR_TIER, &size);
-	int hint;
+	int hint, rc = 0;
 
-	if (!v)
-		return 0;
-	hint = fs_hint_parse(v, size);
-	if (hint < 0)
-		return 0;
-	in->hint = (uint8_t)hint;
-	return fs_xattr_set(fs, in, FS_XATTR_TIER, v, size, 0);
+	if (v && (hint = fs_hint_parse(v, size)) >= 0) {
+		in->hint = (uint8_t)hint;
+		rc = fs_xattr_set(fs, in, FS_XATTR_TIER, v, size, 0);
+	}
+	v = fs_xattr_peek(p, FS_XATTR_IO, &size);
+	if (rc == 0 && v && (hint = fs_io_parse(v, size)) >= 0) {
+		in->io_direct = hint == 1;
+		rc = fs_xattr_set(fs, in, FS_XATTR_IO, v, size, 0);
+	}
+	return rc;
 }
 
 /*
@@ -414,7 +423,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fs_txn_end(&tx);
 	if (fi) {
 		atomic_fetch_add(&in->opens, 1); /* new: cannot be gone */
-		open_flags(fi);
+		open_flags(fs, in, fi);
 		if (fuse_reply_create(req, &e, fi) == -ENOENT)
 			fs_inode_close(fs, in);
 	} else {
@@ -758,7 +767,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (rc < 0)
 			return reply_err(req, rc);
 	}
-	open_flags(fi);
+	open_flags(req_fs(req), in, fi);
 	if (fuse_reply_open(req, fi) == -ENOENT && S_ISREG(in->mode))
 		fs_inode_close(req_fs(req), in); /* the opener was interrupted */
 }
@@ -1185,7 +1194,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct fs_inode *in = inode_of(req, ino);
 	struct fs_txn tx;
-	int hint = -1;
+	int hint = -1, io = -1;
 	int rc;
 
 	if (!in)
@@ -1196,6 +1205,11 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		hint = fs_hint_parse(value, size);
 		if (hint < 0)
 			return reply_err(req, hint); /* dram, pmem or auto */
+	}
+	if (!strcmp(name, FS_XATTR_IO)) {
+		io = fs_io_parse(value, size);
+		if (io < 0)
+			return reply_err(req, io); /* direct or cached */
 	}
 	rc = fs_persist_room(req_fs(req));
 	if (rc < 0)
@@ -1210,6 +1224,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		in->hint = (uint8_t)hint;
 		fs_hint_apply(req_fs(req), in);
 	}
+	if (rc == 0 && io >= 0)
+		in->io_direct = io == 1; /* from the next open on */
 	if (rc == 0)
 		fs_inode_touch(in, false, true);
 	fs_txn_commit(&tx);
@@ -1312,6 +1328,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		in->hint = MMFS_HINT_AUTO;
 		fs_hint_apply(req_fs(req), in);
 	}
+	if (rc == 0 && !strcmp(name, FS_XATTR_IO))
+		in->io_direct = false;
 	if (rc == 0)
 		fs_inode_touch(in, false, true);
 	fs_txn_commit(&tx);

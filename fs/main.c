@@ -40,6 +40,7 @@ struct opts {
 	int splice_read;
 	int noallow_other;
 	int null_io;
+	int direct_io;
 	char *dirty_ratio;
 	char *pmem_size;
 	char *pmem_emulate;
@@ -68,6 +69,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("nosplice_read", splice_read, 0),
 	OPT("noallow_other", noallow_other, 1),
 	OPT("null_io", null_io, 1),
+	OPT("direct_io", direct_io, 1),
 	OPT("dirty_ratio=%s", dirty_ratio, 0),
 	OPT("threads=%d", threads, 0),
 	OPT("pmem_size=%s", pmem_size, 0),
@@ -106,6 +108,9 @@ static void usage(const char *prog)
 	       "  tiering=on|off      the tiering engine: hot chunks to DRAM, cold\n"
 	       "                      ones to PMEM (pools only; default on)\n"
 	       "  epoch_ms=N          heat halves every N ms (default 1000)\n"
+	       "  direct_io           open every file uncached (as O_DIRECT), for\n"
+	       "                      apps with their own cache; per file:\n"
+	       "                      setfattr -n user.mmfs.io -v direct\n"
 	       "  migrate=SIZE        most bytes the engine moves per second\n"
 	       "                      (default 1G)\n"
 	       "  chunk=SIZE          chunk size, power of two 4K..2M (default 64K;\n"
@@ -442,6 +447,7 @@ int main(int argc, char *argv[])
 	fs->writeback = o.writeback;
 	fs->splice_read = o.splice_read && !o.null_io;
 	fs->null_io = o.null_io;
+	fs->direct_io = o.direct_io;
 	if (o.null_io)
 		fprintf(stderr, "mmfs: null_io: file data is discarded "
 			"(a benchmark baseline)\n");

@@ -1070,6 +1070,8 @@ static int find_orphan(void *arg, struct fs_inode *in)
 			in->hint = (uint8_t)hint;
 			fs_hint_apply(f->fs, in);
 		}
+		v = fs_xattr_peek(in, FS_XATTR_IO, &size);
+		in->io_direct = v && fs_io_parse(v, size) == 1;
 	}
 	if (in->ino == FS_ROOT_INO || atomic_load(&in->nlink) != 0)
 		return 0;

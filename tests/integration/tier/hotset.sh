@@ -99,6 +99,24 @@ head -c 512K /dev/urandom >"$MNT/pinned/new" || fail "write in pinned dir"
 [ "$(getfattr --absolute-names --only-values -n user.mmfs.tier "$MNT/pinned/new")" = dram ] ||
 	fail "hint not inherited"
 
+# user.mmfs.io=direct: buffered reads of that file reach the daemon every
+# time, as its heat shows.
+head -c 256K /dev/urandom >"$MNT/cached" || fail "write cached"
+touch "$MNT/direct" && setfattr -n user.mmfs.io -v direct "$MNT/direct" ||
+	fail "user.mmfs.io"
+head -c 256K /dev/urandom >"$MNT/direct" || fail "write direct"
+setfattr -n user.mmfs.io -v sometimes "$MNT/direct" 2>/dev/null &&
+	fail "bad user.mmfs.io accepted"
+for r in 1 2 3 4 5 6; do
+	cat "$MNT/cached" "$MNT/direct" >/dev/null || fail "read"
+done
+hmax() {
+	getfattr --absolute-names --only-values -n user.mmfs.heat "$1" |
+		sed 's/.*max=//'
+}
+log "heat after 6 buffered reads: cached $(hmax "$MNT/cached"), direct $(hmax "$MNT/direct")"
+[ "$(hmax "$MNT/direct")" -ge 3 ] || fail "user.mmfs.io=direct reads did not reach the daemon"
+
 # The virtual xattrs: readable, unlisted, read-only.
 getfattr --absolute-names -n user.mmfs.heat "$MNT/d/f4" | grep -q 'chunks=16' ||
 	fail "user.mmfs.heat: $(getfattr -n user.mmfs.heat "$MNT/d/f4" 2>&1)"
