@@ -3,7 +3,8 @@
 #
 # crash.sh -- kill -9 of the daemon loses only un-synced work, and the pool
 # always mounts again.  MMFS_CRASH_ITERS (default 50) iterations on one pool
-# (pmem_size=256M,dram=32M: data lands in both tiers; commit=1):
+# (pmem_size=256M,dram=8M: data lands in both tiers and the tiering
+# engine migrates every 100 ms; commit=1):
 #   mount; put a fsync'd marker file for this iteration; start the workload
 #   (crashload.c: durable files fsync'd then journaled outside the mount,
 #   plus namespace/data/xattr churn); after a random 0.05-1.0 s SIGKILL the
@@ -34,7 +35,10 @@ ITERS=${MMFS_CRASH_ITERS:-50}
 SEED=${MMFS_CRASH_SEED:-$(($(date +%s%N) / 1000 % 1000000))}
 POOL=$TEST_DIR/pool
 JOURNAL=$TEST_DIR/journal
-OPTS=pmem_size=256M,dram=32M,commit=1
+# A small DRAM tier and short epochs keep the tiering engine migrating
+# while the daemon is killed: a crash during a migration must lose nothing.
+OPTS=pmem_size=256M,dram=8M,commit=1
+mmfs_has_option epoch_ms && OPTS=$OPTS,epoch_ms=100
 # durable bytes per iteration: ~128 MiB over the whole run, 256 KiB..4 MiB
 BUDGET=$((131072 / ITERS))
 [ $BUDGET -gt 4096 ] && BUDGET=4096
