@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mmfsctl -- the admin CLI. On a mounted mmfs it is a client of the ioctl
- * surface (fs/mmfs_ioctl.h): stat, sync. On a pool that is not mounted it
+ * surface (fs/mmfs_ioctl.h): stat, sync, top. On a pool that is not mounted it
  * works offline through the same code the daemon runs: mkfs, info, fsck
  * (the pool's lock keeps a mount and mmfsctl apart).
  *
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs/fs_i.h"
@@ -27,6 +28,9 @@ static void usage(FILE *out)
 		"usage: mmfsctl stat MOUNT [--json]   usage of a mounted mmfs\n"
 		"       mmfsctl sync MOUNT            make everything durable "
 		"(syncfs)\n"
+		"       mmfsctl top MOUNT [--interval SECS] [--count N]\n"
+		"                                     live view: use, moves and "
+		"heat per second\n"
 		"       mmfsctl mkfs [--size SIZE] [--chunk SIZE] [--meta SIZE] "
 		"[--sparse] [--force] POOL\n"
 		"                                     make a pool (file or "
@@ -184,6 +188,202 @@ static int cmd_sync(int argc, char *argv[])
 	}
 	close(fd);
 	return rc;
+}
+
+/* --- mmfsctl top ------------------------------------------------------------ */
+
+#define TOP_BAR 30 /* columns of the longest histogram bar */
+
+/* top_delta -- (internal) growth of a counter; 0 if it went back (remount) */
+static uint64_t top_delta(uint64_t cur, uint64_t prev)
+{
+	return cur >= prev ? cur - prev : 0;
+}
+
+/* top_rate -- (internal) "12.5/s", or "-" with no previous snapshot */
+static void top_rate(char *buf, size_t len, uint64_t cur, uint64_t prev,
+		     double dt)
+{
+	if (dt <= 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.1f/s",
+			 (double)top_delta(cur, prev) / dt);
+}
+
+/* top_byte_rate -- (internal) "1.5M/s", or "-" */
+static void top_byte_rate(char *buf, size_t len, uint64_t cur, uint64_t prev,
+			  double dt)
+{
+	char sz[32];
+
+	if (dt <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	mmfs_size_format((uint64_t)((double)top_delta(cur, prev) / dt), sz,
+			 sizeof(sz));
+	snprintf(buf, len, "%s/s", sz);
+}
+
+/* top_tier -- (internal) one tier's use as a line with a bar */
+static void top_tier(const char *name, uint64_t used, uint64_t total)
+{
+	double f = total ? (double)used / (double)total : 0;
+	char a[32], b[32], bar[TOP_BAR + 1];
+	int n = (int)(f * TOP_BAR + 0.5), i;
+
+	mmfs_size_format(used, a, sizeof(a));
+	mmfs_size_format(total, b, sizeof(b));
+	for (i = 0; i < TOP_BAR; i++)
+		bar[i] = i < n ? '#' : '.';
+	bar[TOP_BAR] = '\0';
+	printf("  %-8s %8s of %-8s %5.1f%% [%s]\n", name, a, b, 100 * f, bar);
+}
+
+/*
+ * top_print -- (internal) one snapshot. Rates are deltas from @prev over
+ * @dt, the time measured between the two ioctls (not the asked interval,
+ * which a slow ioctl or a busy machine stretches); @dt 0 means none yet.
+ */
+static void top_print(const char *path, const struct mmfs_ioc_stat *st,
+		      const struct mmfs_ioc_stat *prev, double dt,
+		      double interval)
+{
+	static const char *const bucket[8] = {
+		"0", "1", "2-3", "4-7", "8-15", "16-31", "32-63", "64+",
+	};
+	char r1[48], r2[48], r3[48], r4[48], a[32], b[32], when[16];
+	uint64_t hmax = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	int i, j, n;
+
+	localtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	printf("mmfs top %s  %s  every %.1fs\n", path, when, interval);
+	top_tier("dram", st->dram_used, st->dram_total);
+	if (st->pmem_total)
+		top_tier("pmem", st->pmem_used, st->pmem_total);
+	else
+		printf("  %-8s none (volatile mount)\n", "pmem");
+	mmfs_size_format(st->chunk_size, a, sizeof(a));
+	top_rate(r1, sizeof(r1), st->chunk_allocs, prev->chunk_allocs, dt);
+	top_rate(r2, sizeof(r2), st->chunk_frees, prev->chunk_frees, dt);
+	top_rate(r3, sizeof(r3), st->enospc, prev->enospc, dt);
+	printf("  %-8s %s allocated  %s freed  %s ENOSPC  (%s chunks; "
+	       "%llu/%llu/%llu since mount)\n", "chunks", r1, r2, r3, a,
+	       (unsigned long long)st->chunk_allocs,
+	       (unsigned long long)st->chunk_frees,
+	       (unsigned long long)st->enospc);
+	mmfs_size_format(st->file_bytes, a, sizeof(a));
+	mmfs_size_format(st->meta_bytes, b, sizeof(b));
+	printf("  %-8s %llu inodes, %s apparent, %s metadata\n", "files",
+	       (unsigned long long)st->inodes, a, b);
+	if (!st->persistent) {
+		printf("  %-8s off (volatile mount: no pool, no engine)\n",
+		       "tiering");
+		return;
+	}
+	top_rate(r1, sizeof(r1), st->promotions, prev->promotions, dt);
+	top_rate(r2, sizeof(r2), st->demotions, prev->demotions, dt);
+	top_byte_rate(r3, sizeof(r3), st->moved_bytes, prev->moved_bytes, dt);
+	top_rate(r4, sizeof(r4), st->epochs, prev->epochs, dt);
+	mmfs_size_format(st->moved_bytes, a, sizeof(a));
+	printf("  %-8s %s promoted  %s demoted  %s moved  %s epochs  "
+	       "(%llu/%llu/%s, %llu epochs since mount)\n", "tiering", r1, r2,
+	       r3, r4, (unsigned long long)st->promotions,
+	       (unsigned long long)st->demotions, a,
+	       (unsigned long long)st->epochs);
+	top_rate(r1, sizeof(r1), st->commits, prev->commits, dt);
+	top_rate(r2, sizeof(r2), st->checkpoints, prev->checkpoints, dt);
+	top_byte_rate(r3, sizeof(r3), st->writeback_bytes,
+		      prev->writeback_bytes, dt);
+	mmfs_size_format(st->log_used, a, sizeof(a));
+	printf("  %-8s %s commits  %s checkpoints  %s written back  "
+	       "(log %s in use)\n", "pool", r1, r2, r3, a);
+	for (i = 0; i < 8; i++)
+		hmax = st->heat[i] > hmax ? st->heat[i] : hmax;
+	printf("  %-8s chunks by heat (accesses, halved every epoch)\n",
+	       "heat");
+	for (i = 0; i < 8; i++) {
+		/* Any non-empty bucket gets a mark, however small. */
+		n = hmax ? (int)((st->heat[i] * TOP_BAR + hmax - 1) / hmax) : 0;
+		printf("  %8s %10llu ", bucket[i],
+		       (unsigned long long)st->heat[i]);
+		for (j = 0; j < n; j++)
+			putchar('#');
+		putchar('\n');
+	}
+}
+
+static double top_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * cmd_top -- MMFS_IOC_STAT every interval until interrupted, or @count
+ * times. The mount is opened afresh for each snapshot, so that watching
+ * it never makes an unmount fail with EBUSY. The screen is cleared (ANSI)
+ * only on a terminal; piped output is a plain sequence of snapshots.
+ */
+static int cmd_top(int argc, char *argv[])
+{
+	struct mmfs_ioc_stat st, prev;
+	const char *path = NULL;
+	double interval = 1, t, t_prev = 0;
+	struct timespec ts;
+	long count = 0, k;
+	bool tty = isatty(STDOUT_FILENO);
+	char *end;
+	int i;
+
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--interval") && i + 1 < argc) {
+			interval = strtod(argv[++i], &end);
+			if (*end || !(interval >= 0.1 && interval <= 3600))
+				goto bad;
+		} else if (!strcmp(argv[i], "--count") && i + 1 < argc) {
+			count = strtol(argv[++i], &end, 10);
+			if (*end || count < 1)
+				goto bad;
+		} else if (!path && argv[i][0] != '-') {
+			path = argv[i];
+		} else {
+			goto bad;
+		}
+	}
+	if (!path)
+		goto bad;
+	memset(&prev, 0, sizeof(prev));
+	for (k = 0; count == 0 || k < count; k++) {
+		if (k) {
+			ts.tv_sec = (time_t)interval;
+			ts.tv_nsec = (long)((interval - (double)ts.tv_sec) *
+					    1e9);
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		}
+		if (get_stat(path, &st) < 0)
+			return 1;
+		t = top_now();
+		if (tty)
+			fputs("\033[H\033[2J", stdout);
+		else if (k)
+			putchar('\n');
+		top_print(path, &st, &prev, k ? t - t_prev : 0, interval);
+		fflush(stdout);
+		prev = st;
+		t_prev = t;
+	}
+	return 0;
+bad:
+	usage(stderr);
+	return 2;
 }
 
 static int cmd_mkfs(int argc, char *argv[])
@@ -466,6 +666,8 @@ int main(int argc, char *argv[])
 	}
 	if (argc >= 2 && !strcmp(argv[1], "sync"))
 		return cmd_sync(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "top"))
+		return cmd_top(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "mkfs"))
 		return cmd_mkfs(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "info"))

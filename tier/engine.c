@@ -185,6 +185,7 @@ struct move {
 	uint32_t to_slot;    /* DRAM slot when promoting */
 	bool promote;
 	bool ok;
+	bool give_back;      /* a promotion undone: its frame holds a copy */
 };
 
 static char *frame(const struct mmfs_tier *t, uint32_t slot)
@@ -269,9 +270,7 @@ static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
 		/* Freed (or moved) while we copied: undo. */
 		if (!c->used || (c->tier == MMFS_TIER_DRAM) == m[i].promote ||
 		    (!m[i].promote && c->slot != m[i].from_slot)) {
-			if (m[i].promote)
-				tier_dram_slot_put_locked(&t->dram,
-							  m[i].to_slot);
+			m[i].give_back = m[i].promote;
 			m[i].ok = false;
 			continue;
 		}
@@ -298,8 +297,20 @@ static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
 	t->moved_bytes += moved;
 	pthread_mutex_unlock(&t->lock);
 	pthread_rwlock_unlock(&t->mlock);
-	/* The old frames of demoted chunks: given back, then reusable. */
+	/*
+	 * Frames that hold a copy nobody uses -- a demoted chunk's old one,
+	 * an undone promotion's new one -- are discarded before they are
+	 * free again: a new chunk must read as zeros.
+	 */
 	for (i = 0; i < n; i++) {
+		if (m[i].give_back) {
+			tier_dram_slot_discard(&t->dram, m[i].to_slot,
+					       t->chunk_size);
+			pthread_mutex_lock(&t->lock);
+			tier_dram_slot_put_locked(&t->dram, m[i].to_slot);
+			pthread_mutex_unlock(&t->lock);
+			continue;
+		}
 		if (!m[i].ok || m[i].promote)
 			continue;
 		/* The home now has bytes a writeback must persist. */

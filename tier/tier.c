@@ -191,6 +191,17 @@ static inline void dirty_set(struct mmfs_tier *t, uint32_t id)
 				 memory_order_release);
 }
 
+/*
+ * touch -- (internal) a migration of @id that is in flight must copy
+ * again: its bytes changed, or the id was freed or handed out anew (a new
+ * chunk's zeros are no store a writer marks).
+ */
+static inline void touch(struct mmfs_tier *t, uint32_t id)
+{
+	atomic_fetch_or_explicit(&t->touched[id >> 6], 1ull << (id & 63),
+				 memory_order_release);
+}
+
 static inline bool dirty_test_clear(struct mmfs_tier *t, uint32_t id)
 {
 	uint64_t bit = 1ull << (id & 63);
@@ -248,6 +259,7 @@ static int alloc_pool_locked(struct mmfs_tier *t, uint32_t *id,
 	t->chunks[cid] = c;
 	t->used[c.tier]++;
 	t->fresh.ids[t->fresh.n++] = cid;
+	touch(t, cid);
 	*id = cid;
 	return 0;
 }
@@ -269,9 +281,12 @@ int mmfs_tier_chunk_alloc(struct mmfs_tier *t, uint32_t *id)
 out_unlock:
 	pthread_mutex_unlock(&t->lock);
 	if (rc == 0 && t->pool) {
-		if (zero_pmem)
+		if (zero_pmem) {
 			mmfs_pool_fill(t->pool, pmem_home(t, *id), 0,
 				       t->chunk_size);
+			/* Non-temporal: fence before the caller's stores. */
+			mmfs_pool_drain(t->pool);
+		}
 		/* Even all zeros must reach the home before a log names it. */
 		dirty_set(t, *id);
 	}
@@ -294,8 +309,10 @@ void mmfs_tier_chunk_free(struct mmfs_tier *t, uint32_t id)
 	t->chunks[id].used = 0;
 	t->chunks[id].pin = 0;
 	t->chunks[id].heat = 0;
-	if (t->pool)
+	if (t->pool) {
 		dirty_test_clear(t, id);
+		touch(t, id);
+	}
 	if (!t->pool) {
 		t->id_free[t->id_nfree++] = id;
 	} else if (!t->recovering) {
@@ -422,8 +439,7 @@ void mmfs_tier_chunk_dirty(struct mmfs_tier *t, uint32_t id)
 	if (!t->pool)
 		return;
 	dirty_set(t, id);
-	atomic_fetch_or_explicit(&t->touched[id >> 6], 1ull << (id & 63),
-				 memory_order_release);
+	touch(t, id);
 }
 
 void mmfs_tier_epoch_take(struct mmfs_tier *t, struct mmfs_tier_epoch *e)
@@ -530,6 +546,8 @@ uint64_t mmfs_tier_writeback(struct mmfs_tier *t, const uint32_t *ids,
 	for (i = 0; i < n; i++)
 		if (ids[i] >= 1 && ids[i] <= t->max_id)
 			wb_one(t, ids[i], &r, pmem);
+	/* Fence the non-temporal copies before a migration may follow. */
+	mmfs_pool_drain(t->pool);
 	mmfs_tier_io_end(t);
 	wb_finish(t, &r, pmem);
 	return r.n;
@@ -558,6 +576,7 @@ uint64_t mmfs_tier_writeback_all(struct mmfs_tier *t)
 			wb_one(t, id, &r, pmem);
 		}
 	}
+	mmfs_pool_drain(t->pool);
 	mmfs_tier_io_end(t);
 	wb_finish(t, &r, pmem);
 	return r.n;

@@ -6,6 +6,7 @@
 #     budget given at mount, the chunk size, and chunk use that follows
 #     what is written and deleted (checked against df);
 #   - it works on any file or directory of the mount;
+#   - `mmfsctl top MOUNT --count 2` prints two snapshots and exits;
 #   - on a path that is not mmfs, or with bad usage, it fails clearly.
 #
 # TIMEOUT: 60
@@ -65,6 +66,13 @@ out=$("$MMFSCTL_BIN" stat /proc 2>&1); rc=$?
 [ $rc = 2 ] && ok "bad usage: exit 2" || bad "bad usage: rc=$rc"
 "$MMFSCTL_BIN" stat "$MNT/missing" >/dev/null 2>&1; rc=$?
 [ $rc = 1 ] && ok "missing path: exit 1" || bad "missing path: rc=$rc"
+
+# top on a volatile mount: snapshots, no engine lines (tier/libmmfs.sh
+# checks it on a pool).
+out=$("$MMFSCTL_BIN" top "$MNT" --count 2 --interval 0.2); rc=$?
+[ $rc = 0 ] && [ "$(echo "$out" | grep -c '^mmfs top ')" = 2 ] &&
+	echo "$out" | grep -q '^  tiering  off (volatile' &&
+	ok "mmfsctl top --count 2" || bad "top: rc=$rc '$out'"
 
 mmfs_umount_checked
 [ $errors = 0 ] || fail "$errors mmfsctl check(s) failed"
