@@ -674,7 +674,14 @@ int fs_persist_sync(struct fs *fs, struct fs_inode *in)
 {
 	if (!fs->plog || fs->plog->rdonly)
 		return 0;
-	return commit(fs->plog, in, in == NULL);
+	/*
+	 * Every dirty chunk, not only @in's: what any write before this
+	 * fsync stored is durable after it (as ext3's ordered mode, stronger
+	 * than ext4's, which leaves other files' overwrites to writeback).
+	 * It still costs only what is dirty, and the commit= timer bounds
+	 * that to a few seconds of writes.
+	 */
+	return commit(fs->plog, in, true);
 }
 
 int fs_persist_room(struct fs *fs)
