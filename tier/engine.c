@@ -15,7 +15,9 @@
  * hottest PMEM chunks are promoted while DRAM is below the low watermark
  * (the headroom TPP keeps for new writes); past that a PMEM chunk replaces
  * the coldest DRAM chunk only if it is at least twice as hot, plus one
- * (hysteresis: chunks of similar heat never ping-pong). At most
+ * (hysteresis: chunks of similar heat never ping-pong). Only chunks in
+ * the hot set are promoted: those hotter than a threshold chosen so that
+ * the hot set fits the low watermark (hot_threshold, after MEMTIS). At most
  * migrate_bps * epoch bytes move per epoch.
  *
  * Migration is copy, then remap: the copy runs beside I/O; then, holding
@@ -52,6 +54,39 @@ static int by_heat_up(const void *a, const void *b)
 	return (int)x->heat - (int)y->heat;
 }
 
+static int by_u16_down(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)b - (int)*(const uint16_t *)a;
+}
+
+/*
+ * hot_threshold -- (internal) the least heat of the hot set: the chunks
+ * strictly hotter than the first one that does not fit in @fit frames
+ * (MEMTIS picks its threshold so that the hot set just fits the fast
+ * tier). Without it, the long tail of a skewed workload -- thousands of
+ * chunks touched once an epoch -- would swap with DRAM chunks touched
+ * zero times, forever. 1 when everything warm fits.
+ */
+static uint16_t hot_threshold(const struct tier_cand *c, size_t n,
+			      uint64_t fit)
+{
+	uint16_t *h = malloc((n + 1) * sizeof(*h));
+	size_t i, m = 0;
+	uint16_t thr = 1;
+
+	if (!h)
+		return UINT16_MAX; /* no memory: promote nothing this epoch */
+	for (i = 0; i < n; i++)
+		if (c[i].pin == MMFS_HINT_AUTO && c[i].heat)
+			h[m++] = c[i].heat;
+	if (m > fit) {
+		qsort(h, m, sizeof(*h), by_u16_down);
+		thr = (uint16_t)MMFS_MIN(h[fit] + 1u, UINT16_MAX);
+	}
+	free(h);
+	return thr;
+}
+
 static int push(uint32_t **v, size_t *n, size_t cap, uint32_t id)
 {
 	if (*n >= cap)
@@ -68,6 +103,8 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 	size_t nd = 0, np = 0, i, cold, hot;
 	struct tier_cand *d, *p;
 	size_t cap = (size_t)MMFS_MIN(budget, (uint64_t)n);
+	uint64_t pinned = 0;
+	uint16_t thr;
 
 	memset(out, 0, sizeof(*out));
 	out->promote = malloc((cap + 1) * sizeof(uint32_t));
@@ -82,6 +119,9 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 		memset(out, 0, sizeof(*out));
 		return -ENOMEM;
 	}
+	for (i = 0; i < n; i++)
+		pinned += c[i].pin == MMFS_HINT_DRAM;
+	thr = hot_threshold(c, n, low > pinned ? low - pinned : 0);
 	/* Split by tier; pins against their tier move first. */
 	for (i = 0; i < n; i++) {
 		if (c[i].tier == MMFS_TIER_DRAM) {
@@ -125,8 +165,8 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 	while (hot > 0 && out->ndemote + out->npromote < cap) {
 		struct tier_cand h = p[hot - 1];
 
-		if (h.heat == 0)
-			break; /* nothing warm is left in PMEM */
+		if (h.heat < thr)
+			break; /* the rest of PMEM is not in the hot set */
 		if (dram_used < low && dram_used < dram_total) {
 			push(&out->promote, &out->npromote, cap, h.id);
 			dram_used++;

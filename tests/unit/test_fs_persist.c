@@ -328,15 +328,16 @@ static void dump_dir(struct env *e, struct dump *d, struct fs_inode *dir,
 
 	for (i = 0; i < dir->dir.norder; i++) {
 		struct fs_dirent *de = dir->dir.order[i].d;
-		char sub[512];
+		char *sub;
 
 		if (!de)
 			continue;
-		snprintf(sub, sizeof(sub), "%s/%.*s", path, de->namelen,
-			 de->name);
+		assert_true(asprintf(&sub, "%s/%.*s", path, de->namelen,
+				     de->name) > 0);
 		dump_inode(e, d, de->inode, sub);
 		if (S_ISDIR(de->inode->mode))
 			dump_dir(e, d, de->inode, sub);
+		free(sub);
 	}
 }
 

@@ -69,7 +69,8 @@ static void pct_err(const char *s, uint64_t total, int err)
 	int rc = mmfs_size_parse_pct(s, total, &v);
 
 	if (rc != err)
-		print_error("pct(\"%s\"): rc=%d, want %d\n", s, rc, err);
+		print_error("pct(\"%s\"): rc=%d, want %d\n", s ? s : "(null)",
+			    rc, err);
 	assert_int_equal(rc, err);
 	assert_int_equal(v, SENTINEL);
 }

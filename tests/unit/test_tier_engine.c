@@ -105,6 +105,33 @@ static void test_hysteresis(void **state)
 	free(p.demote);
 }
 
+/*
+ * A skewed tail: 200 PMEM chunks touched once this epoch, 5 touched ten
+ * times, DRAM full of untouched chunks. The hot set that fits is the 5;
+ * the tail must not swap in (it would, every epoch, forever).
+ */
+static void test_hot_threshold(void **state)
+{
+	struct tier_cand *c = calloc(300, sizeof(*c));
+	struct tier_plan p;
+	uint32_t i, n = 0;
+
+	assert_non_null(c);
+	for (i = 0; i < 95; i++, n++)
+		c[n] = cand(n + 1, 0, MMFS_TIER_DRAM, 0);
+	for (i = 0; i < 200; i++, n++)
+		c[n] = cand(n + 1, 1, MMFS_TIER_PMEM, 0);
+	for (i = 0; i < 5; i++, n++)
+		c[n] = cand(n + 1, 10, MMFS_TIER_PMEM, 0);
+	assert_int_equal(tier_plan(c, n, 100, 95, 1000, &p), 0);
+	assert_int_equal(p.npromote, 5);
+	for (i = 0; i < p.npromote; i++)
+		assert_true(p.promote[i] > 295); /* the heat-10 ones */
+	free(p.promote);
+	free(p.demote);
+	free(c);
+}
+
 /* Pins beat heat, both ways. */
 static void test_hint_precedence(void **state)
 {
@@ -245,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_promote_below_low),
 		cmocka_unit_test(test_demote_above_high),
 		cmocka_unit_test(test_hysteresis),
+		cmocka_unit_test(test_hot_threshold),
 		cmocka_unit_test(test_hint_precedence),
 		cmocka_unit_test_setup_teardown(test_decay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_keeps_bytes,

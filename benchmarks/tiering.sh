@@ -1,0 +1,640 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# tiering.sh -- what the tiering engine buys: one data file under a zipf
+# access pattern, on pool mounts with less and less DRAM (Optane emulated
+# for the PMEM tier), with the engine on and off, in one run. Prints a
+# ';'-separated table of medians with each row's ratio to the mount whose
+# DRAM holds all the data, for the same mix.
+#
+# Mounts (all: SOURCE = a fresh pool file in POOL_DIR, pmem_emulate=optane):
+#   dram100      dram = data + 10%: everything in DRAM (the reference)
+#   dram67       dram = 67% of the data, engine on
+#   dram67-off   the same, tiering=off (first-touch placement)
+#   dram33       dram = 33% of the data, engine on
+#   dram33-off   the same, tiering=off
+#   dram0        dram=0: everything in PMEM
+# Each mount gets the data file written sequentially first (1 MiB O_DIRECT
+# writes), so with tiering=off its first dram= bytes sit in DRAM, which the
+# zipf pattern (fio scatters its ranks over the file) does not favour. The
+# engine-on mounts are laid out the same way and must find the hot chunks.
+#
+# All mounts stay up for the whole run. Every mount first runs the job for
+# MMFS_TIER_WARMUP s (not measured: the engine settles). Then, for each mix
+# (rwmixread 100, 50, 0: the GET share) and each repetition, every mount
+# runs the job in turn (the order rotates), MMFS_TIER_RAMP s unmeasured and
+# MMFS_TIER_RUNTIME s measured. Interleaving puts the mounts under the same
+# noise of a shared machine; placement stays frozen while a mount is idle
+# (no heat, no moves). The job is fio randrw, 4 KiB, O_DIRECT (each request
+# reaches the daemon: heat is exact), zipf:1.2, libaio, 1 job: fio gives
+# every job its own hot spots, so one job keeps one key distribution.
+#
+# Output: the table on stdout and in $RESULTS_DIR/<UTC time>/tiering.txt,
+# next to metrics.csv, notes.txt, events.log, every run's fio JSON and
+# mmfsctl stat, and each daemon's log. Everything mounted here is unmounted
+# on every exit path; only daemons started here are signalled. Needs root,
+# fio (libaio), python3, fusermount3, getfattr.
+#
+# Environment (defaults in brackets; --quick changes some):
+#   MMFS_BIN           mmfs daemon [build/fs/mmfs, else the first build*/fs/mmfs]
+#   MMFSCTL_BIN        mmfsctl [next to MMFS_BIN]
+#   MMFS_OPTS          extra -o options for every mount (epoch_ms=, migrate=)
+#   MMFS_TIER_DATA     size of the data file [1G; quick 256M]
+#   MMFS_TIER_WARMUP   seconds of the job on each mount before any run [10; quick 3]
+#   MMFS_TIER_RAMP     unmeasured seconds at the start of each run [2; quick 1]
+#   MMFS_TIER_RUNTIME  measured seconds per run [10; quick 3]
+#   MMFS_TIER_MIXES    rwmixread values [100 50 0]
+#   MMFS_TIER_THETA    zipf theta [1.2]
+#   MMFS_TIER_BS       request size [4k]; 64k (one whole chunk) weighs the
+#                      PMEM tier's bandwidth more than the FUSE round trip
+#   MMFS_TIER_IODEPTH  libaio queue depth of the one job [4]
+#   POOL_DIR           where pool files go [/dev/shm]
+#   RESULTS_DIR        where results go [benchmarks/results]
+#   RUN_TIMEOUT        seconds past its expected length before a fio run is
+#                      killed [60]
+#   MOUNT_TIMEOUT      seconds for a mount to appear and answer [30]
+
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/.." && pwd)
+
+MOUNTS=(dram100 dram67 dram67-off dram33 dram33-off dram0)
+EXIT_TIMEOUT=30		# seconds for mmfs to exit after fusermount3 -u
+
+usage() {
+	cat <<EOF
+usage: $0 [--quick] [--runs N] [--only MOUNT...] [--list]
+
+  --quick          256 MiB of data, short runs, one repetition (~2 min)
+  --runs N         N repetitions (median is reported) [3]
+  --only MOUNT...  only these mounts (space or comma separated); dram100,
+                   the reference, is always mounted
+  --list           list the mounts and exit
+
+mounts: ${MOUNTS[*]}
+environment: see the head of this script
+EOF
+}
+
+exec 3>&2
+log() { echo "tiering.sh: $*" >&3; }
+die() { log "$*"; exit 1; }
+
+runs=3
+quick=0
+only=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick)
+		quick=1
+		runs=1
+		;;
+	--runs)
+		if [ $# -lt 2 ] || ! [[ $2 =~ ^[1-9][0-9]*$ ]]; then
+			die "--runs needs a positive number"
+		fi
+		runs=$2
+		shift
+		;;
+	--only)
+		shift
+		while [ $# -gt 0 ] && [[ $1 != --* ]]; do
+			IFS=, read -r -a names <<<"$1"
+			only+=("${names[@]}")
+			shift
+		done
+		[ ${#only[@]} -gt 0 ] || die "--only needs mount names"
+		continue
+		;;
+	--list)
+		printf '%s\n' "${MOUNTS[@]}"
+		exit 0
+		;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+	shift
+done
+
+selected=()
+for m in "${MOUNTS[@]}"; do
+	if [ ${#only[@]} -eq 0 ] || [ "$m" = dram100 ] ||
+		[[ " ${only[*]} " == *" $m "* ]]; then
+		selected+=("$m")
+	fi
+done
+for m in "${only[@]}"; do
+	[[ " ${MOUNTS[*]} " == *" $m "* ]] ||
+		die "unknown mount '$m' (--list shows them)"
+done
+
+# q -- $1 normally, $2 with --quick
+q() { if [ $quick -eq 1 ]; then echo "$2"; else echo "$1"; fi; }
+
+DATA=${MMFS_TIER_DATA:-$(q 1G 256M)}
+WARMUP=${MMFS_TIER_WARMUP:-$(q 10 3)}
+RAMP=${MMFS_TIER_RAMP:-$(q 2 1)}
+RUNTIME=${MMFS_TIER_RUNTIME:-$(q 10 3)}
+read -r -a MIXES <<<"${MMFS_TIER_MIXES:-100 50 0}"
+THETA=${MMFS_TIER_THETA:-1.2}
+BS=${MMFS_TIER_BS:-4k}
+IODEPTH=${MMFS_TIER_IODEPTH:-4}
+POOL_DIR=${POOL_DIR:-/dev/shm}
+RUN_TIMEOUT=${RUN_TIMEOUT:-60}
+MOUNT_TIMEOUT=${MOUNT_TIMEOUT:-30}
+
+[ "$(id -u)" -eq 0 ] || die "needs root (allow_other mounts, pools in $POOL_DIR)"
+for c in fio python3 fusermount3 getfattr; do
+	command -v "$c" >/dev/null || die "$c not found"
+done
+[ -d "$POOL_DIR" ] || die "POOL_DIR=$POOL_DIR is not a directory"
+[ ${#MIXES[@]} -gt 0 ] || die "MMFS_TIER_MIXES is empty"
+for v in "${MIXES[@]}"; do
+	if ! [[ $v =~ ^[0-9]+$ ]] || [ "$v" -gt 100 ]; then
+		die "MMFS_TIER_MIXES: '$v' is not a percentage"
+	fi
+done
+for v in WARMUP RAMP RUNTIME IODEPTH; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || die "MMFS_TIER_$v=${!v}: not a number"
+done
+[ "$RUNTIME" -gt 0 ] || die "MMFS_TIER_RUNTIME must be at least 1"
+[ "$IODEPTH" -gt 0 ] || die "MMFS_TIER_IODEPTH must be at least 1"
+[[ $THETA =~ ^[0-9]*\.?[0-9]+$ ]] || die "MMFS_TIER_THETA=$THETA: not a number"
+
+MMFS=${MMFS_BIN:-}
+if [ -z "$MMFS" ]; then
+	for c in "$TOP/build/fs/mmfs" "$TOP"/build*/fs/mmfs; do
+		if [ -x "$c" ]; then
+			MMFS=$c
+			break
+		fi
+	done
+fi
+[ -n "$MMFS" ] || die "no mmfs binary: build it or set MMFS_BIN"
+[ -x "$MMFS" ] || die "MMFS_BIN=$MMFS is not executable"
+MMFS=$(realpath "$MMFS")
+MMFSCTL=${MMFSCTL_BIN:-$(dirname "$MMFS")/mmfsctl}
+[ -x "$MMFSCTL" ] || die "no $MMFSCTL (set MMFSCTL_BIN)"
+
+# bytes -- "2G" (K/M/G/T, powers of 1024) or a plain number -> bytes
+bytes() {
+	awk -v s="$1" 'BEGIN {
+		n = s + 0; u = toupper(substr(s, length(s)))
+		m = u == "K" ? 1 : u == "M" ? 2 : u == "G" ? 3 : u == "T" ? 4 : 0
+		if (s !~ /^[0-9.]+[KMGTkmgt]?$/) exit 1
+		while (m-- > 0) n *= 1024
+		printf "%.0f\n", n }'
+}
+DATA_B=$(bytes "$DATA") || die "MMFS_TIER_DATA=$DATA: not a size"
+DATA_B=$((DATA_B >> 20 << 20))		# whole MiB: the layout writes 1 MiB
+[ "$DATA_B" -ge $((64 << 20)) ] || die "MMFS_TIER_DATA=$DATA: at least 64M"
+DATA_M=$((DATA_B >> 20))
+POOL_M=$((DATA_M + DATA_M / 4 + 64))	# data, metadata area (1/32), slack
+
+# dram_of -- the dram= option of mount $1, in KiB
+dram_of() {
+	case $1 in
+	dram100) echo "$((DATA_B * 11 / 10 >> 10))K" ;;
+	dram67*) echo "$((DATA_B * 67 / 100 >> 10))K" ;;
+	dram33*) echo "$((DATA_B * 33 / 100 >> 10))K" ;;
+	dram0) echo 0 ;;
+	esac
+}
+engine_of() { case $1 in *-off) echo off ;; *) echo on ;; esac; }
+mb() { awk -v k="${1%K}" 'BEGIN { printf "%.0fM", k / 1024 }'; }
+
+# memory: every pool file fills up to the data (writeback), plus the DRAM
+# budgets, plus 2 GiB for everything else
+need=0
+for m in "${selected[@]}"; do
+	d=$(dram_of "$m")
+	need=$((need + (POOL_M << 20) + (${d%K} << 10)))
+done
+avail=$(awk '/^MemAvailable:/ { printf "%.0f\n", $2 * 1024 }' /proc/meminfo)
+shm=$(df -B1 --output=avail "$POOL_DIR" | tail -n1)
+[ "$avail" -ge $((need + (2 << 30))) ] ||
+	die "needs about $(((need >> 20) + 2048)) MiB of memory, $((avail >> 20)) MiB available (lower MMFS_TIER_DATA)"
+[ "$shm" -ge $((${#selected[@]} * POOL_M << 20)) ] ||
+	die "$POOL_DIR has $((shm >> 20)) MiB free, the pools need $((${#selected[@]} * POOL_M)) MiB"
+
+RESULTS=${RESULTS_DIR:-$HERE/results}/$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$RESULTS" || die "cannot create $RESULTS"
+RESULTS=$(realpath "$RESULTS")
+METRICS=$RESULTS/metrics.csv	# mount;mix;rep;iops;p99;p50;promoted;demoted;dram%
+EVENTS=$RESULTS/events.log
+NOTES=$RESULTS/notes.txt
+: >"$METRICS"
+: >"$EVENTS"
+: >"$NOTES"
+
+event() {
+	log "$*"
+	echo "$(date -u +%H:%M:%S) $*" >>"$EVENTS"
+}
+note() { echo "# $*" >>"$NOTES"; }
+
+# --- mounts ----------------------------------------------------------------
+# Every selected mount is up at once; MNT/PID/LOG are indexed by name. The
+# EXIT trap takes them all down.
+
+WORK=$(realpath "$(mktemp -d "${TMPDIR:-/tmp}/mmfs-tiering.XXXXXX")") ||
+	die "mktemp failed"
+POOLS=$(mktemp -d "$POOL_DIR/mmfs-tiering.XXXXXX") || {
+	rmdir "$WORK"
+	die "cannot create a directory in $POOL_DIR"
+}
+declare -A MNT=() PID=() LOG=() DEAD=()
+CHILD=
+
+mounted_type() {
+	local mnt type t=
+
+	while read -r _ mnt type _; do
+		[ "$mnt" = "$1" ] && t=$type
+	done </proc/mounts
+	echo "$t"
+}
+
+wait_pid() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# reap -- collect mount $1's daemon status (it must have exited)
+reap() {
+	local st
+	wait "${PID[$1]}" 2>/dev/null
+	st=$?
+	[ "$st" -eq 0 ] ||
+		event "$1: mmfs pid ${PID[$1]} exited with status $st (log: ${LOG[$1]})"
+	PID[$1]=
+}
+
+# fs_mount -- start mount $1 on a fresh pool
+fs_mount() {
+	local m=$1 opts i t pool=$POOLS/$1.pool
+
+	MNT[$m]=$WORK/$m
+	LOG[$m]=$RESULTS/$m.log
+	mkdir -p "${MNT[$m]}" || return 1
+	rm -f "$pool"
+	opts=pmem_size=${POOL_M}M,dram=$(dram_of "$m"),pmem_emulate=optane
+	[ "$(engine_of "$m")" = off ] && opts=$opts,tiering=off
+	opts=$opts${MMFS_OPTS:+,$MMFS_OPTS}
+	echo "+ $MMFS -f $pool ${MNT[$m]} -o $opts" >"${LOG[$m]}"
+	"$MMFS" -f "$pool" "${MNT[$m]}" -o "$opts" >>"${LOG[$m]}" 2>&1 \
+		</dev/null &
+	PID[$m]=$!
+	for ((i = 0; ; i++)); do
+		t=$(mounted_type "${MNT[$m]}")
+		[ "$t" = fuse.mmfs ] && break
+		if ! kill -0 "${PID[$m]}" 2>/dev/null; then
+			event "$m: mmfs exited before the mount appeared (log: ${LOG[$m]})"
+			reap "$m"
+			return 1
+		fi
+		if [ $i -ge $((MOUNT_TIMEOUT * 20)) ]; then
+			event "$m: not mounted after ${MOUNT_TIMEOUT}s"
+			return 1
+		fi
+		sleep 0.05
+	done
+	timeout "$MOUNT_TIMEOUT" stat "${MNT[$m]}" >/dev/null 2>>"${LOG[$m]}" || {
+		event "$m: stat ${MNT[$m]} failed after mounting"
+		return 1
+	}
+}
+
+fs_umount() {
+	local m=$1 mnt=${MNT[$1]:-}
+
+	[ -n "$mnt" ] || return 0
+	if [ -n "$(mounted_type "$mnt")" ] &&
+		! fusermount3 -u "$mnt" 2>>"${LOG[$m]}"; then
+		sleep 1
+		fusermount3 -u "$mnt" 2>>"${LOG[$m]}" ||
+			event "$m: fusermount3 -u $mnt failed"
+	fi
+	if [ -n "${PID[$m]:-}" ]; then
+		if ! wait_pid "${PID[$m]}" "$EXIT_TIMEOUT"; then
+			event "$m: mmfs pid ${PID[$m]} still running ${EXIT_TIMEOUT}s after unmount; SIGTERM"
+			kill -TERM "${PID[$m]}" 2>/dev/null
+			if ! wait_pid "${PID[$m]}" 5; then
+				event "$m: mmfs pid ${PID[$m]} ignored SIGTERM; SIGKILL"
+				kill -KILL "${PID[$m]}" 2>/dev/null
+			fi
+		fi
+		reap "$m"
+	fi
+	if [ -n "$(mounted_type "$mnt")" ]; then
+		event "$m: $mnt still mounted; lazy unmount"
+		fusermount3 -uz "$mnt" 2>>"${LOG[$m]}" || umount -l "$mnt"
+	fi
+	rmdir "$mnt" 2>/dev/null || event "$m: cannot remove $mnt"
+	MNT[$m]=
+	rm -f "$POOLS/$m.pool"
+}
+
+# shellcheck disable=SC2317  # reached through the EXIT trap
+cleanup() {
+	local rc=$? m
+
+	trap - EXIT INT TERM
+	if [ -n "$CHILD" ]; then
+		log "interrupted; stopping pid $CHILD"
+		kill -TERM "$CHILD" 2>/dev/null
+		wait_pid "$CHILD" 15 || kill -KILL "$CHILD" 2>/dev/null
+		wait "$CHILD" 2>/dev/null
+	fi
+	for m in "${selected[@]}"; do
+		fs_umount "$m"
+	done
+	if awk -v w="$WORK/" 'index($2, w) == 1 { f = 1 } END { exit !f }' \
+		/proc/mounts; then
+		log "something is still mounted under $WORK; leaving it"
+	else
+		rm -rf "$WORK"
+	fi
+	rm -rf "$POOLS"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# alive -- is mount $1 still served? (a dead daemon is reported once)
+alive() {
+	[ -z "${DEAD[$1]:-}" ] || return 1
+	if [ -n "${PID[$1]:-}" ] && kill -0 "${PID[$1]}" 2>/dev/null; then
+		return 0
+	fi
+	DEAD[$1]=1
+	event "$1: the daemon is gone (log: ${LOG[$1]})"
+	[ -n "${PID[$1]:-}" ] && reap "$1"
+	return 1
+}
+
+# run_fio -- run fio with job file $2 inside mount $1 (so that every mount
+# sees the same file name, hence fio's same zipf hot spots), JSON to $3,
+# under a time limit of $4 seconds; in the background, so ^C reaches the trap
+run_fio() {
+	local rc
+
+	(cd "${MNT[$1]}" && exec timeout -k 10 "$4" fio --output-format=json \
+		--output="$3" "$2") 2>>"${LOG[$1]}" &
+	CHILD=$!
+	wait "$CHILD"
+	rc=$?
+	CHILD=
+	return $rc
+}
+
+# stat_json -- mmfsctl stat of mount $1 into $2; prints "promotions demotions"
+stat_json() {
+	"$MMFSCTL" stat "${MNT[$1]}" --json >"$2" 2>&1 || {
+		echo "? ?"
+		return
+	}
+	python3 -c 'import json, sys
+s = json.load(open(sys.argv[1]))
+print(s.get("promotions", "?"), s.get("demotions", "?"))' "$2" 2>/dev/null ||
+		echo "? ?"
+}
+
+# residency -- "dram pmem" bytes of the data file on mount $1
+residency() {
+	local r
+	r=$(getfattr --only-values -n user.mmfs.residency \
+		"${MNT[$1]}/data" 2>/dev/null) || {
+		echo "? ?"
+		return
+	}
+	r=${r//dram=/}
+	echo "${r//pmem=/}"
+}
+
+# pct -- "dram pmem" -> share of the file in DRAM, in %
+pct() { awk -v d="$1" -v p="$2" 'BEGIN { if (d + p > 0) printf "%.0f", 100 * d / (d + p); else print "?" }'; }
+
+# job -- write the fio job for rwmixread $1, $2 s unmeasured, $3 s measured
+job() {
+	cat <<EOF
+[global]
+filename=data
+size=$DATA_B
+rw=randrw
+rwmixread=$1
+bs=$BS
+direct=1
+ioengine=libaio
+iodepth=$IODEPTH
+numjobs=1
+random_distribution=zipf:$THETA
+norandommap=1
+randrepeat=1
+time_based=1
+ramp_time=$2
+runtime=$3
+unified_rw_reporting=both
+lat_percentiles=1
+[tier]
+EOF
+}
+
+LAYOUT_JOB=$RESULTS/layout.fio
+cat >"$LAYOUT_JOB" <<EOF
+[layout]
+filename=data
+size=$DATA_B
+rw=write
+bs=1M
+direct=1
+ioengine=psync
+fallocate=none
+EOF
+
+# --- main ------------------------------------------------------------------
+
+rev=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$TOP" diff --quiet HEAD 2>/dev/null || rev=$rev-dirty
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+mem=$(awk '/^MemTotal/ { printf "%.0fG", $2 / 1048576 }' /proc/meminfo)
+LOAD0=$(cut -d" " -f1 /proc/loadavg)
+n=${#selected[@]}
+est=$((n * (WARMUP + 8) + ${#MIXES[@]} * runs * n * (RAMP + RUNTIME + 3)))
+log "results in $RESULTS; about $(((est + 59) / 60)) min"
+
+for m in "${selected[@]}"; do
+	log "$m: mount (dram=$(dram_of "$m"), tiering=$(engine_of "$m")), lay out $DATA_M MiB"
+	if ! fs_mount "$m"; then
+		DEAD[$m]=1
+		continue
+	fi
+	if ! run_fio "$m" "$LAYOUT_JOB" "$RESULTS/$m.layout.json" \
+		"$RUN_TIMEOUT"; then
+		event "$m: laying out the data file failed (log: ${LOG[$m]})"
+		DEAD[$m]=1
+		continue
+	fi
+	read -r d p <<<"$(residency "$m")"
+	note "layout: $m: file in DRAM $(pct "$d" "$p")% ($d of $((d + p)) bytes)"
+done
+
+for mix in "${MIXES[@]}"; do
+	job "$mix" "$RAMP" "$RUNTIME" >"$RESULTS/get$mix.fio"
+done
+job "${MIXES[0]}" 0 "$WARMUP" >"$RESULTS/warmup.fio"
+if [ "$WARMUP" -gt 0 ]; then
+	for m in "${selected[@]}"; do
+		alive "$m" || continue
+		log "$m: warm-up ${WARMUP}s"
+		run_fio "$m" "$RESULTS/warmup.fio" "$RESULTS/$m.warmup.json" \
+			$((WARMUP + RUN_TIMEOUT)) ||
+			event "$m: warm-up failed (log: ${LOG[$m]})"
+		read -r a b <<<"$(stat_json "$m" "$RESULTS/$m.warmup.stat.json")"
+		read -r d p <<<"$(residency "$m")"
+		note "warm-up: $m: $a promoted, $b demoted since mounting; file in DRAM $(pct "$d" "$p")%"
+	done
+fi
+
+for ((x = 0; x < ${#MIXES[@]}; x++)); do
+	mix=${MIXES[$x]}
+	mkdir -p "$RESULTS/get$mix"
+	for ((rep = 1; rep <= runs; rep++)); do
+		moves=()
+		for ((k = 0; k < n; k++)); do
+			# rotate the order, so that no mount always follows
+			# the same one or always goes first
+			m=${selected[$(((k + rep - 1 + x) % n))]}
+			base=$RESULTS/get$mix/$m-$rep
+			if ! alive "$m"; then
+				echo "$m;$mix;$rep;fail;fail;fail;?;?;?" >>"$METRICS"
+				continue
+			fi
+			log "get$mix: $m run $rep/$runs"
+			read -r a0 b0 <<<"$(stat_json "$m" "$base.stat0.json")"
+			if ! run_fio "$m" "$RESULTS/get$mix.fio" "$base.json" \
+				$((RAMP + RUNTIME + RUN_TIMEOUT)); then
+				event "$m: get$mix run $rep failed (log: ${LOG[$m]})"
+				echo "$m;$mix;$rep;fail;fail;fail;?;?;?" >>"$METRICS"
+				continue
+			fi
+			read -r a1 b1 <<<"$(stat_json "$m" "$base.stat.json")"
+			read -r d p <<<"$(residency "$m")"
+			pa='?' pb='?'
+			[[ $a0$a1 =~ ^[0-9]+$ ]] && pa=$((a1 - a0))
+			[[ $b0$b1 =~ ^[0-9]+$ ]] && pb=$((b1 - b0))
+			v=$(python3 - "$base.json" <<'EOF'
+import json, sys
+try:
+    j = json.load(open(sys.argv[1]))["jobs"][0]["mixed"]
+    pc = j["lat_ns"]["percentile"]
+    print("%.0f;%.1f;%.1f" % (j["iops"], pc["99.000000"] / 1e3,
+                              pc["50.000000"] / 1e3))
+except (OSError, ValueError, KeyError, IndexError):
+    print("fail;fail;fail")
+EOF
+			)
+			[[ $v == fail* ]] &&
+				event "$m: get$mix run $rep: no result in $base.json"
+			echo "$m;$mix;$rep;$v;$pa;$pb;$(pct "$d" "$p")" >>"$METRICS"
+			moves+=("$m +$pa/-$pb ($(pct "$d" "$p")% in DRAM)")
+		done
+		line=$(printf '%s, ' "${moves[@]}")
+		note "moves get$mix run $rep: ${line%, }"
+	done
+done
+
+for m in "${selected[@]}"; do
+	alive "$m" || continue
+	"$MMFSCTL" stat "${MNT[$m]}" >"$RESULTS/$m.stat.txt" 2>&1
+done
+for m in "${selected[@]}"; do
+	fs_umount "$m"
+done
+
+{
+	echo "# tree $rev | linux $(uname -r) | $cpu x$(nproc), $mem | $(fio --version) | mmfs built $(date -u -r "$MMFS" +%FT%TZ) | pools: files in $POOL_DIR -o pmem_size=${POOL_M}M,pmem_emulate=optane${MMFS_OPTS:+,$MMFS_OPTS} | runs=$runs median | load $LOAD0..$(cut -d' ' -f1 /proc/loadavg)"
+	echo "# data: 1 file of $DATA_M MiB, written sequentially (1 MiB O_DIRECT) | job: fio randrw $BS O_DIRECT zipf:$THETA libaio iodepth=$IODEPTH 1 job | warm-up ${WARMUP}s per mount, then per run ${RAMP}s + ${RUNTIME}s measured, mounts in turn"
+	echo "# ratio: X/dram100 for iops, dram100/X for p99, each run against dram100 in the same round and mix, median: 1 = as fast as all-DRAM"
+	python3 - "$METRICS" "$(IFS=' '; echo "${selected[*]}")" \
+		"$(for m in "${selected[@]}"; do printf '%s=%s,%s ' "$m" \
+			"$(mb "$(dram_of "$m")")" "$(engine_of "$m")"; done)" <<'EOF'
+import statistics
+import sys
+
+order = sys.argv[2].split()
+desc = dict(kv.split("=") for kv in sys.argv[3].split())
+
+
+def num(v):
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
+vals, mixes = {}, []
+with open(sys.argv[1]) as f:
+    for line in f:
+        m, mix, rep, iops, p99, _p50, pa, pb, _dp = line.strip().split(";")
+        if mix not in mixes:
+            mixes.append(mix)
+        vals.setdefault((m, mix), {})[rep] = (num(iops), num(p99), num(pa),
+                                              num(pb))
+
+
+def med(xs):
+    nums = [x for x in xs if x is not None]
+    return (statistics.median(nums) if nums else None), len(nums)
+
+
+# A ratio pairs each run with the dram100 run of the same round (minutes
+# apart at most, under the same noise); the median of those is printed.
+print("get%;mount;dram;tiering;iops[1/s];lat-p99[us];iops/dram100;"
+      "p99:dram100/X;promoted/run;demoted/run")
+notes = []
+for mix in mixes:
+    ref = vals.get(("dram100", mix), {})
+    for m in order:
+        got = vals.get((m, mix), {})
+        if not got:
+            continue
+        iops, n = med(r[0] for r in got.values())
+        p99, _ = med(r[1] for r in got.values())
+        pa, _ = med(r[2] for r in got.values())
+        pb, _ = med(r[3] for r in got.values())
+        ri, _ = med(r[0] / ref[k][0] for k, r in got.items()
+                    if r[0] and k in ref and ref[k][0])
+        rp, _ = med(ref[k][1] / r[1] for k, r in got.items()
+                    if r[1] and k in ref and ref[k][1])
+        dram, eng = desc[m].split(",")
+        cells = [mix, m, dram, eng]
+        cells.append("fail" if iops is None else "%.0f" % iops)
+        cells.append("fail" if p99 is None else "%.1f" % p99)
+        cells.append("-" if ri is None else "%.3f" % ri)
+        cells.append("-" if rp is None else "%.3f" % rp)
+        cells.append("-" if pa is None else "%.0f" % pa)
+        cells.append("-" if pb is None else "%.0f" % pb)
+        print(";".join(cells))
+        if iops is not None and n < len(got):
+            notes.append("# %s get%s: median of %d of %d runs (others "
+                         "failed)" % (m, mix, n, len(got)))
+for n in notes:
+    print(n)
+EOF
+	cat "$NOTES"
+} | tee "$RESULTS/tiering.txt"
+[ -s "$EVENTS" ] && log "events during the run: $EVENTS"
+if [ -s "$EVENTS" ] || grep -q ';fail;' "$METRICS"; then
+	exit 1
+fi
+exit 0
