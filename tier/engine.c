@@ -14,7 +14,7 @@
  * watermark is brought down to the low one by demoting the coldest; the
  * hottest PMEM chunks are promoted while DRAM is below the low watermark
  * (the headroom TPP keeps for new writes); past that a PMEM chunk replaces
- * the coldest DRAM chunk only if it is at least twice as hot, plus one
+ * the coldest DRAM chunk only if it is at least twice as hot, plus two
  * (hysteresis: chunks of similar heat never ping-pong). Only chunks in
  * the hot set are promoted: those hotter than a threshold chosen so that
  * the hot set fits the low watermark (hot_threshold, after MEMTIS). At most

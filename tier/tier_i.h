@@ -129,8 +129,8 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 
 #define TIER_HIGH_PCT 95  /* demote above this share of DRAM frames */
 #define TIER_LOW_PCT 90   /* down to this; promote only below it */
-#define TIER_SWAP_FACTOR 2 /* a swap needs hot >= 2 * cold + 1 */
-#define TIER_SWAP_MARGIN 1
+#define TIER_SWAP_FACTOR 2 /* a swap needs hot >= 2 * cold + 2 */
+#define TIER_SWAP_MARGIN 2
 
 int tier_dram_init(struct tier_dram *d, uint64_t bytes, uint32_t chunk_size,
 		   const char *nodes);

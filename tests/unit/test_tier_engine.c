@@ -81,21 +81,21 @@ static void test_demote_above_high(void **state)
 	free(p.demote);
 }
 
-/* Full DRAM: a PMEM chunk replaces the coldest only if twice as hot + 1. */
+/* Full DRAM: a PMEM chunk replaces the coldest only if twice as hot + 2. */
 static void test_hysteresis(void **state)
 {
 	struct tier_cand c[] = {
 		cand(1, 3, MMFS_TIER_DRAM, 0), cand(2, 50, MMFS_TIER_DRAM, 0),
-		cand(3, 6, MMFS_TIER_PMEM, 0),
+		cand(3, 7, MMFS_TIER_PMEM, 0),
 	};
 	struct tier_plan p;
 
-	/* DRAM at the high watermark: 6 < 2 * 3 + 1, no swap. */
+	/* DRAM at the high watermark: 7 < 2 * 3 + 2, no swap. */
 	assert_int_equal(tier_plan(c, 3, 100, 95, 100, &p), 0);
 	assert_int_equal(p.npromote + p.ndemote, 0);
 	free(p.promote);
 	free(p.demote);
-	c[2].heat = 7; /* now 7 >= 7: swap with the coldest */
+	c[2].heat = 8; /* now 8 >= 8: swap with the coldest */
 	assert_int_equal(tier_plan(c, 3, 100, 95, 100, &p), 0);
 	assert_int_equal(p.npromote, 1);
 	assert_int_equal(p.promote[0], 3);
