@@ -241,6 +241,7 @@ struct fs_txn {
 	unsigned ndirty;
 	int err;
 	bool on;
+	bool kick;               /* staged enough to start a commit early */
 	char inl[240];
 };
 void fs_txn_begin(struct fs *fs, struct fs_txn *tx);
@@ -269,8 +270,8 @@ struct fs_persist_opts {
 int fs_persist_open(struct fs *fs, struct mmfs_pool *pool,
 		    const struct fs_persist_opts *o, char why[MMFS_POOL_WHY]);
 int fs_persist_start(struct fs *fs);
-/* fs_persist_sync -- fsync(@in) or syncfs (@in NULL): make it durable */
-int fs_persist_sync(struct fs *fs, struct fs_inode *in);
+/* fs_persist_sync -- fsync, fsyncdir, syncfs: everything written durable */
+int fs_persist_sync(struct fs *fs);
 /*
  * fs_persist_room -- 0, or -ENOSPC when the namespace would no longer fit
  * the pool's checkpoint area: new inodes, names and xattrs are refused

@@ -997,17 +997,15 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 }
 
 /*
- * fsync and fdatasync: the file's dirty chunks reach PMEM, then every
- * metadata change staged so far (ext4 commits its whole journal too).
- * Nothing to do on a volatile mount.
+ * fsync and fdatasync: every dirty chunk reaches PMEM, then every metadata
+ * change staged so far (fs/README.md: stronger than ext4, as ext3's
+ * ordered mode). Nothing to do on a volatile mount.
  */
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	struct fs_inode *in = inode_of(req, ino);
-
-	if (in)
-		reply_err(req, fs_persist_sync(req_fs(req), in));
+	if (inode_of(req, ino))
+		reply_err(req, fs_persist_sync(req_fs(req)));
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -1127,7 +1125,7 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
 	if (inode_of(req, ino))
-		reply_err(req, fs_persist_sync(req_fs(req), NULL));
+		reply_err(req, fs_persist_sync(req_fs(req)));
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -1479,7 +1477,7 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		fuse_reply_ioctl(req, 0, &st, sizeof(st));
 		return;
 	case MMFS_IOC_SYNC: {
-		int rc = fs_persist_sync(fs, NULL);
+		int rc = fs_persist_sync(fs);
 
 		/* An ioctl's success is an ioctl reply, not a zero error. */
 		if (rc < 0)

@@ -90,7 +90,9 @@ struct fs_plog {
 	 * plock and before any inode lock, never by a request holding one.
 	 */
 	pthread_mutex_t commit_lock;
-	int err;                  /* sticky commit failure; commit_lock */
+	int err;                  /* sticky failure: set under commit_lock, or
+				   * atomically by a request that could not
+				   * stage; read under commit_lock */
 	struct fs_persist_stat st; /* commit_lock */
 
 	/* The commit thread; tlock protects stop and kicks cond. */
@@ -202,6 +204,7 @@ void fs_txn_begin(struct fs *fs, struct fs_txn *tx)
 	tx->cap = sizeof(tx->inl);
 	tx->ndirty = 0;
 	tx->err = 0;
+	tx->kick = false;
 	tx->on = fs->plog != NULL && !fs->plog->rdonly;
 	if (!tx->on)
 		return;
@@ -324,6 +327,8 @@ void fs_txn_commit(struct fs_txn *tx)
 		memcpy(pl->stage + pl->stage_len + 4, tx->buf, tx->len);
 		pl->stage_len += 4 + tx->len;
 	}
+	/* A big stage makes a big commit: start it before the timer. */
+	tx->kick = pl->stage_len > mmfs_pool_log_bytes(pl->pool) / 8;
 	pthread_mutex_unlock(&pl->stage_lock);
 	tx->len = 0; /* a request may stage more later (fs_txn_end) */
 	if (tx->err) {
@@ -337,7 +342,6 @@ void fs_txn_commit(struct fs_txn *tx)
 void fs_txn_end(struct fs_txn *tx)
 {
 	struct fs_plog *pl = tx->fs->plog;
-	bool kick;
 
 	if (!tx->on)
 		return;
@@ -347,10 +351,7 @@ void fs_txn_end(struct fs_txn *tx)
 	if (tx->buf != tx->inl)
 		free(tx->buf);
 	tx->on = false;
-	/* A big stage makes a big commit: start it before the timer. */
-	kick = __atomic_load_n(&pl->stage_len, __ATOMIC_RELAXED) >
-	       mmfs_pool_log_bytes(pl->pool) / 8;
-	if (kick) {
+	if (tx->kick) {
 		pthread_mutex_lock(&pl->tlock);
 		pl->kick = true;
 		pthread_cond_signal(&pl->cond);
@@ -559,57 +560,11 @@ out_free:
 
 /* --- commits ----------------------------------------------------------------- */
 
-struct idvec {
-	uint32_t *ids;
-	size_t n, cap;
-};
-
-static int collect_id(void *arg, uint64_t idx, uint32_t entry)
-{
-	struct idvec *v = arg;
-
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 64;
-		uint32_t *p = realloc(v->ids, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		v->ids = p;
-		v->cap = cap;
-	}
-	v->ids[v->n++] = entry & ~MMFS_SNAP_UNWRITTEN;
-	return 0;
-}
-
-/* writeback_file -- (internal) fsync's data part: this file's chunks */
-static int writeback_file(struct fs *fs, struct fs_inode *in)
-{
-	struct idvec v = { 0 };
-	int rc;
-
-	if (!S_ISREG(in->mode))
-		return 0;
-	pthread_rwlock_rdlock(&in->lock);
-	rc = mmfs_snap_map_walk(&in->map, collect_id, &v);
-	pthread_rwlock_unlock(&in->lock);
-	/*
-	 * Outside the file's lock: writeback holds the tier's mlock, which
-	 * comes before inode locks. A chunk freed meanwhile is skipped; one
-	 * reused meanwhile is written back early, which is harmless.
-	 */
-	if (rc == 0)
-		mmfs_tier_writeback(fs->tier, v.ids, v.n);
-	free(v.ids);
-	if (rc < 0) /* no memory for the list: write back everything */
-		mmfs_tier_writeback_all(fs->tier);
-	return 0;
-}
-
 /*
- * commit -- (internal) make durable what @in (or, with @all, every dirty
- * chunk) holds and every change staged so far.
+ * commit -- (internal) make durable every change staged so far, after the
+ * chunks they name; with @all, every dirty chunk too.
  */
-static int commit(struct fs_plog *pl, struct fs_inode *in, bool all)
+static int commit(struct fs_plog *pl, bool all)
 {
 	struct fs *fs = pl->fs;
 	struct mmfs_tier_epoch e;
@@ -619,8 +574,6 @@ static int commit(struct fs_plog *pl, struct fs_inode *in, bool all)
 	int rc = 0;
 
 	pthread_mutex_lock(&pl->commit_lock);
-	if (in)
-		writeback_file(fs, in);
 	/* Take the staged records and the epoch's chunks in one instant. */
 	pthread_rwlock_wrlock(&fs->plock);
 	pthread_mutex_lock(&pl->stage_lock);
@@ -670,18 +623,18 @@ static int commit(struct fs_plog *pl, struct fs_inode *in, bool all)
 	return rc;
 }
 
-int fs_persist_sync(struct fs *fs, struct fs_inode *in)
+int fs_persist_sync(struct fs *fs)
 {
 	if (!fs->plog || fs->plog->rdonly)
 		return 0;
 	/*
-	 * Every dirty chunk, not only @in's: what any write before this
-	 * fsync stored is durable after it (as ext3's ordered mode, stronger
-	 * than ext4's, which leaves other files' overwrites to writeback).
-	 * It still costs only what is dirty, and the commit= timer bounds
-	 * that to a few seconds of writes.
+	 * Every dirty chunk, not only the fsync'd file's: what any write
+	 * before this fsync stored is durable after it (as ext3's ordered
+	 * mode, stronger than ext4's, which leaves other files' overwrites
+	 * to writeback). It still costs only what is dirty, and the commit=
+	 * timer bounds that to a few seconds of writes.
 	 */
-	return commit(fs->plog, in, true);
+	return commit(fs->plog, true);
 }
 
 int fs_persist_room(struct fs *fs)
@@ -719,7 +672,7 @@ bool fs_persist_reclaim(struct fs *fs)
 	mmfs_tier_stat(fs->tier, &ts);
 	if (!ts.pending_chunks)
 		return false;
-	return commit(fs->plog, NULL, false) == 0;
+	return commit(fs->plog, false) == 0;
 }
 
 int fs_persist_checkpoint(struct fs *fs)
@@ -751,7 +704,7 @@ static void *commit_thread(void *arg)
 			break;
 		pl->kick = false;
 		pthread_mutex_unlock(&pl->tlock);
-		commit(pl, NULL, true);
+		commit(pl, true);
 		pthread_mutex_lock(&pl->tlock);
 	}
 	pthread_mutex_unlock(&pl->tlock);

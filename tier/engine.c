@@ -137,7 +137,6 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 		}
 	}
 	/* DRAM ascending by heat (coldest first), pinned ones last. */
-	qsort(d, nd, sizeof(*d), by_heat_up);
 	for (i = 0; i < nd; i++)
 		if (d[i].pin == MMFS_HINT_DRAM)
 			d[i].heat = UINT16_MAX;

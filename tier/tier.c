@@ -369,6 +369,9 @@ void mmfs_tier_access(struct mmfs_tier *t, uint32_t id, size_t len,
 	uint16_t *heat = &t->chunks[id].heat;
 	uint64_t ns, until;
 
+	/* Only pools tier: a volatile mount's requests skip the counting. */
+	if (!t->pool)
+		return;
 	/* Saturating; a race may lose a count, which only adds noise. */
 	if (__atomic_load_n(heat, __ATOMIC_RELAXED) != UINT16_MAX)
 		__atomic_fetch_add(heat, 1, __ATOMIC_RELAXED);
@@ -593,13 +596,17 @@ const void *mmfs_tier_zero(const struct mmfs_tier *t)
 	return t->zero;
 }
 
-void mmfs_tier_heat_histogram(const struct mmfs_tier *t,
+void mmfs_tier_heat_histogram(struct mmfs_tier *t,
 			      uint64_t h[MMFS_TIER_HEAT_BUCKETS])
 {
-	uint32_t id;
+	uint32_t id, last;
 
 	memset(h, 0, MMFS_TIER_HEAT_BUCKETS * sizeof(*h));
-	for (id = 1; id < t->id_next && id <= t->max_id; id++) {
+	pthread_mutex_lock(&t->lock);
+	last = MMFS_MIN(t->id_next, t->max_id + 1);
+	pthread_mutex_unlock(&t->lock);
+	/* Entries are read without the lock: a statistic, not a decision. */
+	for (id = 1; id < last; id++) {
 		const struct tier_chunk *c = &t->chunks[id];
 		uint16_t heat;
 		unsigned b;

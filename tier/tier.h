@@ -205,7 +205,7 @@ uint64_t mmfs_tier_writeback(struct mmfs_tier *t, const uint32_t *ids,
 uint64_t mmfs_tier_writeback_all(struct mmfs_tier *t);
 
 /* Chunks in use per heat bucket (0, 1, 2-3, ... 64+): scans every id. */
-void mmfs_tier_heat_histogram(const struct mmfs_tier *t,
+void mmfs_tier_heat_histogram(struct mmfs_tier *t,
 			      uint64_t h[MMFS_TIER_HEAT_BUCKETS]);
 
 /* mmfs_tier_stat -- a consistent snapshot of the counters. */

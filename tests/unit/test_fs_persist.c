@@ -413,7 +413,7 @@ static void test_log_replay(void **state)
 
 	build(e);
 	a = dump(e);
-	assert_int_equal(fs_persist_sync(e->fs, NULL), 0);
+	assert_int_equal(fs_persist_sync(e->fs), 0);
 	down(e, false); /* crash: only the log has it */
 	up(e);
 	b = dump(e);
@@ -440,7 +440,7 @@ static void test_checkpoint_then_log(void **state)
 	mk(e, lookup(e, root(e), "dir"), "new", S_IFREG | 0640, NULL);
 	free(a);
 	a = dump(e);
-	assert_int_equal(fs_persist_sync(e->fs, NULL), 0);
+	assert_int_equal(fs_persist_sync(e->fs), 0);
 	down(e, false);
 	up(e);
 	c = dump(e);
@@ -456,7 +456,7 @@ static void test_unsynced_is_lost(void **state)
 	char *a, *b;
 
 	build(e);
-	assert_int_equal(fs_persist_sync(e->fs, NULL), 0);
+	assert_int_equal(fs_persist_sync(e->fs), 0);
 	a = dump(e);
 	mk(e, root(e), "later", S_IFREG | 0644, NULL);
 	wr(e, lookup(e, root(e), "later"), 0, 5, 3 * CS);
@@ -479,7 +479,7 @@ static void test_allocator_recovery(void **state)
 	char *a, *b;
 
 	build(e);
-	assert_int_equal(fs_persist_sync(e->fs, NULL), 0);
+	assert_int_equal(fs_persist_sync(e->fs), 0);
 	dir_times = false; /* the filler's name comes and goes */
 	a = dump(e);
 	mmfs_tier_stat(e->tier, &ts);
@@ -529,7 +529,7 @@ static void test_orphan_freed(void **state)
 	struct fs_inode *f;
 	uint64_t free_empty, ninodes;
 
-	assert_int_equal(fs_persist_sync(e->fs, NULL), 0);
+	assert_int_equal(fs_persist_sync(e->fs), 0);
 	mmfs_tier_stat(e->tier, &ts);
 	free_empty = ts.free_chunks;
 	ninodes = atomic_load(&e->fs->ninodes);
@@ -537,7 +537,7 @@ static void test_orphan_freed(void **state)
 	wr(e, f, 0, 6, 8 * CS);
 	assert_int_equal(fs_inode_open(f), 0); /* held open, then unlinked */
 	unlink_name(e, root(e), "open");
-	assert_int_equal(fs_persist_sync(e->fs, NULL), 0);
+	assert_int_equal(fs_persist_sync(e->fs), 0);
 	down(e, false);
 	up(e);
 	mmfs_tier_stat(e->tier, &ts);
