@@ -7,7 +7,8 @@
 # ';'-separated table of medians with each row's ratio to the mount whose
 # DRAM holds all the data, for the same mix.
 #
-# Mounts (all: SOURCE = a fresh pool file in POOL_DIR, pmem_emulate=optane):
+# Mounts (all: SOURCE = a fresh pool file in POOL_DIR, pmem_emulate=optane;
+# MMFS_TIER_SLOW=numa:N puts the slow tier on a NUMA node instead):
 #   dram100      dram = data + 10%: everything in DRAM (the reference)
 #   dram67       dram = 67% of the data, engine on
 #   dram67-off   the same, tiering=off (first-touch placement)
@@ -48,6 +49,10 @@
 #   MMFS_TIER_BS       request size [4k]; 64k (one whole chunk) weighs the
 #                      PMEM tier's bandwidth more than the FUSE round trip
 #   MMFS_TIER_IODEPTH  libaio queue depth of the one job [4]
+#   MMFS_TIER_SLOW     the slow tier: pool (a pool file in POOL_DIR) or
+#                      numa:LIST (a volatile slow tier on those NUMA nodes,
+#                      CXL memory's role; numa:0 on a one-node machine) [pool]
+#   MMFS_TIER_EMULATE  pmem_emulate= device model [optane; cxl with numa:]
 #   POOL_DIR           where pool files go [/dev/shm]
 #   RESULTS_DIR        where results go [benchmarks/results]
 #   RUN_TIMEOUT        seconds past its expected length before a fio run is
@@ -140,6 +145,12 @@ WARMUP=${MMFS_TIER_WARMUP:-$(q 10 3)}
 RAMP=${MMFS_TIER_RAMP:-$(q 2 1)}
 RUNTIME=${MMFS_TIER_RUNTIME:-$(q 10 3)}
 read -r -a MIXES <<<"${MMFS_TIER_MIXES:-100 50 0}"
+SLOW=${MMFS_TIER_SLOW:-pool}
+case $SLOW in
+pool) EMULATE=${MMFS_TIER_EMULATE:-optane} ;;
+numa:*) EMULATE=${MMFS_TIER_EMULATE:-cxl} ;;
+*) echo "MMFS_TIER_SLOW=$SLOW: pool or numa:LIST" >&2; exit 2 ;;
+esac
 THETA=${MMFS_TIER_THETA:-1.2}
 BS=${MMFS_TIER_BS:-4k}
 IODEPTH=${MMFS_TIER_IODEPTH:-4}
@@ -286,7 +297,12 @@ fs_mount() {
 	LOG[$m]=$RESULTS/$m.log
 	mkdir -p "${MNT[$m]}" || return 1
 	rm -f "$pool"
-	opts=pmem_size=${POOL_M}M,dram=$(dram_of "$m"),pmem_emulate=optane
+	if [ "$SLOW" = pool ]; then
+		opts=pmem_size=${POOL_M}M
+	else
+		pool=$SLOW opts=slow_size=${POOL_M}M
+	fi
+	opts=$opts,dram=$(dram_of "$m"),pmem_emulate=$EMULATE
 	[ "$(engine_of "$m")" = off ] && opts=$opts,tiering=off
 	opts=$opts${MMFS_OPTS:+,$MMFS_OPTS}
 	echo "+ $MMFS -f $pool ${MNT[$m]} -o $opts" >"${LOG[$m]}"
@@ -562,7 +578,7 @@ for m in "${selected[@]}"; do
 done
 
 {
-	echo "# tree $rev | linux $(uname -r) | $cpu x$(nproc), $mem | $(fio --version) | mmfs built $(date -u -r "$MMFS" +%FT%TZ) | pools: files in $POOL_DIR -o pmem_size=${POOL_M}M,pmem_emulate=optane${MMFS_OPTS:+,$MMFS_OPTS} | runs=$runs median | load $LOAD0..$(cut -d' ' -f1 /proc/loadavg)"
+	echo "# tree $rev | linux $(uname -r) | $cpu x$(nproc), $mem | $(fio --version) | mmfs built $(date -u -r "$MMFS" +%FT%TZ) | slow tier: $SLOW ($([ "$SLOW" = pool ] && echo "files in $POOL_DIR") ${POOL_M}M) pmem_emulate=$EMULATE${MMFS_OPTS:+,$MMFS_OPTS} | runs=$runs median | load $LOAD0..$(cut -d' ' -f1 /proc/loadavg)"
 	echo "# data: 1 file of $DATA_M MiB, written sequentially (1 MiB O_DIRECT) | job: fio randrw $BS O_DIRECT zipf:$THETA libaio iodepth=$IODEPTH 1 job | warm-up ${WARMUP}s per mount, then per run ${RAMP}s + ${RUNTIME}s measured, mounts in turn"
 	echo "# ratio: X/dram100 for iops, dram100/X for p99, each run against dram100 in the same round and mix, median: 1 = as fast as all-DRAM"
 	python3 - "$METRICS" "$(IFS=' '; echo "${selected[*]}")" \

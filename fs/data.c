@@ -68,14 +68,15 @@ static void publish(struct fs *fs, struct fs_inode *in, uint64_t size,
 
 /*
  * mark_dirty -- (internal) bytes were stored into [off, off+len): on a
- * pool, their chunks need a writeback before a sync is done.
+ * pool, their chunks need a writeback before a sync is done; with two
+ * tiers, a migration copying them must copy again.
  */
 static void mark_dirty(struct fs *fs, struct fs_inode *in, uint64_t off,
 		       size_t len)
 {
 	uint64_t idx, last;
 
-	if (!len || !mmfs_tier_persistent(fs->tier))
+	if (!len || !mmfs_tier_tiered(fs->tier))
 		return;
 	last = chunk_idx(fs, off + len - 1);
 	for (idx = chunk_idx(fs, off); idx <= last; idx++) {

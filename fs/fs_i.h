@@ -96,6 +96,7 @@ struct fs_inode {
 	_Atomic bool data_gone;   /* unlinked and closed: chunks freed */
 	uint8_t hint;             /* enum mmfs_tier_hint (user.mmfs.tier) */
 	bool io_direct;           /* user.mmfs.io=direct: opens uncached */
+	bool sampled;             /* held by the sampler; under its lock */
 	uint32_t mode;            /* file type bits never change */
 
 	/*
@@ -171,11 +172,31 @@ struct fs {
 	bool splice_read;            /* splice write payloads (mount option) */
 	bool null_io;                /* benchmark aid: discard data (option) */
 	bool direct_io;              /* every open uncached (option) */
+	struct fs_sample *sample;    /* page-cache sampling, or NULL */
 };
 
 struct fs_owner {
 	uint32_t uid, gid, umask;
 };
+
+/*
+ * sample.c: page-cache sampling (sample=PCT). init before serving; hold
+ * from every cached open of a regular file; start once the kernel can
+ * take invalidations; stop after the last request (drops every hold).
+ * The callback drops the kernel's cached copy of [off, off+len) of @ino
+ * (fuse_lowlevel_notify_inval_inode): fs/ stays FUSE-free.
+ */
+struct fs_sample;
+typedef int (*fs_sample_inval_fn)(void *arg, uint64_t ino, uint64_t off,
+				  uint64_t len);
+int fs_sample_init(struct fs *fs, unsigned pct, unsigned period_ms);
+int fs_sample_start(struct fs *fs, fs_sample_inval_fn inval, void *arg);
+void fs_sample_hold(struct fs *fs, struct fs_inode *in);
+/* fs_sample_pass -- one sampling pass now (the thread's work; tests) */
+void fs_sample_pass(struct fs *fs);
+void fs_sample_stop(struct fs *fs);
+void fs_sample_stat(struct fs *fs, uint64_t *passes, uint64_t *dropped,
+		    uint64_t *files);
 
 /* inode.c */
 int fs_init(struct fs *fs, struct mmfs_tier *tier, struct mmfs_snap *snap);

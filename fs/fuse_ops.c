@@ -45,6 +45,15 @@ void mmfs_fuse_set_session(struct fuse_session *se)
 	mmfs_session = se;
 }
 
+int mmfs_fuse_inval(void *arg, uint64_t ino, uint64_t off, uint64_t len)
+{
+	(void)arg;
+	if (!mmfs_session)
+		return -ENOTCONN;
+	return fuse_lowlevel_notify_inval_inode(mmfs_session, ino, (off_t)off,
+						(off_t)len);
+}
+
 static inline struct fs *req_fs(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -326,6 +335,8 @@ static void open_flags(struct fs *fs, struct fs_inode *in,
 	 */
 	if ((fi->flags & O_DIRECT) || fs->direct_io || in->io_direct)
 		fi->direct_io = 1;
+	else
+		fs_sample_hold(fs, in); /* its cached heat is sampled */
 }
 
 /*
@@ -1468,6 +1479,12 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 			st.checkpoints = ps.checkpoints;
 			st.log_used = ps.log_bytes_used;
 			st.writeback_bytes = ts.writeback_bytes;
+		} else if (mmfs_tier_tiered(fs->tier)) {
+			st.slow_tier = 1;
+		}
+		fs_sample_stat(fs, &st.sample_passes, &st.sample_dropped,
+			       &st.sample_files);
+		if (mmfs_tier_tiered(fs->tier)) {
 			st.promotions = ts.promotions;
 			st.demotions = ts.demotions;
 			st.moved_bytes = ts.moved_bytes;

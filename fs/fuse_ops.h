@@ -3,6 +3,8 @@
 #ifndef MMFS_FS_FUSE_OPS_H
 #define MMFS_FS_FUSE_OPS_H
 
+#include <stdint.h>
+
 struct fuse_lowlevel_ops;
 struct fuse_session;
 
@@ -10,5 +12,10 @@ struct fuse_session;
 const struct fuse_lowlevel_ops *mmfs_fuse_ops(void);
 /* The session notifications go to (set once, before serving). */
 void mmfs_fuse_set_session(struct fuse_session *se);
+/*
+ * mmfs_fuse_inval -- drop the kernel's cached pages of [off, off+len) of
+ * @ino (the page-cache sampler's callback; @arg unused). 0 or -errno.
+ */
+int mmfs_fuse_inval(void *arg, uint64_t ino, uint64_t off, uint64_t len);
 
 #endif

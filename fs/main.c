@@ -31,6 +31,8 @@ struct opts {
 	char *dram;
 	char *chunk;
 	char *dram_nodes;
+	char *slow_nodes;
+	char *slow_size;
 	char *mode;
 	char *uid;
 	char *gid;
@@ -47,6 +49,7 @@ struct opts {
 	char *tiering;
 	char *migrate;
 	int epoch_ms;
+	int sample;
 	int commit;
 	int threads;
 	int help;
@@ -60,6 +63,8 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("dram=%s", dram, 0),
 	OPT("chunk=%s", chunk, 0),
 	OPT("dram_nodes=%s", dram_nodes, 0),
+	OPT("slow_nodes=%s", slow_nodes, 0),
+	OPT("slow_size=%s", slow_size, 0),
 	OPT("mode=%s", mode, 0),
 	OPT("uid=%s", uid, 0),
 	OPT("gid=%s", gid, 0),
@@ -78,6 +83,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("tiering=%s", tiering, 0),
 	OPT("migrate=%s", migrate, 0),
 	OPT("epoch_ms=%d", epoch_ms, 0),
+	OPT("sample=%d", sample, 0),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -95,7 +101,9 @@ static void usage(const char *prog)
 	       "\n"
 	       "SOURCE is the PMEM pool: a devdax device, a file on an fsdax\n"
 	       "filesystem or any file (emulated PMEM); its data and namespace\n"
-	       "persist. 'none' gives a volatile DRAM-only filesystem.\n"
+	       "persist. 'none' gives a volatile DRAM-only filesystem;\n"
+	       "'numa:LIST' a volatile one whose slow tier is the memory of\n"
+	       "these NUMA nodes (CPU-less CXL memory), as slow_nodes=LIST.\n"
 	       "\n"
 	       "mmfs options:\n"
 	       "  dram=SIZE|N%%       DRAM budget (K/M/G/T or %% of RAM; default 50%%)\n"
@@ -103,11 +111,16 @@ static void usage(const char *prog)
 	       "                      does not exist (else the pool is required)\n"
 	       "  commit=SECS         at most this much un-synced work is lost\n"
 	       "                      in a crash (default 5)\n"
-	       "  pmem_emulate=optane add Optane PMem latency/bandwidth to PMEM\n"
-	       "                      chunk accesses (benchmarks only; default off)\n"
+	       "  pmem_emulate=optane|cxl  add that device's latency/bandwidth\n"
+	       "                      to slow-tier chunk accesses (benchmarks\n"
+	       "                      only; default off)\n"
 	       "  tiering=on|off      the tiering engine: hot chunks to DRAM, cold\n"
-	       "                      ones to PMEM (pools only; default on)\n"
+	       "                      ones to PMEM (two tiers only; default on)\n"
 	       "  epoch_ms=N          heat halves every N ms (default 1000)\n"
+	       "  sample=PCT          every epoch, drop PCT%% of each cached open\n"
+	       "                      file's chunks from the page cache, so that\n"
+	       "                      the engine sees cached and mmap'd heat\n"
+	       "                      (two tiers only; default 0: off)\n"
 	       "  direct_io           open every file uncached (as O_DIRECT), for\n"
 	       "                      apps with their own cache; per file:\n"
 	       "                      setfattr -n user.mmfs.io -v direct\n"
@@ -116,6 +129,9 @@ static void usage(const char *prog)
 	       "  chunk=SIZE          chunk size, power of two 4K..2M (default 64K;\n"
 	       "                      a pool keeps the one it was made with)\n"
 	       "  dram_nodes=LIST     bind DRAM to these NUMA nodes (e.g. 0-1)\n"
+	       "  slow_nodes=LIST     volatile slow tier on these NUMA nodes\n"
+	       "                      (SOURCE none; CXL memory), tiered like PMEM\n"
+	       "  slow_size=SIZE|N%%   its size (%% of those nodes; default 50%%)\n"
 	       "  mode=OCTAL,uid=N,gid=N  owner and mode of the root (default 1777, 0, 0)\n"
 	       "  writeback|nowriteback   kernel writeback cache (default: off)\n"
 	       "  splice_read|nosplice_read  splice write payloads (default: off)\n"
@@ -228,6 +244,60 @@ static int open_pool(const struct opts *o, uint64_t chunk,
 	if (rc < 0)
 		return fail("%s: %s (run 'mmfsctl fsck %s')", o->source,
 			    unprefixed(why, o->source), o->source);
+	return 0;
+}
+
+/*
+ * slow_tier -- (internal) the volatile slow tier that SOURCE numa:LIST or
+ * slow_nodes=LIST asks for: its nodes and size into @to. 0, or 1 after the
+ * one line.
+ */
+static int slow_tier(struct opts *o, uint64_t chunk, struct mmfs_tier_opts *to)
+{
+	uint64_t node_bytes;
+	int cpu_node;
+
+	if (strncmp(o->source, "numa:", 5) == 0) {
+		if (o->slow_nodes && strcmp(o->slow_nodes, o->source + 5))
+			return fail("slow_nodes=%s: SOURCE %s names other "
+				    "nodes", o->slow_nodes, o->source);
+		free(o->slow_nodes);
+		o->slow_nodes = strdup(o->source + 5);
+		if (!o->slow_nodes)
+			return fail("out of memory");
+	} else if (o->slow_nodes && strcmp(o->source, "none") != 0) {
+		return fail("slow_nodes=%s: the pool %s is the slow tier "
+			    "already (use SOURCE none)", o->slow_nodes,
+			    o->source);
+	}
+	if (!o->slow_nodes) {
+		if (o->slow_size)
+			return fail("slow_size=%s: no slow tier (add "
+				    "slow_nodes=)", o->slow_size);
+		return 0;
+	}
+	if (o->pmem_size)
+		return fail("pmem_size=%s: a pool file's size; the slow tier "
+			    "takes slow_size=", o->pmem_size);
+	if (!*o->slow_nodes)
+		return fail("slow_nodes=: an empty node list");
+	if (mmfs_tier_nodes_info("slow_nodes", o->slow_nodes, &node_bytes,
+				 &cpu_node) < 0)
+		return 1; /* tier/ said why */
+	if (mmfs_size_parse_pct(o->slow_size ? o->slow_size : "50%",
+				node_bytes, &to->slow_bytes) < 0)
+		return fail("slow_size=%s: not a size (use e.g. 64G or 50%%)",
+			    o->slow_size);
+	if (to->slow_bytes < chunk)
+		return fail("slow_size=%s: smaller than one chunk",
+			    o->slow_size ? o->slow_size : "50%");
+	/* Not fatal: a remote socket's DRAM is a slow tier too (and tests
+	 * on one-node machines need it). */
+	if (cpu_node >= 0)
+		fprintf(stderr, "mmfs: slow_nodes=%s: node %d has CPUs, so it "
+			"is not CXL memory; serving it as the slow tier "
+			"anyway\n", o->slow_nodes, cpu_node);
+	to->slow_nodes = o->slow_nodes;
 	return 0;
 }
 
@@ -358,15 +428,22 @@ int main(int argc, char *argv[])
 			"(see --help)\n", argv[0]);
 		goto out_args;
 	}
-	if (o.pmem_emulate && strcmp(o.pmem_emulate, "optane") != 0 &&
-	    strcmp(o.pmem_emulate, "off") != 0) {
-		ret = fail("pmem_emulate=%s: known devices: optane, off",
+	if (o.pmem_emulate && strcmp(o.pmem_emulate, "optane") == 0) {
+		to.emulate = MMFS_EMULATE_OPTANE;
+	} else if (o.pmem_emulate && strcmp(o.pmem_emulate, "cxl") == 0) {
+		to.emulate = MMFS_EMULATE_CXL;
+	} else if (o.pmem_emulate && strcmp(o.pmem_emulate, "off") != 0) {
+		ret = fail("pmem_emulate=%s: known devices: optane, cxl, off",
 			   o.pmem_emulate);
 		goto out_args;
 	}
 	if (o.tiering && strcmp(o.tiering, "on") != 0 &&
 	    strcmp(o.tiering, "off") != 0) {
 		ret = fail("tiering=%s: on or off", o.tiering);
+		goto out_args;
+	}
+	if (o.sample < 0 || o.sample > 100) {
+		ret = fail("sample=%d: a percentage, 0..100", o.sample);
 		goto out_args;
 	}
 	if (o.epoch_ms < 0 || o.epoch_ms > 3600000) {
@@ -395,8 +472,10 @@ int main(int argc, char *argv[])
 			   o.chunk);
 		goto out_args;
 	}
+	if (slow_tier(&o, chunk, &to) != 0)
+		goto out_args;
 	/* A pool can do without DRAM (every chunk in PMEM); none cannot. */
-	if (dram < chunk && strcmp(o.source, "none") == 0) {
+	if (dram < chunk && strcmp(o.source, "none") == 0 && !to.slow_bytes) {
 		ret = fail("dram=%s: smaller than one chunk",
 			   o.dram ? o.dram : "50%");
 		goto out_args;
@@ -421,14 +500,13 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 
-	if (strcmp(o.source, "none") != 0 && open_pool(&o, chunk, &pool) != 0)
+	if (strcmp(o.source, "none") != 0 && !to.slow_bytes &&
+	    open_pool(&o, chunk, &pool) != 0)
 		goto out_args;
 	to.dram_bytes = dram;
 	to.chunk_size = (uint32_t)chunk;
 	to.dram_nodes = o.dram_nodes;
 	to.pool = pool;
-	to.emulate_optane = o.pmem_emulate &&
-			    strcmp(o.pmem_emulate, "optane") == 0;
 	to.epoch_ms = (unsigned)o.epoch_ms;
 	rc = mmfs_tier_new(&to, &tier);
 	if (rc < 0) {
@@ -448,6 +526,19 @@ int main(int argc, char *argv[])
 	fs->splice_read = o.splice_read && !o.null_io;
 	fs->null_io = o.null_io;
 	fs->direct_io = o.direct_io;
+	if (o.sample) {
+		if (!mmfs_tier_tiered(tier)) {
+			ret = fail("sample=%d: needs a slow tier (a pool or "
+				   "slow_nodes=)", o.sample);
+			goto out_free;
+		}
+		if (fs_sample_init(fs, (unsigned)o.sample,
+				   o.epoch_ms ? (unsigned)o.epoch_ms
+					      : 1000) < 0) {
+			ret = fail("%s: out of memory", o.mountpoint);
+			goto out_free;
+		}
+	}
 	if (o.null_io)
 		fprintf(stderr, "mmfs: null_io: file data is discarded "
 			"(a benchmark baseline)\n");
@@ -494,11 +585,17 @@ int main(int argc, char *argv[])
 		mmfs_log_use_syslog(true);
 	if (fuse_daemonize(o.foreground) != 0)
 		goto out_unmount;
+	if (fs_sample_start(fs, mmfs_fuse_inval, NULL) < 0) {
+		mmfs_err("%s: cannot start the page-cache sampler",
+			 o.mountpoint);
+		goto out_unmount;
+	}
 	if (fs_persist_start(fs) < 0) {
 		mmfs_err("%s: cannot start the commit thread", o.source);
 		goto out_unmount;
 	}
-	if (pool && !(o.tiering && strcmp(o.tiering, "off") == 0) &&
+	if ((pool || to.slow_bytes) &&
+	    !(o.tiering && strcmp(o.tiering, "off") == 0) &&
 	    mmfs_tier_engine_start(tier) < 0) {
 		mmfs_err("%s: cannot start the tiering engine", o.source);
 		goto out_unmount;
@@ -515,6 +612,8 @@ out_free:
 	if (tier)
 		mmfs_tier_engine_stop(tier);
 	if (fs) {
+		/* Its holds go first: unlinked files' data is freed. */
+		fs_sample_stop(fs);
 		/* Unmounted (or never mounted): a final checkpoint. */
 		if (fs_persist_close(fs, true) < 0) {
 			mmfs_err("%s: final checkpoint failed; the log "
@@ -534,6 +633,8 @@ out_args:
 	free(o.dram);
 	free(o.chunk);
 	free(o.dram_nodes);
+	free(o.slow_nodes);
+	free(o.slow_size);
 	free(o.mode);
 	free(o.uid);
 	free(o.gid);

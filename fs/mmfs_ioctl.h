@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define MMFS_IOC_MAGIC 'M'
-#define MMFS_IOC_STAT_VERSION 1
+#define MMFS_IOC_STAT_VERSION 2
 
 struct mmfs_ioc_stat {
 	uint32_t version;        /* MMFS_IOC_STAT_VERSION */
@@ -40,7 +40,13 @@ struct mmfs_ioc_stat {
 	uint64_t moved_bytes;
 	uint64_t epochs;
 	uint64_t heat[8];        /* chunks with heat 0, 1, 2-3, ..., 64+ */
-	uint64_t reserved[3];
+	/* 1: the pmem_ fields describe a volatile slow tier on NUMA nodes
+	 * (SOURCE numa:LIST or slow_nodes=; CXL memory), not a pool */
+	uint64_t slow_tier;
+	/* Page-cache sampling (sample=; 0 when off): */
+	uint64_t sample_passes;  /* sampling passes since mount */
+	uint64_t sample_dropped; /* chunk ranges dropped from the page cache */
+	uint64_t sample_files;   /* open files being sampled */
 };
 
 #define MMFS_IOC_STAT _IOR(MMFS_IOC_MAGIC, 1, struct mmfs_ioc_stat)

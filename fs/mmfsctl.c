@@ -87,7 +87,9 @@ static void print_human(const char *path, const struct mmfs_ioc_stat *st)
 	if (st->pmem_total) {
 		mmfs_size_format(st->pmem_used, a, sizeof(a));
 		mmfs_size_format(st->pmem_total, b, sizeof(b));
-		printf("  pmem:   %s used of %s\n", a, b);
+		printf("  %s %s used of %s%s\n",
+		       st->slow_tier ? "slow:  " : "pmem:  ", a, b,
+		       st->slow_tier ? " (NUMA memory, volatile)" : "");
 	} else {
 		printf("  pmem:   none (volatile mount)\n");
 	}
@@ -110,11 +112,12 @@ static void print_json(const struct mmfs_ioc_stat *st)
 	       "\"pmem\":{\"total\":%llu,\"used\":%llu},"
 	       "\"chunks\":{\"allocs\":%llu,\"frees\":%llu,\"enospc\":%llu},"
 	       "\"inodes\":%llu,\"meta_bytes\":%llu,\"file_bytes\":%llu,"
-	       "\"persistent\":%s,\"commits\":%llu,\"checkpoints\":%llu,"
+	       "\"persistent\":%s,\"slow_tier\":%s,\"commits\":%llu,\"checkpoints\":%llu,"
 	       "\"log_used\":%llu,\"writeback_bytes\":%llu,"
 	       "\"promotions\":%llu,\"demotions\":%llu,\"moved_bytes\":%llu,"
 	       "\"epochs\":%llu,\"heat\":[%llu,%llu,%llu,%llu,%llu,%llu,%llu,"
-	       "%llu]}\n",
+	       "%llu],\"sample\":{\"passes\":%llu,\"dropped\":%llu,"
+	       "\"files\":%llu}}\n",
 	       st->version, st->chunk_size,
 	       (unsigned long long)st->dram_total,
 	       (unsigned long long)st->dram_used,
@@ -127,6 +130,7 @@ static void print_json(const struct mmfs_ioc_stat *st)
 	       (unsigned long long)st->meta_bytes,
 	       (unsigned long long)st->file_bytes,
 	       st->persistent ? "true" : "false",
+	       st->slow_tier ? "true" : "false",
 	       (unsigned long long)st->commits,
 	       (unsigned long long)st->checkpoints,
 	       (unsigned long long)st->log_used,
@@ -138,21 +142,25 @@ static void print_json(const struct mmfs_ioc_stat *st)
 	       (unsigned long long)st->heat[0], (unsigned long long)st->heat[1],
 	       (unsigned long long)st->heat[2], (unsigned long long)st->heat[3],
 	       (unsigned long long)st->heat[4], (unsigned long long)st->heat[5],
-	       (unsigned long long)st->heat[6], (unsigned long long)st->heat[7]);
+	       (unsigned long long)st->heat[6], (unsigned long long)st->heat[7],
+	       (unsigned long long)st->sample_passes,
+	       (unsigned long long)st->sample_dropped,
+	       (unsigned long long)st->sample_files);
 }
 
 static void print_persist(const struct mmfs_ioc_stat *st)
 {
 	char a[32], b[32];
 
-	if (!st->persistent)
+	if (!st->persistent && !st->slow_tier)
 		return;
 	mmfs_size_format(st->log_used, a, sizeof(a));
 	mmfs_size_format(st->writeback_bytes, b, sizeof(b));
-	printf("  pool:   %llu commits, %llu checkpoints, log %s in use, "
-	       "%s written back\n",
-	       (unsigned long long)st->commits,
-	       (unsigned long long)st->checkpoints, a, b);
+	if (st->persistent)
+		printf("  pool:   %llu commits, %llu checkpoints, log %s in "
+		       "use, %s written back\n",
+		       (unsigned long long)st->commits,
+		       (unsigned long long)st->checkpoints, a, b);
 	mmfs_size_format(st->moved_bytes, a, sizeof(a));
 	printf("  tiering: %llu epochs, %llu promoted, %llu demoted, %s "
 	       "moved\n", (unsigned long long)st->epochs,
@@ -165,6 +173,12 @@ static void print_persist(const struct mmfs_ioc_stat *st)
 	       (unsigned long long)st->heat[4], (unsigned long long)st->heat[5],
 	       (unsigned long long)st->heat[6],
 	       (unsigned long long)st->heat[7]);
+	if (st->sample_passes || st->sample_files)
+		printf("  sample: %llu passes, %llu chunk ranges dropped from "
+		       "the page cache, %llu files open cached\n",
+		       (unsigned long long)st->sample_passes,
+		       (unsigned long long)st->sample_dropped,
+		       (unsigned long long)st->sample_files);
 }
 
 static int cmd_sync(int argc, char *argv[])
@@ -264,7 +278,8 @@ static void top_print(const char *path, const struct mmfs_ioc_stat *st,
 	printf("mmfs top %s  %s  every %.1fs\n", path, when, interval);
 	top_tier("dram", st->dram_used, st->dram_total);
 	if (st->pmem_total)
-		top_tier("pmem", st->pmem_used, st->pmem_total);
+		top_tier(st->slow_tier ? "slow" : "pmem", st->pmem_used,
+			 st->pmem_total);
 	else
 		printf("  %-8s none (volatile mount)\n", "pmem");
 	mmfs_size_format(st->chunk_size, a, sizeof(a));
@@ -280,9 +295,9 @@ static void top_print(const char *path, const struct mmfs_ioc_stat *st,
 	mmfs_size_format(st->meta_bytes, b, sizeof(b));
 	printf("  %-8s %llu inodes, %s apparent, %s metadata\n", "files",
 	       (unsigned long long)st->inodes, a, b);
-	if (!st->persistent) {
-		printf("  %-8s off (volatile mount: no pool, no engine)\n",
-		       "tiering");
+	if (!st->persistent && !st->slow_tier) {
+		printf("  %-8s off (DRAM-only mount: no slow tier, no "
+		       "engine)\n", "tiering");
 		return;
 	}
 	top_rate(r1, sizeof(r1), st->promotions, prev->promotions, dt);
@@ -300,8 +315,9 @@ static void top_print(const char *path, const struct mmfs_ioc_stat *st,
 	top_byte_rate(r3, sizeof(r3), st->writeback_bytes,
 		      prev->writeback_bytes, dt);
 	mmfs_size_format(st->log_used, a, sizeof(a));
-	printf("  %-8s %s commits  %s checkpoints  %s written back  "
-	       "(log %s in use)\n", "pool", r1, r2, r3, a);
+	if (st->persistent)
+		printf("  %-8s %s commits  %s checkpoints  %s written back  "
+		       "(log %s in use)\n", "pool", r1, r2, r3, a);
 	for (i = 0; i < 8; i++)
 		hmax = st->heat[i] > hmax ? st->heat[i] : hmax;
 	printf("  %-8s chunks by heat (accesses, halved every epoch)\n",

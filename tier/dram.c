@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * dram.c -- the DRAM arena: an anonymous reservation of the whole budget,
+ * dram.c -- a memory arena: an anonymous reservation of a whole budget,
  * bound to the chosen NUMA nodes with libnuma, cut into chunk-sized slots.
- * Owns slot allocation only; ids and accounting live in tier.c.
+ * The DRAM tier is one; a volatile slow tier on a CPU-less (CXL) node is
+ * another. Owns slot allocation only; ids and accounting live in tier.c.
  */
 #include <errno.h>
 #include <numa.h>
@@ -30,22 +31,71 @@ void numa_error(char *where)
 	mmfs_debug("libnuma: %s failed", where);
 }
 
-/* bind_nodes -- (internal) bind the reservation to a libnuma node list */
-static int bind_nodes(struct tier_dram *d, const char *nodes)
+/*
+ * parse_nodes -- (internal) a libnuma node list, or NULL after one line
+ * naming the option (@what) that gave it
+ */
+static struct bitmask *parse_nodes(const char *what, const char *nodes)
 {
 	struct bitmask *mask;
 
 	if (numa_available() < 0) {
-		mmfs_err("dram_nodes=%s: this kernel has no NUMA support",
-			 nodes);
-		return -EINVAL;
+		mmfs_err("%s=%s: this kernel has no NUMA support", what, nodes);
+		return NULL;
 	}
 	mask = numa_parse_nodestring(nodes);
-	if (!mask) {
-		mmfs_err("dram_nodes=%s: not a node list of this machine",
-			 nodes);
+	if (!mask)
+		mmfs_err("%s=%s: not a node list of this machine", what, nodes);
+	return mask;
+}
+
+int mmfs_tier_nodes_info(const char *what, const char *nodes,
+			 uint64_t *bytes, int *cpu_node)
+{
+	struct bitmask *mask, *cpus;
+	unsigned node;
+	int rc = 0;
+
+	mask = parse_nodes(what, nodes);
+	if (!mask)
 		return -EINVAL;
+	cpus = numa_allocate_cpumask();
+	*bytes = 0;
+	*cpu_node = -1;
+	for (node = 0; node < mask->size; node++) {
+		long long size;
+
+		if (!numa_bitmask_isbitset(mask, node))
+			continue;
+		size = numa_node_size64((int)node, NULL);
+		if (size <= 0) {
+			mmfs_err("%s=%s: node %u has no memory", what, nodes,
+				 node);
+			rc = -EINVAL;
+			goto out;
+		}
+		*bytes += (uint64_t)size;
+		if (*cpu_node < 0 && cpus &&
+		    numa_node_to_cpus((int)node, cpus) == 0 &&
+		    numa_bitmask_weight(cpus) > 0)
+			*cpu_node = (int)node;
 	}
+out:
+	if (cpus)
+		numa_bitmask_free(cpus);
+	numa_bitmask_free(mask);
+	return rc;
+}
+
+/* bind_nodes -- (internal) bind the reservation to a libnuma node list */
+static int bind_nodes(struct tier_dram *d, const char *what,
+		      const char *nodes)
+{
+	struct bitmask *mask;
+
+	mask = parse_nodes(what, nodes);
+	if (!mask)
+		return -EINVAL;
 	/* Pages are bound as they fault in; nothing is allocated here. */
 	numa_tonodemask_memory(d->base, d->bytes, mask);
 	numa_bitmask_free(mask);
@@ -53,7 +103,7 @@ static int bind_nodes(struct tier_dram *d, const char *nodes)
 }
 
 int tier_dram_init(struct tier_dram *d, uint64_t bytes, uint32_t chunk_size,
-		   const char *nodes)
+		   const char *what, const char *nodes)
 {
 	int rc;
 
@@ -71,8 +121,8 @@ int tier_dram_init(struct tier_dram *d, uint64_t bytes, uint32_t chunk_size,
 	if (d->base == MAP_FAILED) {
 		rc = MMFS_ERRNO();
 		d->base = NULL;
-		mmfs_err("cannot reserve %zu bytes of DRAM: %s", d->bytes,
-			 strerror(-rc));
+		mmfs_err("cannot reserve %zu bytes for %s: %s", d->bytes,
+			 what, strerror(-rc));
 		return rc;
 	}
 	/* The free stack is only touched as slots are freed. */
@@ -85,7 +135,7 @@ int tier_dram_init(struct tier_dram *d, uint64_t bytes, uint32_t chunk_size,
 		goto out_unmap_base;
 	}
 	if (nodes && *nodes) {
-		rc = bind_nodes(d, nodes);
+		rc = bind_nodes(d, what, nodes);
 		if (rc < 0)
 			goto out_unmap_free;
 	}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * engine.c -- the tiering engine: heat, the placement policy and
- * migration between DRAM frames and PMEM homes.
+ * migration between DRAM frames and the slow tier (PMEM homes in a pool,
+ * or slots of a volatile slow tier on a CXL node).
  *
  * Heat: every request that touches a chunk adds one to its 16-bit counter
  * (mmfs_tier_access, saturating); every epoch halves all of them, so heat
@@ -195,6 +196,15 @@ uint16_t mmfs_tier_chunk_heat(const struct mmfs_tier *t, uint32_t id)
 	return __atomic_load_n(&t->chunks[id].heat, __ATOMIC_RELAXED);
 }
 
+void mmfs_tier_chunk_sampled(struct mmfs_tier *t, uint32_t id)
+{
+	if (!t->tiered || id < 1 || id > t->max_id)
+		return;
+	atomic_fetch_or_explicit(&t->sampled[id >> 6], 1ull << (id & 63),
+				 memory_order_relaxed);
+	atomic_store_explicit(&t->sampling, true, memory_order_relaxed);
+}
+
 void mmfs_tier_chunk_hint(struct mmfs_tier *t, uint32_t id,
 			  enum mmfs_tier_hint hint)
 {
@@ -206,25 +216,29 @@ void mmfs_tier_chunk_hint(struct mmfs_tier *t, uint32_t id,
 
 void mmfs_tier_io_begin(struct mmfs_tier *t)
 {
-	if (t->pool)
+	if (t->tiered)
 		pthread_rwlock_rdlock(&t->mlock);
 }
 
 void mmfs_tier_io_end(struct mmfs_tier *t)
 {
-	if (t->pool)
+	if (t->tiered)
 		pthread_rwlock_unlock(&t->mlock);
 }
 
 /* --- migration ------------------------------------------------------------ */
 
+/*
+ * One chunk to move. Slots name DRAM frames, or slots of the volatile slow
+ * tier; a pool's PMEM side needs none (the home is the id).
+ */
 struct move {
 	uint32_t id;
-	uint32_t from_slot;  /* DRAM slot when demoting */
-	uint32_t to_slot;    /* DRAM slot when promoting */
+	uint32_t from_slot;  /* where the bytes are (0: a pool home) */
+	uint32_t to_slot;    /* where they go (0: a pool home) */
 	bool promote;
 	bool ok;
-	bool give_back;      /* a promotion undone: its frame holds a copy */
+	bool give_back;      /* undone: to_slot holds a copy nobody uses */
 };
 
 static char *frame(const struct mmfs_tier *t, uint32_t slot)
@@ -232,9 +246,28 @@ static char *frame(const struct mmfs_tier *t, uint32_t slot)
 	return t->dram.base + ((size_t)slot << t->chunk_shift);
 }
 
-static char *home(const struct mmfs_tier *t, uint32_t id)
+/* slow -- (internal) the slow-tier bytes of chunk @id at @slot */
+static char *slow(const struct mmfs_tier *t, uint32_t id, uint32_t slot)
 {
-	return mmfs_pool_slot_addr(t->pool, id - 1);
+	if (t->pool)
+		return mmfs_pool_slot_addr(t->pool, id - 1);
+	return t->slow.base + ((size_t)slot << t->chunk_shift);
+}
+
+/* drain -- (internal) fence non-temporal copies to a pool */
+static void drain(struct mmfs_tier *t)
+{
+	if (t->pool)
+		mmfs_pool_drain(t->pool);
+}
+
+/* give -- (internal) discard a slot's copy and free the slot */
+static void give(struct mmfs_tier *t, struct tier_dram *a, uint32_t slot)
+{
+	tier_dram_slot_discard(a, slot, t->chunk_size);
+	pthread_mutex_lock(&t->lock);
+	tier_dram_slot_put_locked(a, slot);
+	pthread_mutex_unlock(&t->lock);
 }
 
 static void touched_clear(struct mmfs_tier *t, uint32_t id)
@@ -254,15 +287,20 @@ static bool touched(struct mmfs_tier *t, uint32_t id)
 static void copy_one(struct mmfs_tier *t, const struct move *m)
 {
 	if (m->promote)
-		memcpy(frame(t, m->to_slot), home(t, m->id), t->chunk_size);
-	else
-		mmfs_pool_copy(t->pool, home(t, m->id),
+		memcpy(frame(t, m->to_slot), slow(t, m->id, m->from_slot),
+		       t->chunk_size);
+	else if (t->pool)
+		mmfs_pool_copy(t->pool, slow(t, m->id, 0),
 			       frame(t, m->from_slot), t->chunk_size);
+	else
+		memcpy(slow(t, m->id, m->to_slot), frame(t, m->from_slot),
+		       t->chunk_size);
 }
 
 /*
  * prepare -- (internal) check @m against the chunk's current placement and
- * take a DRAM frame for a promotion. Under tier->lock.
+ * take a slot at its destination: a DRAM frame for a promotion, a slow-tier
+ * slot for a demotion without a pool. Under tier->lock.
  */
 static bool prepare_locked(struct mmfs_tier *t, struct move *m)
 {
@@ -270,12 +308,12 @@ static bool prepare_locked(struct mmfs_tier *t, struct move *m)
 
 	if (!c.used || (c.tier == MMFS_TIER_DRAM) == m->promote)
 		return false;
-	if (m->promote) {
-		if (tier_dram_slot_get_locked(&t->dram, &m->to_slot) < 0)
-			return false;
-	} else {
-		m->from_slot = c.slot;
-	}
+	m->from_slot = c.slot;
+	m->to_slot = 0;
+	if (m->promote)
+		return tier_dram_slot_get_locked(&t->dram, &m->to_slot) == 0;
+	if (!t->pool)
+		return tier_dram_slot_get_locked(&t->slow, &m->to_slot) == 0;
 	return true;
 }
 
@@ -299,7 +337,7 @@ static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
 		copy_one(t, &m[i]);
 	}
 	pthread_rwlock_wrlock(&t->mlock);
-	mmfs_pool_drain(t->pool); /* non-temporal copies: visible to all */
+	drain(t); /* non-temporal copies: visible to all */
 	pthread_mutex_lock(&t->lock);
 	for (i = 0; i < n; i++) {
 		struct tier_chunk *c = &t->chunks[m[i].id];
@@ -308,8 +346,8 @@ static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
 			continue;
 		/* Freed (or moved) while we copied: undo. */
 		if (!c->used || (c->tier == MMFS_TIER_DRAM) == m[i].promote ||
-		    (!m[i].promote && c->slot != m[i].from_slot)) {
-			m[i].give_back = m[i].promote;
+		    c->slot != m[i].from_slot) {
+			m[i].give_back = m[i].promote || !t->pool;
 			m[i].ok = false;
 			continue;
 		}
@@ -323,42 +361,40 @@ static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
 			prom++;
 		} else {
 			c->tier = MMFS_TIER_PMEM;
-			c->slot = 0;
+			c->slot = m[i].to_slot;
 			t->used[MMFS_TIER_DRAM]--;
 			t->used[MMFS_TIER_PMEM]++;
 			dem++;
 		}
 		moved += t->chunk_size;
 	}
-	mmfs_pool_drain(t->pool); /* before anyone reads the new place */
+	drain(t); /* before anyone reads the new place */
 	t->promotions += prom;
 	t->demotions += dem;
 	t->moved_bytes += moved;
 	pthread_mutex_unlock(&t->lock);
 	pthread_rwlock_unlock(&t->mlock);
 	/*
-	 * Frames that hold a copy nobody uses -- a demoted chunk's old one,
-	 * an undone promotion's new one -- are discarded before they are
-	 * free again: a new chunk must read as zeros.
+	 * Slots that hold a copy nobody uses -- a moved chunk's old one, an
+	 * undone move's new one -- are discarded before they are free again:
+	 * a new chunk must read as zeros.
 	 */
 	for (i = 0; i < n; i++) {
 		if (m[i].give_back) {
-			tier_dram_slot_discard(&t->dram, m[i].to_slot,
-					       t->chunk_size);
-			pthread_mutex_lock(&t->lock);
-			tier_dram_slot_put_locked(&t->dram, m[i].to_slot);
-			pthread_mutex_unlock(&t->lock);
+			give(t, m[i].promote ? &t->dram : &t->slow,
+			     m[i].to_slot);
 			continue;
 		}
-		if (!m[i].ok || m[i].promote)
+		if (!m[i].ok)
 			continue;
-		/* The home now has bytes a writeback must persist. */
+		if (m[i].promote) {
+			if (!t->pool)
+				give(t, &t->slow, m[i].from_slot);
+			continue;
+		}
+		/* A pool home now has bytes a writeback must persist. */
 		mmfs_tier_chunk_dirty(t, m[i].id);
-		tier_dram_slot_discard(&t->dram, m[i].from_slot,
-				       t->chunk_size);
-		pthread_mutex_lock(&t->lock);
-		tier_dram_slot_put_locked(&t->dram, m[i].from_slot);
-		pthread_mutex_unlock(&t->lock);
+		give(t, &t->dram, m[i].from_slot);
 	}
 }
 
@@ -462,7 +498,7 @@ int mmfs_tier_engine_start(struct mmfs_tier *t)
 {
 	struct tier_engine *e;
 
-	if (!t->pool || t->engine)
+	if (!t->tiered || t->engine)
 		return -EINVAL;
 	e = calloc(1, sizeof(*e));
 	if (!e)

@@ -10,7 +10,8 @@
  * Ids are stable for the life of a chunk, whatever tier holds its bytes, so
  * that maps (snapshot/) never learn placement.
  *
- * Volatile (no pool): ids name DRAM slots through chunks[].
+ * Volatile (no pool): ids name slots through chunks[]: DRAM slots, and
+ * with a slow tier (slow_nodes=, CXL memory) slots of its arena too.
  * Pool: id - 1 is the chunk's PMEM slot, its durable home, reserved for as
  * long as the chunk lives; a chunk placed in DRAM has its current bytes in
  * a DRAM frame and reaches its home at writeback. New chunks go to DRAM
@@ -71,20 +72,43 @@ int mmfs_tier_new(const struct mmfs_tier_opts *o, struct mmfs_tier **out)
 	}
 	t->epoch_ms = o->epoch_ms ? o->epoch_ms : 1000;
 	t->migrate_bps = o->migrate_bps ? o->migrate_bps : (1ull << 30);
-	rc = tier_dram_init(&t->dram, o->dram_bytes, cs, o->dram_nodes);
+	if (o->pool && o->slow_bytes) {
+		mmfs_err("a pool is the slow tier: no second one beside it");
+		rc = -EINVAL;
+		goto out_free;
+	}
+	rc = tier_dram_init(&t->dram, o->dram_bytes, cs, "dram_nodes",
+			    o->dram_nodes);
 	if (rc < 0)
 		goto out_free;
-	t->max_id = t->dram.nslots;
+	if (o->slow_bytes) {
+		rc = tier_dram_init(&t->slow, o->slow_bytes, cs, "slow_nodes",
+				    o->slow_nodes);
+		if (rc < 0)
+			goto out_fini;
+	}
+	t->max_id = (uint32_t)MMFS_MIN((uint64_t)t->dram.nslots +
+				       t->slow.nslots, MMFS_TIER_ID_MAX);
 	t->id_next = 1;
-	t->emulate = o->emulate_optane;
+	t->emulate = o->emulate;
+	t->tiered = o->pool || t->slow.nslots;
 	if (o->pool) {
 		t->pool = o->pool;
 		t->max_id = pi.nchunks;
 		t->recovering = true;
-		t->dirty_bytes = (((size_t)t->max_id >> 6) + 1) * sizeof(uint64_t);
+	}
+	t->dirty_bytes = (((size_t)t->max_id >> 6) + 1) * sizeof(uint64_t);
+	if (o->pool) {
 		t->dirty = reserve(t->dirty_bytes, PROT_READ | PROT_WRITE);
+		if (!t->dirty) {
+			rc = -ENOMEM;
+			goto out_fini;
+		}
+	}
+	if (t->tiered) {
 		t->touched = reserve(t->dirty_bytes, PROT_READ | PROT_WRITE);
-		if (!t->dirty || !t->touched) {
+		t->sampled = reserve(t->dirty_bytes, PROT_READ | PROT_WRITE);
+		if (!t->touched || !t->sampled) {
 			rc = -ENOMEM;
 			goto out_fini;
 		}
@@ -106,12 +130,15 @@ out_fini:
 		munmap((void *)t->dirty, t->dirty_bytes);
 	if (t->touched)
 		munmap((void *)t->touched, t->dirty_bytes);
+	if (t->sampled)
+		munmap((void *)t->sampled, t->dirty_bytes);
 	if (t->chunks)
 		munmap(t->chunks, t->chunks_bytes);
 	if (t->id_free)
 		munmap(t->id_free, ((size_t)t->max_id + 1) * sizeof(uint32_t));
 	if (t->zero)
 		munmap(t->zero, cs);
+	tier_dram_fini(&t->slow);
 	tier_dram_fini(&t->dram);
 out_free:
 	pthread_rwlock_destroy(&t->mlock);
@@ -134,8 +161,11 @@ void mmfs_tier_free(struct mmfs_tier **tp)
 		munmap((void *)t->dirty, t->dirty_bytes);
 	if (t->touched)
 		munmap((void *)t->touched, t->dirty_bytes);
+	if (t->sampled)
+		munmap((void *)t->sampled, t->dirty_bytes);
 	free(t->fresh.ids);
 	free(t->freed.ids);
+	tier_dram_fini(&t->slow);
 	tier_dram_fini(&t->dram);
 	pthread_rwlock_destroy(&t->mlock);
 	pthread_mutex_destroy(&t->lock);
@@ -210,24 +240,36 @@ static inline bool dirty_test_clear(struct mmfs_tier *t, uint32_t id)
 					 memory_order_acq_rel) & bit;
 }
 
-/* alloc_volatile_locked -- (internal) a chunk that lives in a DRAM slot */
+/*
+ * alloc_volatile_locked -- (internal) a chunk that lives in a DRAM slot,
+ * or in a slow-tier slot when DRAM is full. Fresh slots read as zeros.
+ */
 static int alloc_volatile_locked(struct mmfs_tier *t, uint32_t *id)
 {
-	uint32_t slot;
+	struct tier_chunk c = { .used = 1, .tier = MMFS_TIER_DRAM };
 	uint32_t cid;
-	int rc;
 
-	rc = tier_dram_slot_get_locked(&t->dram, &slot);
-	if (rc < 0)
-		return rc;
+	if (tier_dram_slot_get_locked(&t->dram, &c.slot) < 0) {
+		c.tier = MMFS_TIER_PMEM;
+		if (tier_dram_slot_get_locked(&t->slow, &c.slot) < 0)
+			return -ENOSPC;
+	}
 	cid = id_get_locked(t);
 	MMFS_ASSERT(cid != 0); /* one id per slot */
-	t->chunks[cid] = (struct tier_chunk){
-		.slot = slot, .tier = MMFS_TIER_DRAM, .used = 1, .heat = 0,
-	};
-	t->used[MMFS_TIER_DRAM]++;
+	t->chunks[cid] = c;
+	t->used[c.tier]++;
+	if (t->tiered)
+		touch(t, cid);
 	*id = cid;
 	return 0;
+}
+
+/* arena -- (internal) the arena that holds the slots of @tier, or NULL */
+static struct tier_dram *arena(struct mmfs_tier *t, unsigned tier)
+{
+	if (tier == MMFS_TIER_DRAM)
+		return &t->dram;
+	return t->pool ? NULL : &t->slow;
 }
 
 /*
@@ -295,6 +337,7 @@ out_unlock:
 
 void mmfs_tier_chunk_free(struct mmfs_tier *t, uint32_t id)
 {
+	struct tier_dram *a;
 	struct tier_chunk c;
 
 	MMFS_ASSERT(id >= 1 && id <= t->max_id);
@@ -309,10 +352,10 @@ void mmfs_tier_chunk_free(struct mmfs_tier *t, uint32_t id)
 	t->chunks[id].used = 0;
 	t->chunks[id].pin = 0;
 	t->chunks[id].heat = 0;
-	if (t->pool) {
+	if (t->pool)
 		dirty_test_clear(t, id);
+	if (t->tiered)
 		touch(t, id);
-	}
 	if (!t->pool) {
 		t->id_free[t->id_nfree++] = id;
 	} else if (!t->recovering) {
@@ -325,12 +368,13 @@ void mmfs_tier_chunk_free(struct mmfs_tier *t, uint32_t id)
 	t->used[c.tier]--;
 	t->frees++;
 	pthread_mutex_unlock(&t->lock);
-	if (c.tier != MMFS_TIER_DRAM)
+	a = arena(t, c.tier);
+	if (!a)
 		return;
-	/* Discard before the frame is reusable, or we would zap new data. */
-	tier_dram_slot_discard(&t->dram, c.slot, t->chunk_size);
+	/* Discard before the slot is reusable, or we would zap new data. */
+	tier_dram_slot_discard(a, c.slot, t->chunk_size);
 	pthread_mutex_lock(&t->lock);
-	tier_dram_slot_put_locked(&t->dram, c.slot);
+	tier_dram_slot_put_locked(a, c.slot);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -339,9 +383,11 @@ void *mmfs_tier_chunk_addr(const struct mmfs_tier *t, uint32_t id)
 	const struct tier_chunk *c = &t->chunks[id];
 
 	MMFS_DEBUG_ASSERT(id >= 1 && id <= t->max_id && c->used);
-	if (c->tier == MMFS_TIER_PMEM)
+	if (c->tier == MMFS_TIER_DRAM)
+		return t->dram.base + ((size_t)c->slot << t->chunk_shift);
+	if (t->pool)
 		return pmem_home(t, id);
-	return t->dram.base + ((size_t)c->slot << t->chunk_shift);
+	return t->slow.base + ((size_t)c->slot << t->chunk_shift);
 }
 
 /*
@@ -354,6 +400,15 @@ void *mmfs_tier_chunk_addr(const struct mmfs_tier *t, uint32_t id)
 #define OPTANE_READ_EXTRA_NS 224u
 #define OPTANE_READ_BPS 6600000000ull
 #define OPTANE_WRITE_BPS 2300000000ull
+/*
+ * A direct-attached CXL Type-3 memory expander (one x8 PCIe 5 link): Pond
+ * (Li et al., ASPLOS 2023) puts its latency 70-90 ns above NUMA-local
+ * DRAM; such a link carries about 22 GB/s each way in practice. A model,
+ * as the Optane one is; both tiers are plain loads and stores.
+ */
+#define CXL_READ_EXTRA_NS 90u
+#define CXL_READ_BPS 22000000000ull
+#define CXL_WRITE_BPS 22000000000ull
 
 static uint64_t now_ns(void)
 {
@@ -367,17 +422,31 @@ void mmfs_tier_access(struct mmfs_tier *t, uint32_t id, size_t len,
 		      bool write)
 {
 	uint16_t *heat = &t->chunks[id].heat;
+	uint16_t add = 1, h;
 	uint64_t ns, until;
 
-	/* Only pools tier: a volatile mount's requests skip the counting. */
-	if (!t->pool)
+	/* A DRAM-only mount's requests skip the counting. */
+	if (!t->tiered)
 		return;
+	if (atomic_load_explicit(&t->sampling, memory_order_relaxed)) {
+		uint64_t bit = 1ull << (id & 63);
+
+		if ((atomic_load_explicit(&t->sampled[id >> 6],
+					  memory_order_relaxed) & bit) &&
+		    (atomic_fetch_and_explicit(&t->sampled[id >> 6], ~bit,
+					       memory_order_relaxed) & bit))
+			add = TIER_SAMPLE_WEIGHT;
+	}
 	/* Saturating; a race may lose a count, which only adds noise. */
-	if (__atomic_load_n(heat, __ATOMIC_RELAXED) != UINT16_MAX)
-		__atomic_fetch_add(heat, 1, __ATOMIC_RELAXED);
+	h = __atomic_load_n(heat, __ATOMIC_RELAXED);
+	if (h <= UINT16_MAX - add)
+		__atomic_fetch_add(heat, add, __ATOMIC_RELAXED);
 	if (!t->emulate || t->chunks[id].tier != MMFS_TIER_PMEM)
 		return;
-	if (write)
+	if (t->emulate == MMFS_EMULATE_CXL)
+		ns = (write ? 0 : CXL_READ_EXTRA_NS) + (uint64_t)len *
+		     1000000000ull / (write ? CXL_WRITE_BPS : CXL_READ_BPS);
+	else if (write)
 		ns = (uint64_t)len * 1000000000ull / OPTANE_WRITE_BPS;
 	else
 		ns = OPTANE_READ_EXTRA_NS +
@@ -391,6 +460,11 @@ void mmfs_tier_access(struct mmfs_tier *t, uint32_t id, size_t len,
 bool mmfs_tier_persistent(const struct mmfs_tier *t)
 {
 	return t->pool != NULL;
+}
+
+bool mmfs_tier_tiered(const struct mmfs_tier *t)
+{
+	return t->tiered;
 }
 
 int mmfs_tier_chunk_claim(struct mmfs_tier *t, uint32_t id)
@@ -439,10 +513,10 @@ int mmfs_tier_ready(struct mmfs_tier *t)
 
 void mmfs_tier_chunk_dirty(struct mmfs_tier *t, uint32_t id)
 {
-	if (!t->pool)
-		return;
-	dirty_set(t, id);
-	touch(t, id);
+	if (t->pool)
+		dirty_set(t, id);
+	if (t->tiered)
+		touch(t, id);
 }
 
 void mmfs_tier_epoch_take(struct mmfs_tier *t, struct mmfs_tier_epoch *e)
@@ -626,8 +700,10 @@ void mmfs_tier_stat(struct mmfs_tier *t, struct mmfs_tier_stat *st)
 	st->chunk_size = t->chunk_size;
 	st->persistent = t->pool != NULL;
 	st->total_chunks[MMFS_TIER_DRAM] = t->dram.nslots;
-	st->total_chunks[MMFS_TIER_PMEM] = t->pool ? t->max_id : 0;
-	st->capacity_chunks = t->pool ? t->max_id : t->dram.nslots;
+	st->total_chunks[MMFS_TIER_PMEM] = t->pool ? t->max_id
+						   : t->slow.nslots;
+	st->capacity_chunks = t->pool ? t->max_id
+				      : t->dram.nslots + t->slow.nslots;
 	st->free_chunks = st->capacity_chunks - t->used[MMFS_TIER_DRAM] -
 			  t->used[MMFS_TIER_PMEM] - t->freed.n;
 	st->pending_chunks = t->freed.n;

@@ -37,6 +37,13 @@ enum mmfs_tier_hint {
 	MMFS_HINT_PMEM = 2,
 };
 
+/* Device models for pmem_emulate= (benchmarks on machines without one). */
+enum mmfs_tier_emulate {
+	MMFS_EMULATE_OFF = 0,
+	MMFS_EMULATE_OPTANE,  /* Optane PMem 100 (pool) */
+	MMFS_EMULATE_CXL,     /* a direct-attached CXL Type-3 memory device */
+};
+
 #define MMFS_TIER_HEAT_BUCKETS 8 /* heat 0, 1, 2-3, 4-7, ... 64+ */
 
 struct mmfs_tier_opts {
@@ -53,9 +60,17 @@ struct mmfs_tier_opts {
 	 * mmfs_tier_ready.
 	 */
 	struct mmfs_pool *pool;
-	/* Add Optane PMem latency/bandwidth to PMEM chunk accesses. */
-	bool emulate_optane;
-	/* The tiering engine (pools only; mmfs_tier_engine_start). */
+	/*
+	 * Without a pool: a volatile slow tier of @slow_bytes on these
+	 * libnuma nodes (CPU-less CXL memory), reported as the PMEM tier.
+	 * Ids are independent of slots; chunks go to DRAM while it has room,
+	 * else to the slow tier, and the engine moves them as on a pool.
+	 */
+	uint64_t slow_bytes;
+	const char *slow_nodes;
+	/* Add a slow device's latency/bandwidth to PMEM chunk accesses. */
+	enum mmfs_tier_emulate emulate;
+	/* The tiering engine (two tiers only; mmfs_tier_engine_start). */
 	unsigned epoch_ms;      /* heat halves every epoch; 0 = 1000 */
 	uint64_t migrate_bps;   /* migration bandwidth cap; 0 = 1 GiB/s */
 };
@@ -86,6 +101,14 @@ struct mmfs_tier;
  * Returns 0, -EINVAL for a bad geometry or node list, -ENOMEM.
  */
 int mmfs_tier_new(const struct mmfs_tier_opts *o, struct mmfs_tier **out);
+
+/*
+ * mmfs_tier_nodes_info -- check a libnuma node list before using it: the
+ * memory its nodes hold, and the first of them with CPUs (-1: all are
+ * CPU-less, as CXL memory is). -EINVAL after one line naming option @what.
+ */
+int mmfs_tier_nodes_info(const char *what, const char *nodes,
+			 uint64_t *bytes, int *cpu_node);
 
 /* mmfs_tier_free -- release everything; *t becomes NULL. */
 void mmfs_tier_free(struct mmfs_tier **t);
@@ -147,13 +170,20 @@ void mmfs_tier_io_end(struct mmfs_tier *t);
  * The tiering engine: a thread that, every epoch, halves every chunk's
  * heat, keeps DRAM use between watermarks, promotes the hottest PMEM
  * chunks and demotes the coldest DRAM ones (with hysteresis and a
- * bandwidth cap), honouring pins. Pools only: start returns -EINVAL on a
- * volatile tier set. stop waits for it.
+ * bandwidth cap), honouring pins. Two tiers only: start returns -EINVAL
+ * on a DRAM-only tier set. stop waits for it.
  */
 int mmfs_tier_engine_start(struct mmfs_tier *t);
 void mmfs_tier_engine_stop(struct mmfs_tier *t);
 /* mmfs_tier_engine_epoch -- run one epoch now (tests, benchmarks) */
 void mmfs_tier_engine_epoch(struct mmfs_tier *t);
+
+/*
+ * mmfs_tier_chunk_sampled -- the caller dropped the kernel's cached copy
+ * of chunk @id (page-cache sampling): the next access to it is the sign
+ * of a use the cache had hidden, and counts TIER_SAMPLE_WEIGHT.
+ */
+void mmfs_tier_chunk_sampled(struct mmfs_tier *t, uint32_t id);
 
 /* mmfs_tier_chunk_hint -- pin chunk @id to a tier, or release it */
 void mmfs_tier_chunk_hint(struct mmfs_tier *t, uint32_t id,
@@ -162,6 +192,12 @@ uint16_t mmfs_tier_chunk_heat(const struct mmfs_tier *t, uint32_t id);
 
 /* --- persistent pools (no-ops on a volatile tier set) --------------------- */
 bool mmfs_tier_persistent(const struct mmfs_tier *t);
+
+/*
+ * mmfs_tier_tiered -- two tiers (a pool, or a volatile slow tier): chunks
+ * move, so writers must report their stores (mmfs_tier_chunk_dirty).
+ */
+bool mmfs_tier_tiered(const struct mmfs_tier *t);
 
 /*
  * mmfs_tier_chunk_claim -- recovery: chunk @id is referenced by durable

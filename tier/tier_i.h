@@ -13,13 +13,13 @@ struct mmfs_pool;
 
 /*
  * One entry per chunk id: 8 bytes (tier/README.md's table). heat is the
- * field the tiering engine will own; nothing writes it yet. On a pool, a
- * chunk's PMEM slot is its id - 1 (its durable home, always reserved);
- * slot names the DRAM frame that holds its current bytes when tier is
- * MMFS_TIER_DRAM.
+ * tiering engine's counter. On a pool, a chunk's PMEM slot is its id - 1
+ * (its durable home, always reserved); slot names the DRAM frame that
+ * holds its current bytes when tier is MMFS_TIER_DRAM. Without a pool,
+ * slot names a slot of the arena of its tier (DRAM, or the slow tier).
  */
 struct tier_chunk {
-	uint32_t slot;    /* DRAM slot (tier DRAM), else unused on a pool */
+	uint32_t slot;    /* slot in its tier's arena (unused: pool PMEM) */
 	uint8_t tier;     /* enum mmfs_tier_kind */
 	uint8_t used : 1; /* allocated */
 	uint8_t pin : 2;  /* enum mmfs_tier_hint */
@@ -66,6 +66,13 @@ struct mmfs_tier {
 	uint32_t *id_free;       /* stack of freed ids */
 	uint32_t id_nfree;
 	struct tier_dram dram;
+	/*
+	 * A volatile slow tier (no pool): its chunks name slots of this
+	 * arena. tiered: pool or slow tier, i.e. the engine may run, heat is
+	 * counted and touched[] exists.
+	 */
+	struct tier_dram slow;
+	bool tiered;
 	uint64_t used[MMFS_TIER_COUNT]; /* protected by lock */
 	uint64_t allocs, frees, enospc; /* protected by lock */
 
@@ -81,7 +88,7 @@ struct mmfs_tier {
 	 */
 	struct mmfs_pool *pool;
 	bool recovering;          /* claims allowed, no free lists yet */
-	bool emulate;             /* pmem_emulate=optane */
+	enum mmfs_tier_emulate emulate; /* pmem_emulate= */
 	_Atomic uint64_t *dirty;
 	size_t dirty_bytes;
 	struct tier_idvec fresh, freed; /* protected by lock */
@@ -100,6 +107,14 @@ struct mmfs_tier {
 	 */
 	pthread_rwlock_t mlock;
 	_Atomic uint64_t *touched;
+	/*
+	 * sampled: one bit per id, set when fs/ dropped the kernel's cached
+	 * copy of the chunk, cleared (atomically) by the access that comes
+	 * back for it; sampling says whether any bit was ever set, so that
+	 * mounts without page-cache sampling never read the bitmap.
+	 */
+	_Atomic uint64_t *sampled;
+	_Atomic bool sampling;
 	struct tier_engine *engine;
 	unsigned epoch_ms;
 	uint64_t migrate_bps;
@@ -131,9 +146,16 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 #define TIER_LOW_PCT 90   /* down to this; promote only below it */
 #define TIER_SWAP_FACTOR 2 /* a swap needs hot >= 2 * cold + 2 */
 #define TIER_SWAP_MARGIN 2
+/*
+ * An access that follows a sampling invalidation stands for the uses the
+ * page cache hid: enough to beat a cold DRAM chunk (2 * 0 + 2) and one
+ * touched once by requests (2 * 1 + 2).
+ */
+#define TIER_SAMPLE_WEIGHT 4
 
+/* tier_dram_init -- reserve an arena; @what names it in error lines */
 int tier_dram_init(struct tier_dram *d, uint64_t bytes, uint32_t chunk_size,
-		   const char *nodes);
+		   const char *what, const char *nodes);
 void tier_dram_fini(struct tier_dram *d);
 /* tier_dram_slot_get_locked -- a free slot, or -ENOSPC. Caller holds lock. */
 int tier_dram_slot_get_locked(struct tier_dram *d, uint32_t *slot);

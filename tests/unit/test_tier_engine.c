@@ -3,13 +3,15 @@
  * test_tier_engine.c -- the tiering engine without a mount: the policy
  * (tier_plan) on synthetic heat -- watermarks, promotion order, hysteresis,
  * the budget, hint precedence -- and, on a real pool file, heat decay and
- * saturation and migrations that keep every chunk's bytes.
+ * saturation and migrations that keep every chunk's bytes; and a volatile
+ * slow tier (NUMA/CXL memory) the same way.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +268,110 @@ static void test_migration_keeps_bytes(void **state)
 		mmfs_tier_chunk_free(e->t, id[i]);
 }
 
+/*
+ * A volatile slow tier (the CXL node's role; here unbound memory): new
+ * chunks fill DRAM, then the slow arena; the engine moves them both ways
+ * with their bytes; frees give both kinds of slots back, and reused slots
+ * read as zeros.
+ */
+static void test_slow_tier(void **state)
+{
+	struct mmfs_tier_opts to = {
+		.dram_bytes = 4 * 4096, .chunk_size = 4096,
+		.slow_bytes = 16 * 4096, .epoch_ms = 1000,
+	};
+	struct mmfs_tier_stat st;
+	struct mmfs_tier *t;
+	uint32_t id[20], extra;
+	int i, k;
+
+	(void)state;
+	assert_int_equal(mmfs_tier_new(&to, &t), 0);
+	assert_true(mmfs_tier_tiered(t));
+	assert_false(mmfs_tier_persistent(t));
+	mmfs_tier_stat(t, &st);
+	assert_int_equal(st.capacity_chunks, 20);
+	assert_int_equal(st.total_chunks[MMFS_TIER_PMEM], 16);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(mmfs_tier_chunk_alloc(t, &id[i]), 0);
+		assert_int_equal(mmfs_tier_chunk_tier(t, id[i]),
+				 i < 4 ? MMFS_TIER_DRAM : MMFS_TIER_PMEM);
+		memset(mmfs_tier_chunk_addr(t, id[i]), 'a' + i, 4096);
+		mmfs_tier_chunk_dirty(t, id[i]);
+	}
+	for (k = 0; k < 3; k++) {
+		for (i = 6; i < 8; i++) {
+			int j;
+
+			for (j = 0; j < 20; j++)
+				mmfs_tier_access(t, id[i], 4096, false);
+		}
+		mmfs_tier_engine_epoch(t);
+	}
+	assert_int_equal(mmfs_tier_chunk_tier(t, id[6]), MMFS_TIER_DRAM);
+	assert_int_equal(mmfs_tier_chunk_tier(t, id[7]), MMFS_TIER_DRAM);
+	mmfs_tier_stat(t, &st);
+	assert_true(st.promotions >= 2 && st.demotions >= 2);
+	assert_int_equal(st.used_chunks[MMFS_TIER_DRAM] +
+			 st.used_chunks[MMFS_TIER_PMEM], 8);
+	for (i = 0; i < 8; i++) {
+		const char *p = mmfs_tier_chunk_addr(t, id[i]);
+		int j;
+
+		for (j = 0; j < 4096; j++)
+			assert_int_equal(p[j], 'a' + i);
+	}
+	for (i = 0; i < 8; i++)
+		mmfs_tier_chunk_free(t, id[i]);
+	mmfs_tier_stat(t, &st);
+	assert_int_equal(st.used_chunks[MMFS_TIER_DRAM], 0);
+	assert_int_equal(st.used_chunks[MMFS_TIER_PMEM], 0);
+	/* Every slot is back, and reads as zeros. */
+	for (i = 0; i < 20; i++) {
+		const char *p;
+		int j;
+
+		assert_int_equal(mmfs_tier_chunk_alloc(t, &id[i]), 0);
+		p = mmfs_tier_chunk_addr(t, id[i]);
+		for (j = 0; j < 4096; j++)
+			assert_int_equal(p[j], 0);
+	}
+	assert_int_equal(mmfs_tier_chunk_alloc(t, &extra), -ENOSPC);
+	for (i = 0; i < 20; i++)
+		mmfs_tier_chunk_free(t, id[i]);
+	mmfs_tier_free(&t);
+}
+
+/* Node lists are checked before use; a pool and a slow tier exclude. */
+static void test_slow_tier_options(void **state)
+{
+	struct env *e = *state;
+	struct mmfs_tier_opts to = {
+		.dram_bytes = 4 * 4096, .chunk_size = 4096,
+		.slow_bytes = 16 * 4096, .slow_nodes = "0",
+	};
+	struct mmfs_tier *t = NULL;
+	uint64_t bytes;
+	int cpu;
+
+	assert_int_equal(mmfs_tier_nodes_info("slow_nodes", "4095", &bytes,
+					      &cpu), -EINVAL);
+	assert_int_equal(mmfs_tier_nodes_info("slow_nodes", "zero", &bytes,
+					      &cpu), -EINVAL);
+	if (mmfs_tier_nodes_info("slow_nodes", "0", &bytes, &cpu) == 0) {
+		assert_true(bytes > 0);
+		/* Bound to node 0: the arena works as any other. */
+		assert_int_equal(mmfs_tier_new(&to, &t), 0);
+		mmfs_tier_free(&t);
+	}
+	to.slow_nodes = "4095";
+	assert_int_equal(mmfs_tier_new(&to, &t), -EINVAL);
+	to.slow_nodes = NULL;
+	to.pool = e->pool;
+	assert_int_equal(mmfs_tier_new(&to, &t), -EINVAL);
+	assert_null(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +383,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_decay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_keeps_bytes,
 						setup, teardown),
+		cmocka_unit_test(test_slow_tier),
+		cmocka_unit_test_setup_teardown(test_slow_tier_options, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,7 +71,7 @@ out=$("$MMFSCTL_BIN" stat /proc 2>&1); rc=$?
 # checks it on a pool).
 out=$("$MMFSCTL_BIN" top "$MNT" --count 2 --interval 0.2); rc=$?
 [ $rc = 0 ] && [ "$(echo "$out" | grep -c '^mmfs top ')" = 2 ] &&
-	echo "$out" | grep -q '^  tiering  off (volatile' &&
+	echo "$out" | grep -q '^  tiering  off (DRAM-only' &&
 	ok "mmfsctl top --count 2" || bad "top: rc=$rc '$out'"
 
 mmfs_umount_checked

@@ -13,7 +13,9 @@
 # directory, and commits (mmfsctl sync, 3 a second), the checkpoints they
 # trigger and the tiering engine's migrations (a DRAM tier much smaller
 # than the data, short epochs) run beside the I/O; every byte is checked,
-# and fsck must find the pool clean after.
+# and fsck must find the pool clean after. With slow_nodes= the mount is
+# volatile with a slow tier on that NUMA node (CXL memory's role), and the
+# engine migrates between the two arenas beside the I/O.
 #
 # TIMEOUT: 240
 # NEEDS: root
@@ -30,13 +32,18 @@ opts=${1:-dram=1G}
 case $opts in
 *writeback*) mmfs_has_option writeback || skip "mmfs has no writeback option" ;;
 esac
-pool=
+pool= slow=
 case $opts in
 *pmem_size=*)
 	require_real_mmfs
 	mmfs_has_option pmem_size || skip "mmfs has no persistent pools"
 	pool=$TEST_DIR/pool
 	MMFS_SOURCE=$pool
+	;;
+*slow_nodes=*)
+	require_real_mmfs
+	mmfs_has_option slow_nodes || skip "mmfs has no NUMA slow tier"
+	slow=1
 	;;
 esac
 mmfs_mount "$opts"
@@ -51,7 +58,12 @@ timeout -k 10 $((SECS + 120)) "$STRESS" "$MNT/s" "$NPROC" "$SECS" "$TMP" || rc=1
 if [ -n "$syncer" ]; then
 	kill "$syncer" 2>/dev/null
 	wait "$syncer" 2>/dev/null
+fi
+if [ -n "$pool$slow" ]; then
 	"$MMFSCTL_BIN" stat "$MNT" | sed 's/^/# /'
+	moves=$("$MMFSCTL_BIN" stat --json "$MNT" |
+		python3 -c 'import json,sys; t=json.load(sys.stdin); print(t["promotions"] + t["demotions"])')
+	[ "${moves:-0}" -gt 0 ] || { echo "no migration ran beside the I/O" >&2; rc=1; }
 fi
 is_mounted "$MNT" || fail "mount vanished (daemon crashed?)"
 # the tree can be removed completely

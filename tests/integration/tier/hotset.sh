@@ -9,6 +9,10 @@
 # hints survive a remount; the virtual xattrs are read-only and unlisted;
 # every byte is intact at the end.
 #
+# Usage: hotset.sh [numa]. With numa the mount is volatile and its slow
+# tier is NUMA node 0's memory (SOURCE numa:0, the role CXL memory plays):
+# the same placement checks, without the remount.
+#
 # TIMEOUT: 180
 # NEEDS: root
 
@@ -22,6 +26,12 @@ mmfs_has_option epoch_ms || skip "mmfs has no tiering engine"
 POOL=$TEST_DIR/pool
 MMFS_SOURCE=$POOL
 OPTS=pmem_size=256M,dram=8M,epoch_ms=200
+if [ "${1:-}" = numa ]; then
+	mmfs_has_option slow_nodes || skip "mmfs has no NUMA slow tier"
+	[ -d /sys/devices/system/node/node0 ] || skip "no NUMA support in this kernel"
+	MMFS_SOURCE=numa:0 POOL=
+	OPTS=slow_size=256M,dram=8M,epoch_ms=200
+fi
 EPOCHS=40 # the most epochs placement may take to follow (8 s)
 
 mmfs_mount "$OPTS"
@@ -127,6 +137,7 @@ setfattr -n user.mmfs.residency -v x "$MNT/d/f4" 2>/dev/null &&
 "$MMFSCTL_BIN" stat "$MNT" | sed 's/^/# /'
 (cd "$MNT/d" && sha256sum -c --quiet "$TMP/sums") || fail "data changed by migrations"
 mmfs_umount_checked
+[ -n "$POOL" ] || exit 0 # a volatile slow tier keeps nothing
 
 # Hints persist: after a remount the pinned file comes back into DRAM.
 mmfs_mount "$OPTS"
