@@ -29,6 +29,7 @@
 #include "fs/fs_i.h"
 #include "utils/err.h"
 #include "utils/log.h"
+#include "utils/ticker.h"
 
 enum {
 	OP_INODE = 1,
@@ -95,12 +96,7 @@ struct fs_plog {
 				   * stage; read under commit_lock */
 	struct fs_persist_stat st; /* commit_lock */
 
-	/* The commit thread; tlock protects stop and kicks cond. */
-	pthread_t thread;
-	bool thread_on;
-	pthread_mutex_t tlock;
-	pthread_cond_t cond;
-	bool stop, kick;
+	struct mmfs_ticker *committer; /* the commit thread */
 	unsigned commit_secs;
 
 	uint64_t ckpt_bytes;      /* room for one checkpoint */
@@ -352,10 +348,7 @@ void fs_txn_end(struct fs_txn *tx)
 		free(tx->buf);
 	tx->on = false;
 	if (tx->kick) {
-		pthread_mutex_lock(&pl->tlock);
-		pl->kick = true;
-		pthread_cond_signal(&pl->cond);
-		pthread_mutex_unlock(&pl->tlock);
+		mmfs_ticker_kick(pl->committer);
 	}
 }
 
@@ -688,27 +681,9 @@ int fs_persist_checkpoint(struct fs *fs)
 	return rc;
 }
 
-static void *commit_thread(void *arg)
+static void commit_tick(void *arg)
 {
-	struct fs_plog *pl = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&pl->tlock);
-	while (!pl->stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += pl->commit_secs;
-		while (!pl->stop && !pl->kick &&
-		       pthread_cond_timedwait(&pl->cond, &pl->tlock, &until) == 0)
-			;
-		if (pl->stop)
-			break;
-		pl->kick = false;
-		pthread_mutex_unlock(&pl->tlock);
-		commit(pl, true);
-		pthread_mutex_lock(&pl->tlock);
-	}
-	pthread_mutex_unlock(&pl->tlock);
-	return NULL;
+	commit(arg, true);
 }
 
 /* --- recovery ----------------------------------------------------------------- */
@@ -1076,8 +1051,6 @@ static void plog_free(struct fs_plog *pl)
 {
 	pthread_mutex_destroy(&pl->stage_lock);
 	pthread_mutex_destroy(&pl->commit_lock);
-	pthread_mutex_destroy(&pl->tlock);
-	pthread_cond_destroy(&pl->cond);
 	free(pl->stage);
 	free(pl);
 }
@@ -1105,8 +1078,6 @@ int fs_persist_open(struct fs *fs, struct mmfs_pool *pool,
 	pl->commit_secs = o->commit_secs ? o->commit_secs : 5;
 	pthread_mutex_init(&pl->stage_lock, NULL);
 	pthread_mutex_init(&pl->commit_lock, NULL);
-	pthread_mutex_init(&pl->tlock, NULL);
-	pthread_cond_init(&pl->cond, NULL);
 	why[0] = 0;
 
 	mmfs_pool_get_info(pool, &pi);
@@ -1174,12 +1145,10 @@ int fs_persist_start(struct fs *fs)
 {
 	struct fs_plog *pl = fs->plog;
 
-	if (!pl || pl->rdonly || pl->thread_on)
+	if (!pl || pl->rdonly || pl->committer)
 		return 0;
-	if (pthread_create(&pl->thread, NULL, commit_thread, pl) != 0)
-		return -EAGAIN;
-	pl->thread_on = true;
-	return 0;
+	return mmfs_ticker_start(pl->commit_secs * 1000u, commit_tick, pl,
+				 &pl->committer);
 }
 
 int fs_persist_close(struct fs *fs, bool clean)
@@ -1189,13 +1158,7 @@ int fs_persist_close(struct fs *fs, bool clean)
 
 	if (!pl)
 		return 0;
-	if (pl->thread_on) {
-		pthread_mutex_lock(&pl->tlock);
-		pl->stop = true;
-		pthread_cond_signal(&pl->cond);
-		pthread_mutex_unlock(&pl->tlock);
-		pthread_join(pl->thread, NULL);
-	}
+	mmfs_ticker_stop(&pl->committer);
 	if (clean && !pl->rdonly) {
 		rc = fs_persist_checkpoint(fs);
 		if (rc == 0 && pl->err == 0)

@@ -27,6 +27,7 @@
 #include "fs/fs_i.h"
 #include "utils/err.h"
 #include "utils/log.h"
+#include "utils/ticker.h"
 
 struct fs_sample {
 	/*
@@ -36,12 +37,10 @@ struct fs_sample {
 	 * the invalidation callback, which may wait on the kernel.
 	 */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	struct fs_inode **v;
 	size_t n, cap;
 	bool stop;
-	bool running;
-	pthread_t thread;
+	struct mmfs_ticker *ticker;
 
 	unsigned pct, period_ms;
 	fs_sample_inval_fn inval;
@@ -60,7 +59,6 @@ int fs_sample_init(struct fs *fs, unsigned pct, unsigned period_ms)
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
 	s->pct = pct;
 	s->period_ms = period_ms;
 	s->rng = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull | 1;
@@ -179,30 +177,9 @@ out:
 	free(gone);
 }
 
-static void *sample_main(void *arg)
+static void sample_tick(void *arg)
 {
-	struct fs *fs = arg;
-	struct fs_sample *s = fs->sample;
-	struct timespec until;
-
-	pthread_mutex_lock(&s->lock);
-	while (!s->stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)(s->period_ms % 1000) * 1000000L;
-		until.tv_sec += s->period_ms / 1000 +
-				until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
-		while (!s->stop &&
-		       pthread_cond_timedwait(&s->cond, &s->lock, &until) == 0)
-			;
-		if (s->stop)
-			break;
-		pthread_mutex_unlock(&s->lock);
-		fs_sample_pass(fs);
-		pthread_mutex_lock(&s->lock);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
+	fs_sample_pass(arg);
 }
 
 int fs_sample_start(struct fs *fs, fs_sample_inval_fn inval, void *arg)
@@ -213,10 +190,7 @@ int fs_sample_start(struct fs *fs, fs_sample_inval_fn inval, void *arg)
 		return 0;
 	s->inval = inval;
 	s->arg = arg;
-	if (pthread_create(&s->thread, NULL, sample_main, fs) != 0)
-		return -EAGAIN;
-	s->running = true;
-	return 0;
+	return mmfs_ticker_start(s->period_ms, sample_tick, fs, &s->ticker);
 }
 
 void fs_sample_stop(struct fs *fs)
@@ -225,16 +199,13 @@ void fs_sample_stop(struct fs *fs)
 
 	if (!s)
 		return;
+	mmfs_ticker_stop(&s->ticker);
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
-	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-	if (s->running)
-		pthread_join(s->thread, NULL);
 	s->inval = NULL;
 	fs_sample_pass(fs); /* stopping: every hold goes */
 	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->cond);
 	free(s->v);
 	free(s);
 	fs->sample = NULL;

@@ -36,15 +36,10 @@
 #include "tier/tier_i.h"
 #include "utils/err.h"
 #include "utils/log.h"
+#include "utils/ticker.h"
 
 #define BATCH 64 /* chunks remapped per exclusive section */
 
-struct tier_engine {
-	pthread_t thread;
-	pthread_mutex_t lock; /* stop and the wakeup */
-	pthread_cond_t cond;
-	bool stop;
-};
 
 /* --- the policy ---------------------------------------------------------- */
 
@@ -469,66 +464,19 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 	pthread_mutex_unlock(&t->lock);
 }
 
-static void *engine_main(void *arg)
+static void engine_tick(void *arg)
 {
-	struct mmfs_tier *t = arg;
-	struct tier_engine *e = t->engine;
-	struct timespec until;
-
-	pthread_mutex_lock(&e->lock);
-	while (!e->stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)(t->epoch_ms % 1000) * 1000000L;
-		until.tv_sec += t->epoch_ms / 1000 + until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
-		while (!e->stop &&
-		       pthread_cond_timedwait(&e->cond, &e->lock, &until) == 0)
-			;
-		if (e->stop)
-			break;
-		pthread_mutex_unlock(&e->lock);
-		mmfs_tier_engine_epoch(t);
-		pthread_mutex_lock(&e->lock);
-	}
-	pthread_mutex_unlock(&e->lock);
-	return NULL;
+	mmfs_tier_engine_epoch(arg);
 }
 
 int mmfs_tier_engine_start(struct mmfs_tier *t)
 {
-	struct tier_engine *e;
-
 	if (!t->tiered || t->engine)
 		return -EINVAL;
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	pthread_mutex_init(&e->lock, NULL);
-	pthread_cond_init(&e->cond, NULL);
-	t->engine = e;
-	if (pthread_create(&e->thread, NULL, engine_main, t) != 0) {
-		t->engine = NULL;
-		pthread_mutex_destroy(&e->lock);
-		pthread_cond_destroy(&e->cond);
-		free(e);
-		return -EAGAIN;
-	}
-	return 0;
+	return mmfs_ticker_start(t->epoch_ms, engine_tick, t, &t->engine);
 }
 
 void mmfs_tier_engine_stop(struct mmfs_tier *t)
 {
-	struct tier_engine *e = t->engine;
-
-	if (!e)
-		return;
-	pthread_mutex_lock(&e->lock);
-	e->stop = true;
-	pthread_cond_signal(&e->cond);
-	pthread_mutex_unlock(&e->lock);
-	pthread_join(e->thread, NULL);
-	pthread_mutex_destroy(&e->lock);
-	pthread_cond_destroy(&e->cond);
-	free(e);
-	t->engine = NULL;
+	mmfs_ticker_stop(&t->engine);
 }

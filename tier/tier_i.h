@@ -115,7 +115,7 @@ struct mmfs_tier {
 	 */
 	_Atomic uint64_t *sampled;
 	_Atomic bool sampling;
-	struct tier_engine *engine;
+	struct mmfs_ticker *engine; /* the engine's thread (engine.c) */
 	unsigned epoch_ms;
 	uint64_t migrate_bps;
 	uint64_t promotions, demotions, moved_bytes, epochs; /* lock */
