@@ -5,10 +5,10 @@
  * A read served from the kernel's page cache, or a load from a shared
  * mapping, never reaches the daemon, so the tiering engine cannot see it.
  * With sample=PCT, once an epoch this thread drops the kernel's copy of
- * PCT% of the chunks of every file open through the cache (at least one
- * each), chosen at random, and marks those chunks in tier/: the next
- * access to such a chunk has to come to the daemon, and counts as
- * TIER_SAMPLE_WEIGHT accesses. A chunk in use is found within about
+ * one page in each of PCT% of the chunks of every file open through the
+ * cache (at least one chunk each), chosen at random, and marks those
+ * chunks in tier/: the next access to such a page has to come to the
+ * daemon, and counts as TIER_SAMPLE_WEIGHT accesses to its chunk. A chunk in use is found within about
  * 100/PCT epochs; one that is not costs nothing but the dropped pages.
  *
  * The sampler never follows the inode table (inodes are freed without
@@ -28,6 +28,8 @@
 #include "utils/err.h"
 #include "utils/log.h"
 #include "utils/ticker.h"
+
+#define SAMPLE_PAGE 4096u /* what one sample drops */
 
 struct fs_sample {
 	/*
@@ -105,7 +107,7 @@ static uint64_t rnd(struct fs_sample *s)
 static uint64_t sample_file(struct fs *fs, struct fs_sample *s,
 			    struct fs_inode *in)
 {
-	uint64_t size, nchunks, k, idx, n = 0;
+	uint64_t size, nchunks, k, idx, off, n = 0;
 	uint32_t id;
 
 	pthread_mutex_lock(&in->alock);
@@ -122,10 +124,19 @@ static uint64_t sample_file(struct fs *fs, struct fs_sample *s,
 		pthread_rwlock_unlock(&in->lock);
 		if (!id)
 			continue; /* a hole: nothing to place */
+		/*
+		 * One page of the chunk, not all of it: a random mmap'd
+		 * access refaults one page per round trip, so dropping the
+		 * whole chunk cost 16 round trips a sample (64 KiB chunks),
+		 * and a chunk in use touches any of its pages soon enough.
+		 */
+		off = (idx << fs->chunk_shift) +
+		      (rnd(s) % (fs->chunk_size / SAMPLE_PAGE)) * SAMPLE_PAGE;
+		if (off >= size)
+			off = (size - 1) & ~(uint64_t)(SAMPLE_PAGE - 1);
 		/* Marked first: the access that refills the cache counts. */
 		mmfs_tier_chunk_sampled(fs->tier, id);
-		if (s->inval(s->arg, in->ino, idx << fs->chunk_shift,
-			     fs->chunk_size) == 0)
+		if (s->inval(s->arg, in->ino, off, SAMPLE_PAGE) == 0)
 			n++;
 	}
 	return n;
