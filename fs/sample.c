@@ -103,7 +103,7 @@ static uint64_t rnd(struct fs_sample *s)
 	return s->rng;
 }
 
-/* sample_file -- (internal) drop the cached copy of PCT% of @in's chunks */
+/* sample_file -- (internal) drop one cached page of PCT% of @in's chunks */
 static uint64_t sample_file(struct fs *fs, struct fs_sample *s,
 			    struct fs_inode *in)
 {
