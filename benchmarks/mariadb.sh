@@ -75,6 +75,8 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
 MOUNTS=(tmpfs dram100 dram25 dram25-off)
 WORKLOADS=(oltp_read_only oltp_read_write)
@@ -95,40 +97,13 @@ environment: see the head of this script
 EOF
 }
 
-exec 3>&2
-log() { echo "mariadb.sh: $*" >&3; }
-die() { log "$*"; exit 1; }
-
 runs=3
 quick=0
+only=()		# no --only here
 while [ $# -gt 0 ]; do
-	case $1 in
-	--quick)
-		quick=1
-		runs=1
-		;;
-	--runs)
-		if [ $# -lt 2 ] || ! [[ $2 =~ ^[1-9][0-9]*$ ]]; then
-			die "--runs needs a positive number"
-		fi
-		runs=$2
-		shift
-		;;
-	--list)
-		printf '%s\n' "${MOUNTS[@]}"
-		exit 0
-		;;
-	-h | --help)
-		usage
-		exit 0
-		;;
-	*) die "unknown argument '$1' (see --help)" ;;
-	esac
-	shift
+	common_opt MOUNTS "" "$@"
+	shift "$OPT_USED"
 done
-
-# q -- $1 normally, $2 with --quick
-q() { if [ $quick -eq 1 ]; then echo "$2"; else echo "$1"; fi; }
 
 TABLES=${MARIA_TABLES:-$(q 8 4)}
 TABLE_SIZE=${MARIA_TABLE_SIZE:-$(q 400000 200000)}
@@ -173,32 +148,16 @@ for c in python3 fusermount3; do
 done
 MARIADBD=$(command -v mariadbd)
 
-MMFS=${MMFS_BIN:-}
-if [ -z "$MMFS" ]; then
-	for c in "$TOP/build/fs/mmfs" "$TOP"/build*/fs/mmfs; do
-		if [ -x "$c" ]; then
-			MMFS=$c
-			break
-		fi
-	done
-fi
-[ -n "$MMFS" ] || die "no mmfs binary: build it or set MMFS_BIN"
-[ -x "$MMFS" ] || die "MMFS_BIN=$MMFS is not executable"
-MMFS=$(realpath "$MMFS")
-MMFSCTL=${MMFSCTL_BIN:-$(dirname "$MMFS")/mmfsctl}
-[ -x "$MMFSCTL" ] || die "no $MMFSCTL (set MMFSCTL_BIN)"
+find_mmfs "no mmfs binary: build it or set MMFS_BIN"
+find_mmfsctl
 
-# bytes -- "64M" (K/M/G, powers of 1024) or a plain number -> bytes
-bytes() {
-	awk -v s="$1" 'BEGIN {
-		n = s + 0; u = toupper(substr(s, length(s)))
-		m = u == "K" ? 1 : u == "M" ? 2 : u == "G" ? 3 : 0
-		if (s !~ /^[0-9]+[KMGkmg]?$/) exit 1
-		while (m-- > 0) n *= 1024
-		printf "%.0f\n", n }'
-}
-BP_B=$(bytes "$BUFFER_POOL") || die "MARIA_BUFFER_POOL=$BUFFER_POOL: not a size"
-LOG_B=$(bytes "$LOG_SIZE") || die "MARIA_LOG_SIZE=$LOG_SIZE: not a size"
+# sizes: whole K, M or G (powers of 1024), or a plain number of bytes
+[[ $BUFFER_POOL =~ ^[0-9]+[KMGkmg]?$ ]] ||
+	die "MARIA_BUFFER_POOL=$BUFFER_POOL: not a size"
+[[ $LOG_SIZE =~ ^[0-9]+[KMGkmg]?$ ]] ||
+	die "MARIA_LOG_SIZE=$LOG_SIZE: not a size"
+BP_B=$(bytes "$BUFFER_POOL")
+LOG_B=$(bytes "$LOG_SIZE")
 
 # the size of the database before it exists: sysbench rows take about 240
 # bytes with their secondary index (measured: 8 x 400k rows = 769 MiB);
@@ -208,16 +167,14 @@ EST_B=$((TABLES * TABLE_SIZE * 260 + LOG_B + (100 << 20)))
 # 1.25 more, the two dram25 mounts half of one; each mariadbd its buffer
 # pool and about 300 MiB; the FUSE page cache the redo logs; plus 2 GiB
 need=$((EST_B * 23 / 4 + 4 * (BP_B + (300 << 20)) + 3 * LOG_B + (2 << 30)))
-avail=$(awk '/^MemAvailable:/ { printf "%.0f\n", $2 * 1024 }' /proc/meminfo)
+avail=$(mem_avail)
 [ "$avail" -ge "$need" ] ||
 	die "needs about $((need >> 20)) MiB of memory, $((avail >> 20)) MiB available (lower MARIA_TABLE_SIZE)"
-shm=$(df -B1 --output=avail "$POOL_DIR" | tail -n1)
+shm=$(dir_free "$POOL_DIR")
 [ "$shm" -ge $((EST_B * 9 / 2)) ] ||
 	die "$POOL_DIR has $((shm >> 20)) MiB free, the pools need about $((EST_B * 9 / 2 >> 20)) MiB"
 
-RESULTS=${RESULTS_DIR:-$HERE/results}/$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$RESULTS" || die "cannot create $RESULTS"
-RESULTS=$(realpath "$RESULTS")
+make_results
 METRICS=$RESULTS/metrics.csv	# mount;workload;rep;tps;p99;reads/s;prom;dem;wb
 MIGCSV=$RESULTS/migration.csv	# mount;window;seconds;tps;p99;p99max;moves
 EVENTS=$RESULTS/events.log
@@ -227,10 +184,6 @@ NOTES=$RESULTS/notes.txt
 : >"$EVENTS"
 : >"$NOTES"
 
-event() {
-	log "$*"
-	echo "$(date -u +%H:%M:%S) $*" >>"$EVENTS"
-}
 note() { echo "# $*" >>"$NOTES"; }
 
 # --- mounts and servers ------------------------------------------------------
@@ -238,47 +191,13 @@ note() { echo "# $*" >>"$NOTES"; }
 # by mount name. The EXIT trap takes them all down: servers first (by PID),
 # then the mounts.
 
-WORK=$(realpath "$(mktemp -d "${TMPDIR:-/tmp}/mmfs-mariadb.XXXXXX")") ||
-	die "mktemp failed"
-POOLS=$(mktemp -d "$POOL_DIR/mmfs-mariadb.XXXXXX") || {
-	rmdir "$WORK"
-	die "cannot create a directory in $POOL_DIR"
-}
-declare -A MNT=() PID=() DBPID=() LOG=() DEAD=() FLUSH=() DRAM=()
-CHILD=
+make_scratch mariadb pools
+declare -A DBPID=() DEAD=() FLUSH=() DRAM=()
 SAMPLER=
-
-mounted_type() {
-	local mnt type t=
-
-	while read -r _ mnt type _; do
-		[ "$mnt" = "$1" ] && t=$type
-	done </proc/mounts
-	echo "$t"
-}
-
-wait_pid() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# reap -- collect mount $1's daemon status (it must have exited)
-reap() {
-	local st
-	wait "${PID[$1]}" 2>/dev/null
-	st=$?
-	[ "$st" -eq 0 ] ||
-		event "$1: mmfs pid ${PID[$1]} exited with status $st (log: ${LOG[$1]})"
-	PID[$1]=
-}
 
 # fs_mount -- mount $1: tmpfs, or mmfs on a fresh pool of $2 MiB with dram=$3
 fs_mount() {
-	local m=$1 opts i t pool=$POOLS/$1.pool
+	local m=$1 opts pool=$POOLS/$1.pool
 
 	MNT[$m]=$WORK/$m
 	LOG[$m]=$RESULTS/$m.log
@@ -296,70 +215,23 @@ fs_mount() {
 	opts=pmem_size=$2M,dram=$3,pmem_emulate=optane
 	[[ $m == *-off ]] && opts=$opts,tiering=off
 	opts=$opts${MMFS_OPTS:+,$MMFS_OPTS}
-	echo "+ $MMFS -f $pool ${MNT[$m]} -o $opts" >"${LOG[$m]}"
-	"$MMFS" -f "$pool" "${MNT[$m]}" -o "$opts" >>"${LOG[$m]}" 2>&1 \
-		</dev/null &
-	PID[$m]=$!
-	for ((i = 0; ; i++)); do
-		t=$(mounted_type "${MNT[$m]}")
-		[ "$t" = fuse.mmfs ] && break
-		if ! kill -0 "${PID[$m]}" 2>/dev/null; then
-			event "$m: mmfs exited before the mount appeared (log: ${LOG[$m]})"
-			reap "$m"
-			return 1
-		fi
-		if [ $i -ge $((MOUNT_TIMEOUT * 20)) ]; then
-			event "$m: not mounted after ${MOUNT_TIMEOUT}s"
-			return 1
-		fi
-		sleep 0.05
-	done
-	timeout "$MOUNT_TIMEOUT" stat "${MNT[$m]}" >/dev/null 2>>"${LOG[$m]}" || {
-		event "$m: stat ${MNT[$m]} failed after mounting"
-		return 1
-	}
+	: >"${LOG[$m]}"
+	mount_named "$m" "$pool" "$opts"
 }
 
+# fs_umount -- unmount mount $1 (stopping its daemon), remove its pool file
 fs_umount() {
-	local m=$1 mnt=${MNT[$1]:-}
+	local mnt=${MNT[$1]:-}
 
 	[ -n "$mnt" ] || return 0
-	if [ "$m" = tmpfs ]; then
-		if [ -n "$(mounted_type "$mnt")" ] && ! umount "$mnt"; then
-			sleep 1
-			umount "$mnt" || {
-				event "tmpfs: umount $mnt failed; lazy unmount"
-				umount -l "$mnt"
-			}
-		fi
-		rmdir "$mnt" 2>/dev/null || event "tmpfs: cannot remove $mnt"
-		MNT[$m]=
+	if [ "$1" = tmpfs ]; then
+		tmpfs_unmount "$mnt" "${LOG[$1]}" "tmpfs: "
+		rm_mountpoint "$mnt" "tmpfs: "
+		MNT[$1]=
 		return 0
 	fi
-	if [ -n "$(mounted_type "$mnt")" ] &&
-		! fusermount3 -u "$mnt" 2>>"${LOG[$m]}"; then
-		sleep 1
-		fusermount3 -u "$mnt" 2>>"${LOG[$m]}" ||
-			event "$m: fusermount3 -u $mnt failed"
-	fi
-	if [ -n "${PID[$m]:-}" ]; then
-		if ! wait_pid "${PID[$m]}" "$EXIT_TIMEOUT"; then
-			event "$m: mmfs pid ${PID[$m]} still running ${EXIT_TIMEOUT}s after unmount; SIGTERM"
-			kill -TERM "${PID[$m]}" 2>/dev/null
-			if ! wait_pid "${PID[$m]}" 5; then
-				event "$m: mmfs pid ${PID[$m]} ignored SIGTERM; SIGKILL"
-				kill -KILL "${PID[$m]}" 2>/dev/null
-			fi
-		fi
-		reap "$m"
-	fi
-	if [ -n "$(mounted_type "$mnt")" ]; then
-		event "$m: $mnt still mounted; lazy unmount"
-		fusermount3 -uz "$mnt" 2>>"${LOG[$m]}" || umount -l "$mnt"
-	fi
-	rmdir "$mnt" 2>/dev/null || event "$m: cannot remove $mnt"
-	MNT[$m]=
-	rm -f "$POOLS/$m.pool"
+	umount_named "$1"
+	rm -f "$POOLS/$1.pool"
 }
 
 sock() { echo "$WORK/$1.sock"; }
@@ -420,23 +292,12 @@ db_stop() {
 	return "$st"
 }
 
-# stop_child -- stop the background job of pid $1 (one of ours)
-stop_child() {
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null
-	wait_pid "$1" 15 || kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
-
 # shellcheck disable=SC2317  # reached through the EXIT trap
-cleanup() {
-	local rc=$? m
+# bench_teardown -- (EXIT trap) stop the sampler, then every mariadbd (by
+# PID), then take down every mount
+bench_teardown() {
+	local m
 
-	trap - EXIT INT TERM
-	if [ -n "$CHILD" ]; then
-		log "interrupted; stopping pid $CHILD"
-		stop_child "$CHILD"
-	fi
 	stop_child "$SAMPLER"
 	for m in "${MOUNTS[@]}"; do
 		db_stop "$m"
@@ -444,18 +305,8 @@ cleanup() {
 	for m in "${MOUNTS[@]}"; do
 		fs_umount "$m"
 	done
-	if awk -v w="$WORK/" 'index($2, w) == 1 { f = 1 } END { exit !f }' \
-		/proc/mounts; then
-		log "something is still mounted under $WORK; leaving it"
-	else
-		rm -rf "$WORK"
-	fi
-	rm -rf "$POOLS"
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
 # alive -- are mount $1 and its mariadbd still there? (reported once)
 alive() {
@@ -476,18 +327,13 @@ alive() {
 # sb -- sysbench test $2 against mount $1's server, output to $3, at most
 # $4 seconds, more options after; in the background, so ^C reaches the trap
 sb() {
-	local m=$1 test=$2 out=$3 limit=$4 rc
+	local m=$1 test=$2 out=$3 limit=$4
 
 	shift 4
-	timeout -k 10 "$limit" sysbench "$test" --db-driver=mysql \
+	run_limited "$limit" sysbench "$test" --db-driver=mysql \
 		--mysql-socket="$(sock "$m")" --mysql-user=root \
 		--mysql-db=sbtest --table-size="$TABLE_SIZE" \
-		--threads="$THREADS" --percentile=99 "$@" >"$out" 2>&1 &
-	CHILD=$!
-	wait "$CHILD"
-	rc=$?
-	CHILD=
-	return $rc
+		--threads="$THREADS" --percentile=99 "$@" >"$out" 2>&1
 }
 
 # stat_json -- mmfsctl stat of mount $1 into $2; prints "promotions
@@ -528,11 +374,8 @@ delta() { if [[ $1$2 =~ ^[0-9]+$ ]]; then echo $(($2 - $1)); else echo "?"; fi; 
 
 # --- main ------------------------------------------------------------------
 
-rev=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$TOP" diff --quiet HEAD 2>/dev/null || rev=$rev-dirty
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-mem=$(awk '/^MemTotal/ { printf "%.0fG", $2 / 1048576 }' /proc/meminfo)
-LOAD0=$(cut -d" " -f1 /proc/loadavg)
+rev=$(tree_rev)
+LOAD0=$(load_now)
 n=${#MOUNTS[@]}
 HOT=$((TABLES / 4))
 [ "$HOT" -ge 1 ] || HOT=1
@@ -847,15 +690,10 @@ for m in "${MOUNTS[@]}"; do
 	alive "$m" || continue
 	"$MMFSCTL" stat "${MNT[$m]}" >"$RESULTS/$m.stat.txt" 2>&1
 done
-for m in "${MOUNTS[@]}"; do
-	db_stop "$m"
-done
-for m in "${MOUNTS[@]}"; do
-	fs_umount "$m"
-done
+bench_teardown
 
 {
-	echo "# tree $rev | linux $(uname -r) | $cpu x$(nproc), $mem | $(sysbench --version) | $("$MARIADBD" --version | awk '{ print $1, $3 }') | mmfs built $(date -u -r "$MMFS" +%FT%TZ) | pools: files in $POOL_DIR -o pmem_size=${POOL_M}M,pmem_emulate=optane${MMFS_OPTS:+,$MMFS_OPTS} | runs=$runs median | load $LOAD0..$(cut -d' ' -f1 /proc/loadavg)"
+	echo "# tree $rev | $(machine_desc) | $(sysbench --version) | $("$MARIADBD" --version | awk '{ print $1, $3 }') | mmfs built $(built_at "$MMFS") | pools: files in $POOL_DIR -o pmem_size=${POOL_M}M,pmem_emulate=optane${MMFS_OPTS:+,$MMFS_OPTS} | runs=$runs median | load $LOAD0..$(load_now)"
 	echo "# database: $TABLES tables x $TABLE_SIZE rows, datadir $DB_M MiB, prepared once on tmpfs and copied (cp -a) to each mmfs mount | mariadbd: innodb_flush_method=${FLUSH[tmpfs]:-?}, buffer pool $BUFFER_POOL, redo log $LOG_SIZE, skip-log-bin, performance_schema=OFF | sysbench: $THREADS threads, --rand-type=$RAND_TYPE, warm-up ${WARMUP}s per mount, then ${RUNTIME}s per run, mounts in turn"
 	echo "# ratio: X/ref for tps, ref/X for p99, each run against the ref run of the same round, median: 1 = as fast as ref, >1 better | fs-reads/s: InnoDB data reads reaching the filesystem | per run: mmfsctl stat deltas"
 	python3 - "$METRICS" "$(IFS=' '; echo "${MOUNTS[*]}")" \

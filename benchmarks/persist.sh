@@ -54,6 +54,8 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
 WORKLOADS=(fsync metadata mount)
 KINDS=(tmpfs volatile pool)
@@ -74,65 +76,15 @@ environment: see the head of this script
 EOF
 }
 
-# progress goes to the caller's stderr (fd 3), even from inside functions
-# whose stderr is redirected to a run's log
-exec 3>&2
-log() { echo "persist.sh: $*" >&3; }
-die() { log "$*"; exit 1; }
-
 runs=3
 quick=0
 only=()
 while [ $# -gt 0 ]; do
-	case $1 in
-	--quick)
-		quick=1
-		runs=1
-		;;
-	--runs)
-		if [ $# -lt 2 ] || ! [[ $2 =~ ^[1-9][0-9]*$ ]]; then
-			die "--runs needs a positive number"
-		fi
-		runs=$2
-		shift
-		;;
-	--only)
-		shift
-		while [ $# -gt 0 ] && [[ $1 != --* ]]; do
-			IFS=, read -r -a names <<<"$1"
-			only+=("${names[@]}")
-			shift
-		done
-		[ ${#only[@]} -gt 0 ] || die "--only needs workload names"
-		continue
-		;;
-	--list)
-		printf '%s\n' "${WORKLOADS[@]}"
-		exit 0
-		;;
-	-h | --help)
-		usage
-		exit 0
-		;;
-	*) die "unknown argument '$1' (see --help)" ;;
-	esac
-	shift
+	common_opt WORKLOADS workload "$@"
+	shift "$OPT_USED"
 done
-
-selected=()
-if [ ${#only[@]} -gt 0 ]; then
-	for w in "${only[@]}"; do
-		[[ " ${WORKLOADS[*]} " == *" $w "* ]] ||
-			die "unknown workload '$w' (--list shows them)"
-		selected+=("$w")
-	done
-else
-	selected=("${WORKLOADS[@]}")
-fi
+select_only WORKLOADS workload
 want() { [[ " ${selected[*]} " == *" $1 "* ]]; }
-
-# q -- $1 normally, $2 with --quick
-q() { if [ $quick -eq 1 ]; then echo "$2"; else echo "$1"; fi; }
 
 SIZE=${BENCH_SIZE:-2G}
 POOL_SIZE=${POOL_SIZE:-2G}
@@ -156,32 +108,12 @@ command -v python3 >/dev/null || die "python3 not found"
 command -v fusermount3 >/dev/null || die "fusermount3 not found"
 [ -d "$POOL_DIR" ] || die "POOL_DIR=$POOL_DIR is not a directory"
 
-MMFS=${MMFS_BIN:-}
-if [ -z "$MMFS" ]; then
-	for c in "$TOP/build/fs/mmfs" "$TOP"/build*/fs/mmfs; do
-		if [ -x "$c" ]; then
-			MMFS=$c
-			break
-		fi
-	done
-fi
-[ -n "$MMFS" ] || die "no mmfs binary: build it or set MMFS_BIN"
-[ -x "$MMFS" ] || die "MMFS_BIN=$MMFS is not executable"
-MMFS=$(realpath "$MMFS")
+find_mmfs "no mmfs binary: build it or set MMFS_BIN"
 MMFSCTL=$(dirname "$MMFS")/mmfsctl
 if want mount && ! [ -x "$MMFSCTL" ]; then
 	die "no $MMFSCTL (the mount workload syncs with 'mmfsctl sync')"
 fi
 
-# bytes -- "2G" (K/M/G/T, powers of 1024) or a plain number -> bytes
-bytes() {
-	awk -v s="$1" 'BEGIN {
-		n = s + 0; u = toupper(substr(s, length(s)))
-		m = u == "K" ? 1 : u == "M" ? 2 : u == "G" ? 3 : u == "T" ? 4 : 0
-		if (s !~ /^[0-9.]+[KMGTkmgt]?$/) exit 1
-		while (m-- > 0) n *= 1024
-		printf "%.0f\n", n }'
-}
 for v in SIZE POOL_SIZE BIG_POOL BIG_DRAM SMALL_SIZE; do
 	bytes "${!v}" >/dev/null || die "$v=${!v}: not a size"
 done
@@ -190,9 +122,7 @@ for v in FSYNC_4K_COUNT FSYNC_1M_COUNT MD_FILES BIG_FILES CRASH_FILES; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v=${!v}: not a positive count"
 done
 
-RESULTS=${RESULTS_DIR:-$HERE/results}/$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$RESULTS" || die "cannot create $RESULTS"
-RESULTS=$(realpath "$RESULTS")
+make_results
 METRICS=$RESULTS/metrics.csv	# kind;rep;row;unit;hi|lo;value
 EVENTS=$RESULTS/events.log	# mount failures, daemon exits, failed runs
 NOTES=$RESULTS/notes.txt	# '#' lines printed under the table
@@ -200,10 +130,6 @@ NOTES=$RESULTS/notes.txt	# '#' lines printed under the table
 : >"$EVENTS"
 : >"$NOTES"
 
-event() {
-	log "$*"
-	echo "$(date -u +%H:%M:%S) $*" >>"$EVENTS"
-}
 note() {
 	log "$*"
 	echo "# $*" >>"$NOTES"
@@ -218,51 +144,8 @@ metric() {
 # One filesystem is mounted at a time; CUR_* describe it, and the EXIT trap
 # takes it down whatever happens. Pool files live in POOLS, removed at exit.
 
-WORK=$(realpath "$(mktemp -d "${TMPDIR:-/tmp}/mmfs-persist.XXXXXX")") ||
-	die "mktemp failed"
-POOLS=$(mktemp -d "$POOL_DIR/mmfs-persist.XXXXXX") || {
-	rmdir "$WORK"
-	die "cannot create a directory in $POOL_DIR"
-}
-CUR_MNT=
-CUR_KIND=
-CUR_PID=
-CUR_LOG=/dev/null
-CHILD=		# pid of the running timeout(1), for cleanup
+make_scratch persist pools
 MOUNT_SECS=	# set by fs_mount: start to first successful stat
-
-# mounted_type -- filesystem type mounted at $1, empty if none
-mounted_type() {
-	local mnt type t=
-
-	while read -r _ mnt type _; do
-		[ "$mnt" = "$1" ] && t=$type
-	done </proc/mounts
-	echo "$t"
-}
-
-# wait_pid -- wait up to $2 seconds for our child $1 to exit
-wait_pid() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# reap_daemon -- collect the daemon's exit status; $1: what status is expected
-reap_daemon() {
-	local st
-	wait "$CUR_PID" 2>/dev/null
-	st=$?
-	[ "$st" -eq "${1:-0}" ] ||
-		event "mmfs pid $CUR_PID exited with status $st (log: $CUR_LOG)"
-	CUR_PID=
-}
-
-# usecs -- microseconds since the epoch, without a fork
-usecs() { echo "${EPOCHREALTIME/./}"; }
 
 # fs_mount -- mount a $1 (tmpfs, volatile, pool) at a new directory.
 # For pool, $2 is the pool file, $3 its pmem_size= when it does not exist
@@ -270,22 +153,14 @@ usecs() { echo "${EPOCHREALTIME/./}"; }
 # before the mount counts as ready. Sets MOUNT_SECS.
 fs_mount() {
 	local kind=$1 pool=${2:-} psize=${3:-} dram=${4:-$SIZE} probe=${5:-}
-	local t i t0 opts
+	local t0 opts
 
 	CUR_KIND=$kind
 	CUR_MNT=$(mktemp -d "$WORK/$kind.XXXX") || return 1
 	MOUNT_SECS=
 	t0=$(usecs)
 	case $kind in
-	tmpfs)
-		if ! mount -t tmpfs -o "size=$SIZE" mmfs-persist-tmpfs \
-			"$CUR_MNT" 2>>"$CUR_LOG"; then
-			event "mount -t tmpfs failed (log: $CUR_LOG)"
-			rmdir "$CUR_MNT"
-			CUR_MNT=
-			return 1
-		fi
-		;;
+	tmpfs) cur_mount_tmpfs mmfs-persist-tmpfs "$SIZE" || return 1 ;;
 	volatile | pool)
 		if [ "$kind" = volatile ]; then
 			pool=none
@@ -297,33 +172,7 @@ fs_mount() {
 			opts=$opts${POOL_OPTS:+,$POOL_OPTS}
 		fi
 		opts=$opts${MMFS_OPTS:+,$MMFS_OPTS}
-		echo "+ $MMFS -f $pool $CUR_MNT -o $opts" >>"$CUR_LOG"
-		"$MMFS" -f "$pool" "$CUR_MNT" -o "$opts" \
-			>>"$CUR_LOG" 2>&1 </dev/null &
-		CUR_PID=$!
-		for ((i = 0; ; i++)); do
-			t=$(mounted_type "$CUR_MNT")
-			case $t in
-			fuse.mmfs) break ;;
-			fuse | fuse.*)
-				event "mmfs mounted as '$t', not fuse.mmfs"
-				break
-				;;
-			esac
-			if ! kill -0 "$CUR_PID" 2>/dev/null; then
-				event "$kind: mmfs exited before the mount appeared (log: $CUR_LOG)"
-				reap_daemon
-				rmdir "$CUR_MNT"
-				CUR_MNT=
-				return 1
-			fi
-			if (($(usecs) - t0 > MOUNT_TIMEOUT * 1000000)); then
-				event "$kind: mmfs not in /proc/mounts after ${MOUNT_TIMEOUT}s"
-				fs_umount
-				return 1
-			fi
-			sleep 0.005
-		done
+		cur_mount_mmfs "$pool" "$opts" 0.005 "$kind: " || return 1
 		;;
 	esac
 	# ready when it answers: stat the root, or the probe path, under the
@@ -331,49 +180,11 @@ fs_mount() {
 	if ! timeout "$MOUNT_TIMEOUT" stat "$CUR_MNT/$probe" \
 		>/dev/null 2>>"$CUR_LOG"; then
 		event "$kind: stat $CUR_MNT/$probe failed after mounting (log: $CUR_LOG)"
-		fs_umount
+		cur_umount
 		return 1
 	fi
 	MOUNT_SECS=$(awk -v d=$(($(usecs) - t0)) 'BEGIN { printf "%.3f", d / 1e6 }')
 	return 0
-}
-
-fs_umount() {
-	[ -n "$CUR_MNT" ] || return 0
-	case $CUR_KIND in
-	volatile | pool)
-		if [ -n "$(mounted_type "$CUR_MNT")" ] &&
-			! fusermount3 -u "$CUR_MNT" 2>>"$CUR_LOG"; then
-			sleep 1
-			fusermount3 -u "$CUR_MNT" 2>>"$CUR_LOG" ||
-				event "fusermount3 -u $CUR_MNT failed (log: $CUR_LOG)"
-		fi
-		if [ -n "$CUR_PID" ]; then
-			if ! wait_pid "$CUR_PID" "$EXIT_TIMEOUT"; then
-				event "mmfs pid $CUR_PID still running ${EXIT_TIMEOUT}s after unmount; SIGTERM"
-				kill -TERM "$CUR_PID" 2>/dev/null
-				if ! wait_pid "$CUR_PID" 5; then
-					event "mmfs pid $CUR_PID ignored SIGTERM; SIGKILL"
-					kill -KILL "$CUR_PID" 2>/dev/null
-				fi
-			fi
-			reap_daemon
-		fi
-		if [ -n "$(mounted_type "$CUR_MNT")" ]; then
-			event "$CUR_MNT still mounted; lazy unmount"
-			fusermount3 -uz "$CUR_MNT" 2>>"$CUR_LOG" ||
-				umount -l "$CUR_MNT" 2>>"$CUR_LOG"
-		fi
-		;;
-	*)
-		umount "$CUR_MNT" 2>>"$CUR_LOG" || {
-			event "umount $CUR_MNT failed; lazy unmount"
-			umount -l "$CUR_MNT" 2>>"$CUR_LOG"
-		}
-		;;
-	esac
-	rmdir "$CUR_MNT" 2>/dev/null || event "cannot remove $CUR_MNT"
-	CUR_MNT=
 }
 
 # fs_crash -- kill -9 the current daemon and detach its dead mount
@@ -381,53 +192,26 @@ fs_crash() {
 	[ -n "$CUR_PID" ] || return 1
 	echo "+ kill -KILL $CUR_PID" >>"$CUR_LOG"
 	# bash reports the killed job on stderr: into the log with it
+	# shellcheck disable=SC2094  # reap_pid only names the log in a message
 	{
 		kill -KILL "$CUR_PID"
 		wait_pid "$CUR_PID" 10 ||
 			event "mmfs pid $CUR_PID survived SIGKILL"
-		reap_daemon 137
+		reap_pid "$CUR_PID" "$CUR_LOG" "" 137
+		CUR_PID=
 	} 2>>"$CUR_LOG"
 	# the mount now answers ENOTCONN; a plain unmount detaches it
-	fs_umount
+	cur_umount
 }
 
 # shellcheck disable=SC2317  # reached through the EXIT trap
-cleanup() {
-	local rc=$?
+# bench_teardown -- (EXIT trap) take down the current mount
+bench_teardown() { cur_umount; }
+bench_traps
 
-	trap - EXIT INT TERM
-	if [ -n "$CHILD" ]; then
-		log "interrupted; stopping pid $CHILD"
-		kill -TERM "$CHILD" 2>/dev/null
-		wait_pid "$CHILD" 15 || kill -KILL -- "-$CHILD" 2>/dev/null
-		wait "$CHILD" 2>/dev/null
-	fi
-	fs_umount
-	if awk -v w="$WORK/" 'index($2, w) == 1 { f = 1 } END { exit !f }' \
-		/proc/mounts; then
-		log "something is still mounted under $WORK; leaving it"
-	else
-		rm -rf "$WORK"
-	fi
-	rm -rf "$POOLS"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# run_child -- run "$@" under a time limit, in the background, and wait
-# (see run.sh: this keeps ^C deliverable to this script's trap)
-run_child() {
-	local rc
-
-	timeout -k 10 "$RUN_TIMEOUT" "$@" &
-	CHILD=$!
-	wait "$CHILD"
-	rc=$?
-	CHILD=
-	return $rc
-}
+# run_child -- run "$@" under RUN_TIMEOUT, so that ^C reaches the trap
+# (see run_limited in lib.sh)
+run_child() { run_limited "$RUN_TIMEOUT" "$@"; }
 
 # --- drivers -------------------------------------------------------------
 
@@ -552,7 +336,7 @@ run_one() {
 		[ "$kind" = pool ] && [ "$rep" -eq 1 ] &&
 			note "$w: pool run 1: $(sed -n 's/^ *pool: *//p' "$base.stat.txt")"
 	fi
-	fs_umount
+	cur_umount
 	[ -n "$pool" ] && rm -f "$pool"
 }
 
@@ -563,8 +347,8 @@ run_one() {
 mem_plan() {
 	local avail shm pool dram need fit f
 
-	avail=$(awk '/^MemAvailable:/ { printf "%.0f\n", $2 * 1024 }' /proc/meminfo)
-	shm=$(df -B1 --output=avail "$POOL_DIR" | tail -n1)
+	avail=$(mem_avail)
+	shm=$(dir_free "$POOL_DIR")
 	pool=$(bytes "$BIG_POOL")
 	dram=$(bytes "$BIG_DRAM")
 	need=$((pool + dram + 2 * GIB))	# 2 GiB for everything else
@@ -602,7 +386,7 @@ populate() {
 	run_child "$BINDIR/treegen" create "$CUR_MNT/tree" 100 "$BIG_FILES" \
 		"$SMALL_SIZE" f >"$RESULTS/mount/populate.txt" \
 		2>>"$CUR_LOG" || return 1
-	free=$(df -B1 --output=avail "$CUR_MNT" | tail -n1)
+	free=$(dir_free "$CUR_MNT")
 	pool=$(bytes "$BIG_POOL")
 	room=$((free - pool / 20 - CRASH_FILES * 2 * runs * small))
 	if [ $data -gt $room ]; then
@@ -667,13 +451,13 @@ run_mount() {
 	NEW_POOL_OPTS=
 	if ! populate; then
 		event "mount: populating failed (log: $CUR_LOG)"
-		fs_umount
+		cur_umount
 		metric pool 1 mount_clean s lo fail
 		metric pool 1 mount_crash s lo fail
 		rm -f "$pool"
 		return
 	fi
-	fs_umount
+	cur_umount
 
 	# (a) after a clean unmount: nothing to replay
 	for ((rep = 1; rep <= runs; rep++)); do
@@ -690,7 +474,7 @@ run_mount() {
 				[ "$n" -eq "$BIG_FILES" ] ||
 					event "mount: files lost across a clean unmount: $n of $BIG_FILES in tree/"
 			fi
-			fs_umount
+			cur_umount
 		else
 			metric pool "$rep" mount_clean s lo fail
 		fi
@@ -716,7 +500,7 @@ run_mount() {
 				"$CRASH_FILES" "$SMALL_SIZE" "u$rep-" \
 				>/dev/null 2>>"$CUR_LOG"; then
 			event "mount: crash run $rep: creating files failed (log: $CUR_LOG)"
-			fs_umount
+			cur_umount
 			metric pool "$rep" mount_crash s lo fail
 			continue
 		fi
@@ -737,19 +521,16 @@ run_mount() {
 			event "mount: crash run $rep: files synced before kill -9 lost or damaged (present $a of $CRASH_FILES, bad $b)"
 			metric pool "$rep" crash_lost files lo "$((CRASH_FILES - ${a//[!0-9]/0} + ${b//[!0-9]/0}))"
 		fi
-		fs_umount
+		cur_umount
 	done
 	rm -f "$pool"
 }
 
 # --- main ----------------------------------------------------------------
 
-rev=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$TOP" diff --quiet HEAD 2>/dev/null || rev=$rev-dirty
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-mem=$(awk '/^MemTotal/ { printf "%.0fG", $2 / 1048576 }' /proc/meminfo)
+rev=$(tree_rev)
 ver=$("$MMFS" --version 2>/dev/null | head -n1 | awk '{ print $2 }')
-LOAD0=$(cut -d" " -f1 /proc/loadavg)
+LOAD0=$(load_now)
 
 log "results in $RESULTS"
 for w in fsync metadata; do
@@ -777,7 +558,7 @@ for w in "${selected[@]}"; do
 done
 
 {
-	echo "# mmfs $rev | linux $(uname -r) | $cpu x$(nproc), $mem | mmfs $ver built $(date -u -r "$MMFS" +%FT%TZ) | tmpfs -o size=$SIZE | volatile: none -o dram=$SIZE${MMFS_OPTS:+,$MMFS_OPTS} | pool: file in $POOL_DIR -o pmem_size=$POOL_SIZE,dram=$SIZE${POOL_OPTS:+,$POOL_OPTS} | runs=$runs median | load $LOAD0..$(cut -d' ' -f1 /proc/loadavg)"
+	echo "# mmfs $rev | $(machine_desc) | mmfs $ver built $(built_at "$MMFS") | tmpfs -o size=$SIZE | volatile: none -o dram=$SIZE${MMFS_OPTS:+,$MMFS_OPTS} | pool: file in $POOL_DIR -o pmem_size=$POOL_SIZE,dram=$SIZE${POOL_OPTS:+,$POOL_OPTS} | runs=$runs median | load $LOAD0..$(load_now)"
 	desc=()
 	want fsync && desc+=("fsync: $FSYNC_4K_COUNT x 4K, $FSYNC_1M_COUNT x 1M in a 64 MiB file")
 	want metadata && desc+=("md: $MD_FILES files")

@@ -28,6 +28,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
 FIO_JOBS=$HERE/fio
 BENCH_PY=$HERE/bench.py
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
 SIZE=${BENCH_SIZE:-6G}
 MD_FILES=${MD_FILES:-50000}
@@ -55,59 +57,23 @@ environment: MMFS_BIN MMFS_OPTS BENCH_SIZE MDBENCH MD_FILES RESULTS_DIR
 EOF
 }
 
-# progress goes to the caller's stderr (fd 3), even from inside functions
-# whose stderr is redirected to a run's log
-exec 3>&2
-log() { echo "run.sh: $*" >&3; }
-die() { log "$*"; exit 1; }
-
 runs=3
+quick=0
 self=0
 only=()
 while [ $# -gt 0 ]; do
 	case $1 in
-	--quick) runs=1 ;;
-	--runs)
-		if [ $# -lt 2 ] || ! [[ $2 =~ ^[1-9][0-9]*$ ]]; then
-			die "--runs needs a positive number"
-		fi
-		runs=$2
+	--baseline-self)
+		self=1
 		shift
 		;;
-	--baseline-self) self=1 ;;
-	--only)
-		shift
-		while [ $# -gt 0 ] && [[ $1 != --* ]]; do
-			IFS=, read -r -a names <<<"$1"
-			only+=("${names[@]}")
-			shift
-		done
-		[ ${#only[@]} -gt 0 ] || die "--only needs workload names"
-		continue
+	*)
+		common_opt WORKLOADS workload "$@"
+		shift "$OPT_USED"
 		;;
-	--list)
-		printf '%s\n' "${WORKLOADS[@]}"
-		exit 0
-		;;
-	-h | --help)
-		usage
-		exit 0
-		;;
-	*) die "unknown argument '$1' (see --help)" ;;
 	esac
-	shift
 done
-
-selected=()
-if [ ${#only[@]} -gt 0 ]; then
-	for w in "${only[@]}"; do
-		[[ " ${WORKLOADS[*]} " == *" $w "* ]] ||
-			die "unknown workload '$w' (--list shows them)"
-		selected+=("$w")
-	done
-else
-	selected=("${WORKLOADS[@]}")
-fi
+select_only WORKLOADS workload
 
 [ "$(id -u)" -eq 0 ] || die "needs root (mounts tmpfs, may drop caches)"
 command -v fio >/dev/null || die "fio not found"
@@ -121,199 +87,45 @@ if [ $self -eq 1 ]; then
 	MMFS=
 else
 	RIGHT=mmfs
-	MMFS=${MMFS_BIN:-}
-	if [ -z "$MMFS" ]; then
-		for c in "$TOP/build/fs/mmfs" "$TOP"/build*/fs/mmfs; do
-			if [ -x "$c" ]; then
-				MMFS=$c
-				break
-			fi
-		done
-	fi
-	[ -n "$MMFS" ] ||
-		die "no mmfs binary: build it, set MMFS_BIN, or use --baseline-self"
-	[ -x "$MMFS" ] || die "MMFS_BIN=$MMFS is not executable"
-	MMFS=$(realpath "$MMFS")
+	find_mmfs "no mmfs binary: build it, set MMFS_BIN, or use --baseline-self"
 	command -v fusermount3 >/dev/null || die "fusermount3 not found"
 fi
 MMFS_MOUNT_OPTS=dram=$SIZE${MMFS_OPTS:+,$MMFS_OPTS}
 
-RESULTS=${RESULTS_DIR:-$HERE/results}/$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$RESULTS" || die "cannot create $RESULTS"
-RESULTS=$(realpath "$RESULTS")
+make_results
 METRICS=$RESULTS/metrics.csv
 EVENTS=$RESULTS/events.log	# daemon exits, mount failures, fio errors
 : >"$METRICS"
 : >"$EVENTS"
 
-event() {
-	log "$*"
-	echo "$(date -u +%H:%M:%S) $*" >>"$EVENTS"
-}
-
 # --- mounts --------------------------------------------------------------
 # One filesystem is mounted at a time; CUR_* describe it, and the EXIT trap
 # takes it down whatever happens.
 
-WORK=$(realpath "$(mktemp -d "${TMPDIR:-/tmp}/mmfs-bench.XXXXXX")") ||
-	die "mktemp failed"
-CUR_MNT=
-CUR_KIND=
-CUR_PID=
-CUR_LOG=/dev/null
-CHILD=		# pid of the running timeout(1), for cleanup
+make_scratch bench
 
-# mounted_type -- filesystem type mounted at $1, empty if none
-mounted_type() {
-	awk -v m="$1" '$2 == m { t = $3 } END { print t }' /proc/mounts
-}
-
-# wait_pid -- wait up to $2 seconds for our child $1 to exit
-wait_pid() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# reap_daemon -- collect the mmfs exit status and report anything unclean
-reap_daemon() {
-	local st
-	wait "$CUR_PID" 2>/dev/null
-	st=$?
-	[ $st -eq 0 ] ||
-		event "mmfs pid $CUR_PID exited with status $st (log: $CUR_LOG)"
-	CUR_PID=
-}
-
+# fs_mount -- mount a fresh $1 (tmpfs, tmpfs2, mmfs) as the current mount
 fs_mount() {
-	local kind=$1 t i
+	local kind=$1
 
 	CUR_KIND=$kind
 	CUR_MNT=$(mktemp -d "$WORK/$kind.XXXX") || return 1
 	case $kind in
-	tmpfs | tmpfs2)
-		if ! mount -t tmpfs -o "size=$SIZE" "mmfs-bench-$kind" \
-			"$CUR_MNT" 2>>"$CUR_LOG"; then
-			event "mount -t tmpfs failed (log: $CUR_LOG)"
-			rmdir "$CUR_MNT"
-			CUR_MNT=
-			return 1
-		fi
-		;;
-	mmfs)
-		echo "+ $MMFS -f none $CUR_MNT -o $MMFS_MOUNT_OPTS" >>"$CUR_LOG"
-		"$MMFS" -f none "$CUR_MNT" -o "$MMFS_MOUNT_OPTS" \
-			>>"$CUR_LOG" 2>&1 </dev/null &
-		CUR_PID=$!
-		for ((i = 0; i < MOUNT_TIMEOUT * 10; i++)); do
-			t=$(mounted_type "$CUR_MNT")
-			case $t in
-			fuse.mmfs) return 0 ;;
-			fuse | fuse.*)
-				event "mmfs mounted as '$t', not fuse.mmfs"
-				return 0
-				;;
-			esac
-			if ! kill -0 "$CUR_PID" 2>/dev/null; then
-				event "mmfs exited before the mount appeared (log: $CUR_LOG)"
-				reap_daemon
-				rmdir "$CUR_MNT"
-				CUR_MNT=
-				return 1
-			fi
-			sleep 0.1
-		done
-		event "mmfs not in /proc/mounts after ${MOUNT_TIMEOUT}s"
-		fs_umount
-		return 1
-		;;
+	tmpfs | tmpfs2) cur_mount_tmpfs "mmfs-bench-$kind" "$SIZE" ;;
+	mmfs) cur_mount_mmfs none "$MMFS_MOUNT_OPTS" 0.1 ;;
 	esac
-}
-
-fs_umount() {
-	[ -n "$CUR_MNT" ] || return 0
-	case $CUR_KIND in
-	mmfs)
-		if [ -n "$(mounted_type "$CUR_MNT")" ] &&
-			! fusermount3 -u "$CUR_MNT" 2>>"$CUR_LOG"; then
-			sleep 1
-			fusermount3 -u "$CUR_MNT" 2>>"$CUR_LOG" ||
-				event "fusermount3 -u $CUR_MNT failed (log: $CUR_LOG)"
-		fi
-		if [ -n "$CUR_PID" ]; then
-			if ! wait_pid "$CUR_PID" "$EXIT_TIMEOUT"; then
-				event "mmfs pid $CUR_PID still running ${EXIT_TIMEOUT}s after unmount; SIGTERM"
-				kill -TERM "$CUR_PID" 2>/dev/null
-				if ! wait_pid "$CUR_PID" 5; then
-					event "mmfs pid $CUR_PID ignored SIGTERM; SIGKILL"
-					kill -KILL "$CUR_PID" 2>/dev/null
-				fi
-			fi
-			reap_daemon
-		fi
-		if [ -n "$(mounted_type "$CUR_MNT")" ]; then
-			event "$CUR_MNT still mounted; lazy unmount"
-			fusermount3 -uz "$CUR_MNT" 2>>"$CUR_LOG" ||
-				umount -l "$CUR_MNT" 2>>"$CUR_LOG"
-		fi
-		;;
-	*)
-		umount "$CUR_MNT" 2>>"$CUR_LOG" || {
-			event "umount $CUR_MNT failed; lazy unmount"
-			umount -l "$CUR_MNT" 2>>"$CUR_LOG"
-		}
-		;;
-	esac
-	rmdir "$CUR_MNT" 2>/dev/null || event "cannot remove $CUR_MNT"
-	CUR_MNT=
 }
 
 # shellcheck disable=SC2317  # reached through the EXIT trap
-cleanup() {
-	local rc=$?
-
-	trap - EXIT INT TERM
-	if [ -n "$CHILD" ]; then
-		log "interrupted; stopping pid $CHILD"
-		kill -TERM "$CHILD" 2>/dev/null
-		# timeout(1) passes TERM on to its process group (fio and
-		# its job processes); KILL goes to that group directly
-		wait_pid "$CHILD" 15 || kill -KILL -- "-$CHILD" 2>/dev/null
-		wait "$CHILD" 2>/dev/null
-	fi
-	fs_umount
-	if awk -v w="$WORK/" 'index($2, w) == 1 { f = 1 } END { exit !f }' \
-		/proc/mounts; then
-		log "something is still mounted under $WORK; leaving it"
-	else
-		rm -rf "$WORK"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# bench_teardown -- (EXIT trap) take down the current mount
+bench_teardown() { cur_umount; }
+bench_traps
 
 # --- helpers -------------------------------------------------------------
 
-# run_child -- run "$@" under a time limit, in the background, and wait.
-# A signal trap only runs while bash sits in the wait builtin, not while it
-# waits for a foreground command; and timeout(1) moves its command to a
-# process group of its own, out of reach of the terminal's ^C. So ^C reaches
-# run.sh only, whose trap then stops the child (see cleanup).
-run_child() {
-	local rc
-
-	timeout -k 10 "$FIO_TIMEOUT" "$@" &
-	CHILD=$!
-	wait "$CHILD"
-	rc=$?
-	CHILD=
-	return $rc
-}
+# run_child -- run "$@" under FIO_TIMEOUT, so that ^C reaches the trap
+# (see run_limited in lib.sh)
+run_child() { run_limited "$FIO_TIMEOUT" "$@"; }
 
 # jobval -- first KEY=value of fio job file $1
 jobval() {
@@ -448,7 +260,7 @@ run_one() {
 		if ! odirect_ok; then
 			event "$kind: O_DIRECT not supported, $w skipped"
 			python3 "$BENCH_PY" fail "$w" "$kind" "$rep" n/a >>"$METRICS"
-			fs_umount
+			cur_umount
 			return
 		fi
 		;;
@@ -463,25 +275,21 @@ run_one() {
 	else
 		python3 "$BENCH_PY" fail "$w" "$kind" "$rep" fail >>"$METRICS"
 	fi
-	fs_umount
+	cur_umount
 }
 
 # --- main ----------------------------------------------------------------
 
 [[ " ${selected[*]} " == *" metadata "* ]] && find_mdbench
 
-rev=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$TOP" diff --quiet HEAD 2>/dev/null || rev=$rev-dirty
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-mem=$(awk '/^MemTotal/ { printf "%.0fG", $2 / 1048576 }' /proc/meminfo)
 if [ $self -eq 1 ]; then
 	right_desc="tmpfs2 (--baseline-self) -o size=$SIZE"
 else
 	right_desc="mmfs -o $MMFS_MOUNT_OPTS ($("$MMFS" --version 2>/dev/null |
-		head -n1 | awk '{ print $2 }'), built $(date -u -r "$MMFS" +%FT%TZ))"
+		head -n1 | awk '{ print $2 }'), built $(built_at "$MMFS"))"
 fi
-ENVLINE="# mmfs $rev | linux $(uname -r) | $cpu x$(nproc), $mem | $(fio --version) | $right_desc | tmpfs -o size=$SIZE | runs=$runs median | drop_caches=$DROP"
-LOAD0=$(cut -d" " -f1 /proc/loadavg)
+ENVLINE="# mmfs $(tree_rev) | $(machine_desc) | $(fio --version) | $right_desc | tmpfs -o size=$SIZE | runs=$runs median | drop_caches=$DROP"
+LOAD0=$(load_now)
 
 log "results in $RESULTS"
 for w in "${selected[@]}"; do
@@ -498,7 +306,7 @@ for w in "${selected[@]}"; do
 done
 
 {
-	echo "$ENVLINE | load $LOAD0..$(cut -d' ' -f1 /proc/loadavg)"
+	echo "$ENVLINE | load $LOAD0..$(load_now)"
 	echo "# ratio = $RIGHT/$LEFT for throughput (MiB/s, IOPS, ops/s), $LEFT/$RIGHT for latency (us): >1 means $RIGHT is better"
 	python3 "$BENCH_PY" summary "$METRICS" "$LEFT" "$RIGHT"
 } | tee "$RESULTS/summary.txt"

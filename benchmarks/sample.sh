@@ -29,46 +29,46 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 DATA=${SAMPLE_DATA:-512M}
 RUNTIME=${SAMPLE_RUNTIME:-10}
 RUNS=${SAMPLE_RUNS:-3}
 read -r -a PCTS <<<"${SAMPLE_PCTS:-0 1 10 25}"
 POOL_DIR=${POOL_DIR:-/dev/shm}
-MMFS=${MMFS_BIN:-}
-if [ -z "$MMFS" ]; then
-	for c in "$TOP"/build/fs/mmfs "$TOP"/build*/fs/mmfs; do
-		[ -x "$c" ] && MMFS=$c && break
-	done
-fi
+MOUNT_TIMEOUT=10	# seconds for a mount to appear and answer
+EXIT_TIMEOUT=30		# seconds for mmfs to exit after fusermount3 -u
+mmfs_search
 MMFSCTL=${MMFSCTL_BIN:-$(dirname "$MMFS")/mmfsctl}
 [ "$(id -u)" = 0 ] || { echo "sample.sh: needs root" >&2; exit 2; }
 for c in fio python3 fusermount3; do
 	command -v $c >/dev/null || { echo "sample.sh: needs $c" >&2; exit 2; }
 done
-[ -x "$MMFS" ] && [ -x "$MMFSCTL" ] ||
-	{ echo "sample.sh: build mmfs first (cmake -B build && cmake --build build)" >&2; exit 2; }
+if ! [ -x "$MMFS" ] || ! [ -x "$MMFSCTL" ]; then
+	echo "sample.sh: build mmfs first (cmake -B build && cmake --build build)" >&2
+	exit 2
+fi
 
-RESULTS=${RESULTS_DIR:-$HERE/results}/$(date -u +%Y%m%dT%H%M%SZ)
-WORK=$(mktemp -d /tmp/mmfs-sample.XXXXXX)
-POOLS=$(mktemp -d "$POOL_DIR/mmfs-sample.XXXXXX")
-mkdir -p "$RESULTS"
-declare -A MNT PID
+make_results
+make_scratch sample pools
 MOUNTS=()
 
-cleanup() {
+# shellcheck disable=SC2317  # reached through the EXIT trap
+# bench_teardown -- (EXIT trap) take down every mount
+bench_teardown() {
 	local m
 	for m in "${MOUNTS[@]}"; do
-		mountpoint -q "${MNT[$m]}" &&
-			{ fusermount3 -u "${MNT[$m]}" 2>/dev/null || umount "${MNT[$m]}"; }
-		[ -n "${PID[$m]:-}" ] && wait "${PID[$m]}" 2>/dev/null
+		if [ "$m" = tmpfs ]; then
+			tmpfs_unmount "${MNT[$m]}" /dev/stderr
+		else
+			umount_named "$m"
+		fi
 	done
-	rm -rf "$WORK" "$POOLS"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_traps
 
 mount_one() {
-	local m=$1 pct=$2 i
+	local m=$1 pct=$2
 	MNT[$m]=$WORK/$m
 	mkdir -p "${MNT[$m]}"
 	MOUNTS+=("$m")
@@ -79,16 +79,10 @@ mount_one() {
 	local opts=pmem_size=$((3 * $(numfmt --from=iec "$DATA") / 1048576 + 64))M
 	opts=$opts,dram=$((2 * $(numfmt --from=iec "$DATA") / 1048576))M
 	[ "$pct" -gt 0 ] && opts=$opts,sample=$pct
-	"$MMFS" -f "$POOLS/$m.pool" "${MNT[$m]}" -o "$opts" \
-		>"$RESULTS/$m.log" 2>&1 </dev/null &
-	PID[$m]=$!
-	for ((i = 0; i < 200; i++)); do
-		mountpoint -q "${MNT[$m]}" && return 0
-		kill -0 "${PID[$m]}" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "sample.sh: $m did not mount (log: $RESULTS/$m.log)" >&2
-	exit 1
+	LOG[$m]=$RESULTS/$m.log
+	: >"${LOG[$m]}"
+	mount_named "$m" "$POOLS/$m.pool" "$opts" ||
+		die "$m did not mount (log: ${LOG[$m]})"
 }
 
 mount_one tmpfs 0
@@ -122,8 +116,6 @@ print(round(j["read"]["iops"] + j["write"]["iops"]))' "$out") "
 		done
 	done
 }
-
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 for mix in 100 50; do
 	run "$mix"

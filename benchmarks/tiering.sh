@@ -63,6 +63,8 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
 MOUNTS=(dram100 dram67 dram67-off dram33 dram33-off dram0)
 EXIT_TIMEOUT=30		# seconds for mmfs to exit after fusermount3 -u
@@ -82,47 +84,12 @@ environment: see the head of this script
 EOF
 }
 
-exec 3>&2
-log() { echo "tiering.sh: $*" >&3; }
-die() { log "$*"; exit 1; }
-
 runs=3
 quick=0
 only=()
 while [ $# -gt 0 ]; do
-	case $1 in
-	--quick)
-		quick=1
-		runs=1
-		;;
-	--runs)
-		if [ $# -lt 2 ] || ! [[ $2 =~ ^[1-9][0-9]*$ ]]; then
-			die "--runs needs a positive number"
-		fi
-		runs=$2
-		shift
-		;;
-	--only)
-		shift
-		while [ $# -gt 0 ] && [[ $1 != --* ]]; do
-			IFS=, read -r -a names <<<"$1"
-			only+=("${names[@]}")
-			shift
-		done
-		[ ${#only[@]} -gt 0 ] || die "--only needs mount names"
-		continue
-		;;
-	--list)
-		printf '%s\n' "${MOUNTS[@]}"
-		exit 0
-		;;
-	-h | --help)
-		usage
-		exit 0
-		;;
-	*) die "unknown argument '$1' (see --help)" ;;
-	esac
-	shift
+	common_opt MOUNTS mount "$@"
+	shift "$OPT_USED"
 done
 
 selected=()
@@ -136,9 +103,6 @@ for m in "${only[@]}"; do
 	[[ " ${MOUNTS[*]} " == *" $m "* ]] ||
 		die "unknown mount '$m' (--list shows them)"
 done
-
-# q -- $1 normally, $2 with --quick
-q() { if [ $quick -eq 1 ]; then echo "$2"; else echo "$1"; fi; }
 
 DATA=${MMFS_TIER_DATA:-$(q 1G 256M)}
 WARMUP=${MMFS_TIER_WARMUP:-$(q 10 3)}
@@ -176,30 +140,9 @@ done
 [ "$IODEPTH" -gt 0 ] || die "MMFS_TIER_IODEPTH must be at least 1"
 [[ $THETA =~ ^[0-9]*\.?[0-9]+$ ]] || die "MMFS_TIER_THETA=$THETA: not a number"
 
-MMFS=${MMFS_BIN:-}
-if [ -z "$MMFS" ]; then
-	for c in "$TOP/build/fs/mmfs" "$TOP"/build*/fs/mmfs; do
-		if [ -x "$c" ]; then
-			MMFS=$c
-			break
-		fi
-	done
-fi
-[ -n "$MMFS" ] || die "no mmfs binary: build it or set MMFS_BIN"
-[ -x "$MMFS" ] || die "MMFS_BIN=$MMFS is not executable"
-MMFS=$(realpath "$MMFS")
-MMFSCTL=${MMFSCTL_BIN:-$(dirname "$MMFS")/mmfsctl}
-[ -x "$MMFSCTL" ] || die "no $MMFSCTL (set MMFSCTL_BIN)"
+find_mmfs "no mmfs binary: build it or set MMFS_BIN"
+find_mmfsctl
 
-# bytes -- "2G" (K/M/G/T, powers of 1024) or a plain number -> bytes
-bytes() {
-	awk -v s="$1" 'BEGIN {
-		n = s + 0; u = toupper(substr(s, length(s)))
-		m = u == "K" ? 1 : u == "M" ? 2 : u == "G" ? 3 : u == "T" ? 4 : 0
-		if (s !~ /^[0-9.]+[KMGTkmgt]?$/) exit 1
-		while (m-- > 0) n *= 1024
-		printf "%.0f\n", n }'
-}
 DATA_B=$(bytes "$DATA") || die "MMFS_TIER_DATA=$DATA: not a size"
 DATA_B=$((DATA_B >> 20 << 20))		# whole MiB: the layout writes 1 MiB
 [ "$DATA_B" -ge $((64 << 20)) ] || die "MMFS_TIER_DATA=$DATA: at least 64M"
@@ -225,16 +168,14 @@ for m in "${selected[@]}"; do
 	d=$(dram_of "$m")
 	need=$((need + (POOL_M << 20) + (${d%K} << 10)))
 done
-avail=$(awk '/^MemAvailable:/ { printf "%.0f\n", $2 * 1024 }' /proc/meminfo)
-shm=$(df -B1 --output=avail "$POOL_DIR" | tail -n1)
+avail=$(mem_avail)
+shm=$(dir_free "$POOL_DIR")
 [ "$avail" -ge $((need + (2 << 30))) ] ||
 	die "needs about $(((need >> 20) + 2048)) MiB of memory, $((avail >> 20)) MiB available (lower MMFS_TIER_DATA)"
 [ "$shm" -ge $((${#selected[@]} * POOL_M << 20)) ] ||
 	die "$POOL_DIR has $((shm >> 20)) MiB free, the pools need $((${#selected[@]} * POOL_M)) MiB"
 
-RESULTS=${RESULTS_DIR:-$HERE/results}/$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$RESULTS" || die "cannot create $RESULTS"
-RESULTS=$(realpath "$RESULTS")
+make_results
 METRICS=$RESULTS/metrics.csv	# mount;mix;rep;iops;p99;p50;promoted;demoted;dram%
 EVENTS=$RESULTS/events.log
 NOTES=$RESULTS/notes.txt
@@ -242,56 +183,18 @@ NOTES=$RESULTS/notes.txt
 : >"$EVENTS"
 : >"$NOTES"
 
-event() {
-	log "$*"
-	echo "$(date -u +%H:%M:%S) $*" >>"$EVENTS"
-}
 note() { echo "# $*" >>"$NOTES"; }
 
 # --- mounts ----------------------------------------------------------------
 # Every selected mount is up at once; MNT/PID/LOG are indexed by name. The
 # EXIT trap takes them all down.
 
-WORK=$(realpath "$(mktemp -d "${TMPDIR:-/tmp}/mmfs-tiering.XXXXXX")") ||
-	die "mktemp failed"
-POOLS=$(mktemp -d "$POOL_DIR/mmfs-tiering.XXXXXX") || {
-	rmdir "$WORK"
-	die "cannot create a directory in $POOL_DIR"
-}
-declare -A MNT=() PID=() LOG=() DEAD=()
-CHILD=
-
-mounted_type() {
-	local mnt type t=
-
-	while read -r _ mnt type _; do
-		[ "$mnt" = "$1" ] && t=$type
-	done </proc/mounts
-	echo "$t"
-}
-
-wait_pid() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# reap -- collect mount $1's daemon status (it must have exited)
-reap() {
-	local st
-	wait "${PID[$1]}" 2>/dev/null
-	st=$?
-	[ "$st" -eq 0 ] ||
-		event "$1: mmfs pid ${PID[$1]} exited with status $st (log: ${LOG[$1]})"
-	PID[$1]=
-}
+make_scratch tiering pools
+declare -A DEAD=()
 
 # fs_mount -- start mount $1 on a fresh pool
 fs_mount() {
-	local m=$1 opts i t pool=$POOLS/$1.pool
+	local m=$1 opts pool=$POOLS/$1.pool
 
 	MNT[$m]=$WORK/$m
 	LOG[$m]=$RESULTS/$m.log
@@ -305,86 +208,25 @@ fs_mount() {
 	opts=$opts,dram=$(dram_of "$m"),pmem_emulate=$EMULATE
 	[ "$(engine_of "$m")" = off ] && opts=$opts,tiering=off
 	opts=$opts${MMFS_OPTS:+,$MMFS_OPTS}
-	echo "+ $MMFS -f $pool ${MNT[$m]} -o $opts" >"${LOG[$m]}"
-	"$MMFS" -f "$pool" "${MNT[$m]}" -o "$opts" >>"${LOG[$m]}" 2>&1 \
-		</dev/null &
-	PID[$m]=$!
-	for ((i = 0; ; i++)); do
-		t=$(mounted_type "${MNT[$m]}")
-		[ "$t" = fuse.mmfs ] && break
-		if ! kill -0 "${PID[$m]}" 2>/dev/null; then
-			event "$m: mmfs exited before the mount appeared (log: ${LOG[$m]})"
-			reap "$m"
-			return 1
-		fi
-		if [ $i -ge $((MOUNT_TIMEOUT * 20)) ]; then
-			event "$m: not mounted after ${MOUNT_TIMEOUT}s"
-			return 1
-		fi
-		sleep 0.05
-	done
-	timeout "$MOUNT_TIMEOUT" stat "${MNT[$m]}" >/dev/null 2>>"${LOG[$m]}" || {
-		event "$m: stat ${MNT[$m]} failed after mounting"
-		return 1
-	}
+	: >"${LOG[$m]}"
+	mount_named "$m" "$pool" "$opts"
 }
 
+# fs_umount -- unmount mount $1, stop its daemon, remove its pool file
 fs_umount() {
-	local m=$1 mnt=${MNT[$1]:-}
-
-	[ -n "$mnt" ] || return 0
-	if [ -n "$(mounted_type "$mnt")" ] &&
-		! fusermount3 -u "$mnt" 2>>"${LOG[$m]}"; then
-		sleep 1
-		fusermount3 -u "$mnt" 2>>"${LOG[$m]}" ||
-			event "$m: fusermount3 -u $mnt failed"
-	fi
-	if [ -n "${PID[$m]:-}" ]; then
-		if ! wait_pid "${PID[$m]}" "$EXIT_TIMEOUT"; then
-			event "$m: mmfs pid ${PID[$m]} still running ${EXIT_TIMEOUT}s after unmount; SIGTERM"
-			kill -TERM "${PID[$m]}" 2>/dev/null
-			if ! wait_pid "${PID[$m]}" 5; then
-				event "$m: mmfs pid ${PID[$m]} ignored SIGTERM; SIGKILL"
-				kill -KILL "${PID[$m]}" 2>/dev/null
-			fi
-		fi
-		reap "$m"
-	fi
-	if [ -n "$(mounted_type "$mnt")" ]; then
-		event "$m: $mnt still mounted; lazy unmount"
-		fusermount3 -uz "$mnt" 2>>"${LOG[$m]}" || umount -l "$mnt"
-	fi
-	rmdir "$mnt" 2>/dev/null || event "$m: cannot remove $mnt"
-	MNT[$m]=
-	rm -f "$POOLS/$m.pool"
+	umount_named "$1"
+	rm -f "$POOLS/$1.pool"
 }
 
 # shellcheck disable=SC2317  # reached through the EXIT trap
-cleanup() {
-	local rc=$? m
-
-	trap - EXIT INT TERM
-	if [ -n "$CHILD" ]; then
-		log "interrupted; stopping pid $CHILD"
-		kill -TERM "$CHILD" 2>/dev/null
-		wait_pid "$CHILD" 15 || kill -KILL "$CHILD" 2>/dev/null
-		wait "$CHILD" 2>/dev/null
-	fi
+# bench_teardown -- (EXIT trap) take down every mount
+bench_teardown() {
+	local m
 	for m in "${selected[@]}"; do
 		fs_umount "$m"
 	done
-	if awk -v w="$WORK/" 'index($2, w) == 1 { f = 1 } END { exit !f }' \
-		/proc/mounts; then
-		log "something is still mounted under $WORK; leaving it"
-	else
-		rm -rf "$WORK"
-	fi
-	rm -rf "$POOLS"
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
 # alive -- is mount $1 still served? (a dead daemon is reported once)
 alive() {
@@ -402,15 +244,8 @@ alive() {
 # sees the same file name, hence fio's same zipf hot spots), JSON to $3,
 # under a time limit of $4 seconds; in the background, so ^C reaches the trap
 run_fio() {
-	local rc
-
-	(cd "${MNT[$1]}" && exec timeout -k 10 "$4" fio --output-format=json \
-		--output="$3" "$2") 2>>"${LOG[$1]}" &
-	CHILD=$!
-	wait "$CHILD"
-	rc=$?
-	CHILD=
-	return $rc
+	run_limited "$4" env -C "${MNT[$1]}" fio --output-format=json \
+		--output="$3" "$2" 2>>"${LOG[$1]}"
 }
 
 # stat_json -- mmfsctl stat of mount $1 into $2; prints "promotions demotions"
@@ -479,11 +314,8 @@ EOF
 
 # --- main ------------------------------------------------------------------
 
-rev=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$TOP" diff --quiet HEAD 2>/dev/null || rev=$rev-dirty
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-mem=$(awk '/^MemTotal/ { printf "%.0fG", $2 / 1048576 }' /proc/meminfo)
-LOAD0=$(cut -d" " -f1 /proc/loadavg)
+rev=$(tree_rev)
+LOAD0=$(load_now)
 n=${#selected[@]}
 est=$((n * (WARMUP + 8) + ${#MIXES[@]} * runs * n * (RAMP + RUNTIME + 3)))
 log "results in $RESULTS; about $(((est + 59) / 60)) min"
@@ -573,12 +405,10 @@ for m in "${selected[@]}"; do
 	alive "$m" || continue
 	"$MMFSCTL" stat "${MNT[$m]}" >"$RESULTS/$m.stat.txt" 2>&1
 done
-for m in "${selected[@]}"; do
-	fs_umount "$m"
-done
+bench_teardown
 
 {
-	echo "# tree $rev | linux $(uname -r) | $cpu x$(nproc), $mem | $(fio --version) | mmfs built $(date -u -r "$MMFS" +%FT%TZ) | slow tier: $SLOW ($([ "$SLOW" = pool ] && echo "files in $POOL_DIR") ${POOL_M}M) pmem_emulate=$EMULATE${MMFS_OPTS:+,$MMFS_OPTS} | runs=$runs median | load $LOAD0..$(cut -d' ' -f1 /proc/loadavg)"
+	echo "# tree $rev | $(machine_desc) | $(fio --version) | mmfs built $(built_at "$MMFS") | slow tier: $SLOW ($([ "$SLOW" = pool ] && echo "files in $POOL_DIR") ${POOL_M}M) pmem_emulate=$EMULATE${MMFS_OPTS:+,$MMFS_OPTS} | runs=$runs median | load $LOAD0..$(load_now)"
 	echo "# data: 1 file of $DATA_M MiB, written sequentially (1 MiB O_DIRECT) | job: fio randrw $BS O_DIRECT zipf:$THETA libaio iodepth=$IODEPTH 1 job | warm-up ${WARMUP}s per mount, then per run ${RAMP}s + ${RUNTIME}s measured, mounts in turn"
 	echo "# ratio: X/dram100 for iops, dram100/X for p99, each run against dram100 in the same round and mix, median: 1 = as fast as all-DRAM"
 	python3 - "$METRICS" "$(IFS=' '; echo "${selected[*]}")" \
