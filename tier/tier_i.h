@@ -95,7 +95,7 @@ struct mmfs_tier {
 	uint64_t writebacks, wb_bytes;  /* protected by lock */
 
 	/*
-	 * The tiering engine (engine.c; pools only). mlock keeps chunk
+	 * The tiering engine (engine.c; two tiers only). mlock keeps chunk
 	 * memory where requests found it: every request that reads or
 	 * writes chunk bytes holds it shared from before it asks where the
 	 * bytes are until it is done with them (mmfs_tier_io_begin/end); the
