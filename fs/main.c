@@ -532,9 +532,9 @@ int main(int argc, char *argv[])
 				   "slow_nodes=)", o.sample);
 			goto out_free;
 		}
+		/* One pass per engine epoch: heat decays at that pace. */
 		if (fs_sample_init(fs, (unsigned)o.sample,
-				   o.epoch_ms ? (unsigned)o.epoch_ms
-					      : 1000) < 0) {
+				   mmfs_tier_epoch_ms(tier)) < 0) {
 			ret = fail("%s: out of memory", o.mountpoint);
 			goto out_free;
 		}

@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "tier/tier_i.h"
 #include "utils/err.h"
@@ -462,6 +461,11 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 	pthread_mutex_lock(&t->lock);
 	t->epochs++;
 	pthread_mutex_unlock(&t->lock);
+}
+
+unsigned mmfs_tier_epoch_ms(const struct mmfs_tier *t)
+{
+	return t->epoch_ms;
 }
 
 static void engine_tick(void *arg)

@@ -175,6 +175,8 @@ void mmfs_tier_io_end(struct mmfs_tier *t);
  */
 int mmfs_tier_engine_start(struct mmfs_tier *t);
 void mmfs_tier_engine_stop(struct mmfs_tier *t);
+/* mmfs_tier_epoch_ms -- the engine's epoch (epoch_ms=, or its default) */
+unsigned mmfs_tier_epoch_ms(const struct mmfs_tier *t);
 /* mmfs_tier_engine_epoch -- run one epoch now (tests, benchmarks) */
 void mmfs_tier_engine_epoch(struct mmfs_tier *t);
 

@@ -25,10 +25,6 @@ require_real_mmfs
 mmfs_has_option pmem_size ||
 	skip "mmfs does not know persistent pools yet (no pmem_size in --help)"
 [ -x "${MMFSCTL_BIN:-}" ] || skip "MMFSCTL_BIN not set"
-# XXX: until mmfsctl has fsck, run without the fsck steps (said in the log)
-FSCK=1
-"$MMFSCTL_BIN" --help 2>&1 | grep -q "mmfsctl fsck" || FSCK=0
-[ $FSCK = 1 ] || log "NOTE: mmfsctl has no fsck yet: fsck steps skipped"
 LOAD=$(helper crashload)
 
 ITERS=${MMFS_CRASH_ITERS:-50}
@@ -143,13 +139,13 @@ for ((it = 0; it < ITERS; it++)); do
 	if ! mmfs_umount "$MNT" "$MMFS_PID"; then
 		die "daemon did not exit 0 after a clean unmount"
 	fi
-	out=ok rc=0
-	[ $FSCK = 0 ] || { out=$("$MMFSCTL_BIN" fsck "$POOL" 2>&1); rc=$?; }
+	out=$("$MMFSCTL_BIN" fsck "$POOL" 2>&1)
+	rc=$?
 	[ $rc = 0 ] || { echo "$out" >&2; die "mmfsctl fsck exited $rc after a clean unmount"; }
 	log "iteration $it ok: $(sed 's/^# verify: //' "$TEST_DIR/verify.out")" \
 		"[$(tail -n1 "$TEST_DIR/load.err")]"
 done
-[ $FSCK = 0 ] || "$MMFSCTL_BIN" info "$POOL" --json | sed 's/^/# info: /'
+"$MMFSCTL_BIN" info "$POOL" --json | sed 's/^/# info: /'
 log "$ITERS crashes survived in $(($(date +%s) - t0)) s," \
 	"$(wc -l <"$JOURNAL" 2>/dev/null || echo 0) durable files verified"
 exit 0

@@ -30,10 +30,6 @@ require_cmd python3 touch sync diff
 mmfs_has_option pmem_size ||
 	skip "mmfs does not know persistent pools yet (no pmem_size in --help)"
 [ -x "${MMFSCTL_BIN:-}" ] || skip "MMFSCTL_BIN not set"
-# XXX: until mmfsctl has fsck, run without the fsck steps (said in the log)
-FSCK=1
-"$MMFSCTL_BIN" --help 2>&1 | grep -q "mmfsctl fsck" || FSCK=0
-[ $FSCK = 1 ] || log "NOTE: mmfsctl has no fsck yet: fsck steps skipped"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 N=${MMFS_ROUNDTRIP_N:-10000}
@@ -67,7 +63,6 @@ same() {
 
 fsck_clean() {
 	local out rc
-	[ $FSCK = 1 ] || return 0
 	out=$("$MMFSCTL_BIN" fsck "$POOL" 2>&1)
 	rc=$?
 	[ $rc = 0 ] || { echo "$out" >&2; fail "mmfsctl fsck exited $rc ($1)"; }
@@ -129,5 +124,5 @@ for how in $SYNC; do
 done
 mmfs_umount_checked
 fsck_clean "at the end"
-[ $FSCK = 0 ] || "$MMFSCTL_BIN" info "$POOL" --json | sed 's/^/# info: /'
+"$MMFSCTL_BIN" info "$POOL" --json | sed 's/^/# info: /'
 exit 0
