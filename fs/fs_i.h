@@ -172,6 +172,7 @@ struct fs {
 	bool splice_read;            /* splice write payloads (mount option) */
 	bool null_io;                /* benchmark aid: discard data (option) */
 	bool direct_io;              /* every open uncached (option) */
+	_Atomic int atime;           /* enum fs_atime: noatime, relatime, ... */
 	struct fs_sample *sample;    /* page-cache sampling, or NULL */
 };
 
@@ -307,6 +308,8 @@ int fs_persist_room(struct fs *fs);
 bool fs_persist_reclaim(struct fs *fs);
 /* fs_persist_checkpoint -- write a checkpoint now (fsck --repair too) */
 int fs_persist_checkpoint(struct fs *fs);
+/* fs_persist_set_commit -- a new commit= interval (a remount); no-op volatile */
+void fs_persist_set_commit(struct fs *fs, unsigned secs);
 /* fs_persist_close -- stop the thread; if @clean, checkpoint + mark clean */
 int fs_persist_close(struct fs *fs, bool clean);
 struct fs_persist_stat {

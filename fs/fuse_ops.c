@@ -23,6 +23,7 @@
 
 #include "fs/fs_i.h"
 #include "fs/fuse_ops.h"
+#include "fs/mntopt.h"
 #include "fs/mmfs_ioctl.h"
 #include "utils/err.h"
 #include "utils/log.h"
@@ -43,6 +44,14 @@ static struct fuse_session *mmfs_session;
 void mmfs_fuse_set_session(struct fuse_session *se)
 {
 	mmfs_session = se;
+}
+
+/* Who answers MMFS_IOC_REMOUNT (set once, before serving). */
+static mmfs_fuse_remount_fn mmfs_remount;
+
+void mmfs_fuse_set_remount(mmfs_fuse_remount_fn fn)
+{
+	mmfs_remount = fn;
 }
 
 int mmfs_fuse_inval(void *arg, uint64_t ino, uint64_t off, uint64_t len)
@@ -783,18 +792,21 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_inode_close(req_fs(req), in); /* the opener was interrupted */
 }
 
-/* relatime -- (internal) the relatime rule: at most daily, or after mtime */
-static void relatime(struct fs_inode *in)
+/*
+ * read_atime -- (internal) a read sets atime as the mount says (noatime,
+ * relatime, strictatime): FUSE inodes are S_NOATIME, the kernel leaves it
+ * to us.
+ */
+static void read_atime(struct fs *fs, struct fs_inode *in)
 {
+	enum fs_atime policy = (enum fs_atime)atomic_load(&fs->atime);
 	struct timespec now;
 
+	if (policy == FS_ATIME_NOATIME)
+		return;
 	fs_now(&now);
 	pthread_mutex_lock(&in->alock);
-	if (in->atime.tv_sec < in->mtime.tv_sec ||
-	    (in->atime.tv_sec == in->mtime.tv_sec &&
-	     in->atime.tv_nsec <= in->mtime.tv_nsec) ||
-	    in->atime.tv_sec < in->ctime.tv_sec ||
-	    now.tv_sec - in->atime.tv_sec >= 24 * 3600)
+	if (fs_atime_due(policy, &in->atime, &in->mtime, &in->ctime, &now))
 		in->atime = now;
 	pthread_mutex_unlock(&in->alock);
 }
@@ -862,7 +874,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 * atime before the reply: once the kernel has its data, the file may
 	 * be closed, unlinked and forgotten, and the inode gone.
 	 */
-	relatime(in);
+	read_atime(fs, in);
 	mmfs_tier_io_begin(fs->tier); /* no chunk moves until the reply */
 	pthread_rwlock_rdlock(&in->lock);
 	if (fs->null_io)
@@ -1439,6 +1451,41 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	fuse_reply_write(req, (size_t)n);
 }
 
+/*
+ * do_remount -- (internal) MMFS_IOC_REMOUNT: the options of `mount -o
+ * remount` for the live mount, from root or the user who mounted it.
+ */
+static void do_remount(fuse_req_t req, const void *in_buf, size_t in_bufsz,
+		       size_t out_bufsz)
+{
+	struct mmfs_ioc_remount *rq;
+	uid_t uid = fuse_req_ctx(req)->uid;
+	int rc;
+
+	if (in_bufsz < sizeof(*rq) || out_bufsz < sizeof(*rq))
+		return reply_err(req, -EINVAL);
+	if (uid != 0 && uid != geteuid())
+		return reply_err(req, -EPERM);
+	if (!mmfs_remount)
+		return reply_err(req, -ENOTTY);
+	rq = malloc(sizeof(*rq));
+	if (!rq)
+		return reply_err(req, -ENOMEM);
+	memcpy(rq, in_buf, sizeof(*rq));
+	rq->opts[sizeof(rq->opts) - 1] = '\0';
+	rq->why[0] = '\0';
+	if (rq->version != MMFS_IOC_REMOUNT_VERSION) {
+		free(rq);
+		return reply_err(req, -EPROTO);
+	}
+	rc = mmfs_remount(rq->opts, (unsigned long)rq->ms_flags, rq->apply != 0,
+			  rq->why, sizeof(rq->why));
+	/* A refusal is a reply too: the caller prints its why. */
+	rq->result = rc < 0 ? rc : 0;
+	fuse_reply_ioctl(req, 0, rq, sizeof(*rq));
+	free(rq);
+}
+
 static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		     void *arg, struct fuse_file_info *fi, unsigned flags,
 		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
@@ -1502,6 +1549,8 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		fuse_reply_ioctl(req, 0, NULL, 0);
 		return;
 	}
+	case MMFS_IOC_REMOUNT:
+		return do_remount(req, in_buf, in_bufsz, out_bufsz);
 	default:
 		/* What ext4 says for an ioctl it does not know. */
 		return reply_err(req, -ENOTTY);

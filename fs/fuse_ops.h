@@ -3,6 +3,8 @@
 #ifndef MMFS_FS_FUSE_OPS_H
 #define MMFS_FS_FUSE_OPS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct fuse_lowlevel_ops;
@@ -17,5 +19,14 @@ void mmfs_fuse_set_session(struct fuse_session *se);
  * @ino (the page-cache sampler's callback; @arg unused). 0 or -errno.
  */
 int mmfs_fuse_inval(void *arg, uint64_t ino, uint64_t off, uint64_t len);
+
+/*
+ * A remount's options for the live mount (MMFS_IOC_REMOUNT): check them
+ * (@apply false) or apply them. 0, or -errno with the one line in @why
+ * (@len bytes). main.c owns the options, so it is the one to answer.
+ */
+typedef int (*mmfs_fuse_remount_fn)(const char *opts, unsigned long ms_flags,
+				    bool apply, char *why, size_t len);
+void mmfs_fuse_set_remount(mmfs_fuse_remount_fn fn);
 
 #endif

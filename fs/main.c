@@ -11,18 +11,25 @@
 #include <fuse_lowlevel.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fs/fs_i.h"
 #include "fs/fuse_ops.h"
+#include "fs/mmfs_ioctl.h"
+#include "fs/mntopt.h"
 #include "utils/err.h"
 #include "utils/log.h"
+#include "utils/mountinfo.h"
 #include "utils/size.h"
 
 struct opts {
@@ -54,6 +61,12 @@ struct opts {
 	int threads;
 	int help;
 	int version;
+	/* generic options (fs/mntopt.h): the MS_* flags they set, and which
+	 * flags they said anything about */
+	unsigned long ms_flags, ms_mask;
+	bool mmfs_flags; /* one libfuse refuses, for mmfs to apply */
+	bool remount;
+	bool fsname, subtype; /* given: mount identity is the user's */
 };
 
 enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG };
@@ -148,6 +161,39 @@ static void usage(const char *prog)
 	       "'fusermount3 -u MOUNTPOINT'.\n", prog);
 }
 
+/*
+ * generic_opt -- (internal) an option that is not mmfs's: kept for libfuse
+ * (1) or taken here (0). README.md ("Generic mount options") says what
+ * becomes of each.
+ */
+static int generic_opt(struct opts *o, const char *arg)
+{
+	const struct fs_mntopt *m = fs_mntopt_find(arg);
+
+	if (strncmp(arg, "fsname=", 7) == 0)
+		o->fsname = true;
+	if (strncmp(arg, "subtype=", 8) == 0)
+		o->subtype = true;
+	if (!m)
+		return 1;
+	o->ms_flags = fs_mntopt_apply(m, o->ms_flags);
+	o->ms_mask |= m->set | m->clear;
+	switch (m->kind) {
+	case FS_MNTOPT_LIBFUSE:
+		return 1;
+	case FS_MNTOPT_MMFS:
+		o->mmfs_flags = true;
+		return 0;
+	case FS_MNTOPT_REMOUNT:
+		o->remount = true;
+		return 0;
+	case FS_MNTOPT_IGNORED:
+	case FS_MNTOPT_USERSPACE:
+		break;
+	}
+	return 0;
+}
+
 static int opt_proc(void *data, const char *arg, int key,
 		    struct fuse_args *outargs)
 {
@@ -178,6 +224,8 @@ static int opt_proc(void *data, const char *arg, int key,
 		o->debug = 1;
 		o->foreground = 1;
 		return 1; /* libfuse logs requests with "debug" too */
+	case FUSE_OPT_KEY_OPT:
+		return generic_opt(o, arg);
 	}
 	return 1; /* everything else is libfuse's to accept or refuse */
 }
@@ -238,7 +286,7 @@ static int open_pool(const struct opts *o, uint64_t chunk,
 		return fail("%s: is a directory, not a pool (a file or a "
 			    "devdax device)", o->source);
 	}
-	rc = mmfs_pool_open(o->source, 0, pool, why);
+	rc = mmfs_pool_open(o->source, MMFS_POOL_WAIT, pool, why);
 	if (rc == -EBUSY || rc == -EACCES || rc == -EPERM)
 		return fail("%s: %s", o->source, unprefixed(why, o->source));
 	if (rc < 0)
@@ -330,40 +378,20 @@ static int parse_id(const char *s, uint32_t *out)
  * memory: it must not be capped below what tmpfs gets. Needs root; a
  * failure only costs speed, so it is logged, not fatal.
  */
-static void tune_bdi(const char *mountpoint, int max_ratio)
+static void tune_bdi(const struct mmfs_mountinfo *mi, int max_ratio)
 {
-	char real[PATH_MAX], line[4096], path[128], dev[32];
 	static const char *const knobs[] = { "max_ratio", "strict_limit",
 					     "read_ahead_kb" };
-	char values[3][16];
-	FILE *f;
+	char values[3][16], path[128];
 	unsigned i;
-	bool found = false;
+	FILE *f;
 
-	if (!realpath(mountpoint, real))
-		return;
-	f = fopen("/proc/self/mountinfo", "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char mp[PATH_MAX], d[32];
-
-		/* id parent major:minor root mountpoint ... */
-		if (sscanf(line, "%*s %*s %31s %*s %4095s", d, mp) == 2 &&
-		    strcmp(mp, real) == 0 && strstr(line, " fuse.mmfs ")) {
-			snprintf(dev, sizeof(dev), "%s", d);
-			found = true; /* the last one is on top */
-		}
-	}
-	fclose(f);
-	if (!found)
-		return;
 	snprintf(values[0], sizeof(values[0]), "%d", max_ratio);
 	snprintf(values[1], sizeof(values[1]), "0");
 	snprintf(values[2], sizeof(values[2]), "1024");
 	for (i = 0; i < MMFS_ARRAY_SIZE(knobs); i++) {
-		snprintf(path, sizeof(path), "/sys/class/bdi/%s/%s", dev,
-			 knobs[i]);
+		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/%s",
+			 mi->major, mi->minor, knobs[i]);
 		f = fopen(path, "w");
 		if (!f || fputs(values[i], f) < 0 || fclose(f) != 0)
 			mmfs_info("cannot set %s to %s: %s", path, values[i],
@@ -373,6 +401,427 @@ static void tune_bdi(const char *mountpoint, int max_ratio)
 		if (f)
 			fclose(f);
 	}
+}
+
+/*
+ * mounted_here -- (internal) the FUSE mount just made on @mountpoint (the
+ * topmost there). 0 or -errno.
+ */
+static int mounted_here(const char *mountpoint, struct mmfs_mountinfo *mi)
+{
+	char real[PATH_MAX];
+	int rc;
+
+	if (!realpath(mountpoint, real))
+		return MMFS_ERRNO();
+	rc = mmfs_mountinfo_at(real, mi);
+	if (rc == 0 && strncmp(mi->fstype, "fuse", 4) != 0)
+		rc = -ENOENT;
+	return rc;
+}
+
+/* with_flags -- (internal) @cur with the flags the options spoke of */
+static unsigned long with_flags(unsigned long cur, const struct opts *o)
+{
+	return (cur & ~o->ms_mask) | (o->ms_flags & o->ms_mask);
+}
+
+/*
+ * mount_flags -- (internal) the per-mount flags libfuse 3.14 refuses to
+ * pass (relatime, strictatime, nodiratime, nosymfollow, ...), set on the
+ * new mount with a bind remount. Root only (fusermount3 cannot); else
+ * they are the daemon's atime rule only, which is what matters on FUSE.
+ */
+static void mount_flags(const char *mountpoint, const struct mmfs_mountinfo *mi,
+			const struct opts *o)
+{
+	unsigned long cur = fs_mntopt_parse_flags(mi->opts);
+	unsigned long want = with_flags(cur, o);
+
+	if (!o->mmfs_flags || want == cur)
+		return;
+	if (geteuid() != 0) {
+		mmfs_info("%s: only root can set the mount flags libfuse "
+			  "does not pass (the atime rule applies anyway)",
+			  mountpoint);
+		return;
+	}
+	if (mount(NULL, mountpoint, NULL, MS_REMOUNT | MS_BIND | want,
+		  NULL) < 0)
+		mmfs_warn("%s: cannot set its mount flags: %s", mountpoint,
+			  strerror(errno));
+}
+
+/*
+ * The live mount's settings, for the remounts that ask to change them
+ * (MMFS_IOC_REMOUNT, on a request thread). lock serializes remounts; the
+ * fs and tier fields they change are read by request threads atomically
+ * or are the tier's own (engine start/stop).
+ */
+static struct {
+	pthread_mutex_t lock;
+	struct opts *o;
+	const char *mountpoint;
+	uint64_t dram, chunk;
+	uint32_t root_mode, uid, gid;
+	struct fs *fs;
+	struct mmfs_tier *tier;
+	bool engine;
+} live = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* refuse -- (internal) the one line a remount is refused with */
+static int __attribute__((format(printf, 3, 4)))
+refuse(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+#define FIXED "cannot change on a live mount (unmount, then mount with it)"
+
+/* same_str -- (internal) a string option given again: unchanged? */
+static bool same_str(const char *given, const char *live_val)
+{
+	return !given || (live_val && strcmp(given, live_val) == 0);
+}
+
+/*
+ * remount_fixed -- (internal) every option of @n that cannot change live
+ * must say what the mount has already (fstab lines come back whole).
+ */
+static int remount_fixed(const struct opts *n, char *why, size_t len)
+{
+	const struct opts *o = live.o;
+	uint64_t v;
+	uint32_t id;
+
+	if (n->dram && (mmfs_size_parse_pct(n->dram, ram_bytes(), &v) < 0 ||
+			v != live.dram))
+		return refuse(why, len, "dram=%s: %s", n->dram, FIXED);
+	if (n->chunk && (mmfs_size_parse(n->chunk, &v) < 0 || v != live.chunk))
+		return refuse(why, len, "chunk=%s: %s", n->chunk, FIXED);
+	if (!same_str(n->dram_nodes, o->dram_nodes))
+		return refuse(why, len, "dram_nodes=%s: %s", n->dram_nodes,
+			      FIXED);
+	if (!same_str(n->slow_nodes, o->slow_nodes))
+		return refuse(why, len, "slow_nodes=%s: %s", n->slow_nodes,
+			      FIXED);
+	if (!same_str(n->slow_size, o->slow_size ? o->slow_size : "50%"))
+		return refuse(why, len, "slow_size=%s: %s", n->slow_size, FIXED);
+	if (!same_str(n->pmem_emulate, o->pmem_emulate ? o->pmem_emulate
+						      : "off"))
+		return refuse(why, len, "pmem_emulate=%s: %s", n->pmem_emulate,
+			      FIXED);
+	if (n->mode && (sscanf(n->mode, "%o", &id) != 1 || id != live.root_mode))
+		return refuse(why, len, "mode=%s: %s", n->mode, FIXED);
+	if (n->uid && (parse_id(n->uid, &id) < 0 || id != live.uid))
+		return refuse(why, len, "uid=%s: %s", n->uid, FIXED);
+	if (n->gid && (parse_id(n->gid, &id) < 0 || id != live.gid))
+		return refuse(why, len, "gid=%s: %s", n->gid, FIXED);
+	if (n->epoch_ms >= 0 && n->epoch_ms != (o->epoch_ms ? o->epoch_ms
+							     : 1000))
+		return refuse(why, len, "epoch_ms=%d: %s", n->epoch_ms, FIXED);
+	if (n->sample >= 0 && n->sample != o->sample)
+		return refuse(why, len, "sample=%d: %s", n->sample, FIXED);
+	if (n->threads >= 0 && n->threads != o->threads)
+		return refuse(why, len, "threads=%d: %s", n->threads, FIXED);
+	if (n->writeback >= 0 && n->writeback != o->writeback)
+		return refuse(why, len, "%swriteback: %s",
+			      n->writeback ? "" : "no", FIXED);
+	if (n->splice_read >= 0 && n->splice_read != o->splice_read)
+		return refuse(why, len, "%ssplice_read: %s",
+			      n->splice_read ? "" : "no", FIXED);
+	if (n->noallow_other && !o->noallow_other)
+		return refuse(why, len, "noallow_other: %s", FIXED);
+	if (n->null_io && !o->null_io)
+		return refuse(why, len, "null_io: %s", FIXED);
+	return 0;
+}
+
+/*
+ * remount_live -- (internal) MMFS_IOC_REMOUNT's answer: check @opts, or
+ * apply those that can change live: commit=, migrate=, tiering=,
+ * direct_io, dirty_ratio= and the atime rule (from @ms_flags). pmem_size=
+ * only sizes a new pool: ignored.
+ */
+static int remount_live(const char *opts, unsigned long ms_flags, bool apply,
+			char *why, size_t len)
+{
+	struct opts n = { .writeback = -1, .splice_read = -1, .commit = -1,
+			  .epoch_ms = -1, .sample = -1, .threads = -1 };
+	struct fuse_args a = FUSE_ARGS_INIT(0, NULL);
+	uint64_t migrate = 0;
+	int ratio = 0, rc;
+
+	pthread_mutex_lock(&live.lock);
+	rc = fuse_opt_add_arg(&a, "mmfs") || fuse_opt_add_arg(&a, "-o") ||
+	     fuse_opt_add_arg(&a, opts) ? -ENOMEM : 0;
+	if (rc == 0 && fuse_opt_parse(&a, &n, opt_spec, opt_proc) < 0)
+		rc = refuse(why, len, "bad options: %s", opts);
+	if (rc == 0)
+		rc = remount_fixed(&n, why, len);
+	if (rc == 0 && n.commit >= 0 && (n.commit < 1 || n.commit > 86400))
+		rc = refuse(why, len, "commit=%d: seconds, 1..86400", n.commit);
+	if (rc == 0 && n.migrate &&
+	    (mmfs_size_parse(n.migrate, &migrate) < 0 || migrate < (1u << 20)))
+		rc = refuse(why, len, "migrate=%s: bytes per second, at least "
+			    "1M", n.migrate);
+	if (rc == 0 && n.tiering && strcmp(n.tiering, "on") != 0 &&
+	    strcmp(n.tiering, "off") != 0)
+		rc = refuse(why, len, "tiering=%s: on or off", n.tiering);
+	if (rc == 0 && n.dirty_ratio &&
+	    (sscanf(n.dirty_ratio, "%d", &ratio) != 1 || ratio < 1 ||
+	     ratio > 100))
+		rc = refuse(why, len, "dirty_ratio=%s: must be a percentage "
+			    "1..100", n.dirty_ratio);
+	if (rc < 0 || !apply)
+		goto out;
+	if (n.commit > 0) {
+		fs_persist_set_commit(live.fs, (unsigned)n.commit);
+		live.o->commit = n.commit;
+	}
+	if (migrate)
+		mmfs_tier_set_migrate(live.tier, migrate);
+	if (n.tiering && mmfs_tier_tiered(live.tier)) {
+		bool on = strcmp(n.tiering, "on") == 0;
+
+		if (on && !live.engine && mmfs_tier_engine_start(live.tier) < 0)
+			rc = refuse(why, len, "tiering=on: cannot start the "
+				    "tiering engine");
+		else if (!on && live.engine)
+			mmfs_tier_engine_stop(live.tier);
+		if (rc == 0)
+			live.engine = on;
+	}
+	if (n.direct_io)
+		live.fs->direct_io = true; /* from the next open on */
+	if (ratio && geteuid() == 0) {
+		struct mmfs_mountinfo mi;
+
+		if (mounted_here(live.mountpoint, &mi) == 0)
+			tune_bdi(&mi, ratio);
+	}
+	atomic_store(&live.fs->atime, (int)fs_atime_policy(ms_flags));
+	if (rc == 0)
+		mmfs_info("%s: remounted (%s)", live.mountpoint, opts);
+out:
+	pthread_mutex_unlock(&live.lock);
+	fuse_opt_free_args(&a);
+	free(n.dram);
+	free(n.chunk);
+	free(n.dram_nodes);
+	free(n.slow_nodes);
+	free(n.slow_size);
+	free(n.mode);
+	free(n.uid);
+	free(n.gid);
+	free(n.dirty_ratio);
+	free(n.pmem_size);
+	free(n.pmem_emulate);
+	free(n.tiering);
+	free(n.migrate);
+	return rc;
+}
+
+/* has_word -- (internal) is @w one of the comma-separated words of @list? */
+static bool has_word(const char *list, const char *w, size_t n)
+{
+	while (*list) {
+		size_t m = strcspn(list, ",");
+
+		if (m == n && strncmp(list, w, n) == 0)
+			return true;
+		list += m;
+		if (*list == ',')
+			list++;
+	}
+	return false;
+}
+
+/* generic_word -- (internal) a generic option: the kernel's to apply */
+static bool generic_word(const char *s, size_t n)
+{
+	char w[64];
+
+	if (n >= sizeof(w))
+		return false;
+	memcpy(w, s, n);
+	w[n] = '\0';
+	return fs_mntopt_find(w) != NULL;
+}
+
+/* fuse_word -- (internal) an option of libfuse's or the FUSE kernel's */
+static bool fuse_word(const char *s, size_t n)
+{
+	static const char *const words[] = {
+		"allow_other", "allow_root", "default_permissions",
+		"auto_unmount", "blkdev", "user_id=", "group_id=", "rootmode=",
+		"max_read=", "blksize=", "fsname=", "subtype=", "fd=",
+	};
+	size_t i;
+
+	for (i = 0; i < MMFS_ARRAY_SIZE(words); i++) {
+		size_t m = strlen(words[i]);
+
+		if (words[i][m - 1] == '=' ? n >= m && !strncmp(s, words[i], m)
+					   : n == m && !strncmp(s, words[i], m))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * remount_kernel_opts -- (internal) the options left for libfuse after
+ * parsing (user_id=, allow_other, fsname=, ...) are fixed in the kernel's
+ * FUSE superblock: mount(8) hands them back from mountinfo, and then they
+ * must be what the mount has.
+ */
+static int remount_kernel_opts(const struct fuse_args *rest,
+			       const struct mmfs_mountinfo *mi)
+{
+	char type[80];
+	int i;
+
+	for (i = 1; i < rest->argc; i++) {
+		const char *s = rest->argv[i];
+
+		if (strcmp(s, "-o") != 0)
+			continue;
+		if (++i >= rest->argc)
+			break;
+		for (s = rest->argv[i]; *s;) {
+			size_t n = strcspn(s, ",");
+			bool same = has_word(mi->super_opts, s, n) ||
+				    has_word(mi->opts, s, n);
+
+			if (!same && n > 7 && strncmp(s, "fsname=", 7) == 0)
+				same = strlen(mi->source) == n - 7 &&
+				       strncmp(s + 7, mi->source, n - 7) == 0;
+			snprintf(type, sizeof(type), "fuse.%.*s",
+				 (int)(n > 8 ? n - 8 : 0), s + 8);
+			if (!same && n > 8 && strncmp(s, "subtype=", 8) == 0)
+				same = strcmp(type, mi->fstype) == 0;
+			if (!same && !generic_word(s, n))
+				return fuse_word(s, n)
+					       ? fail("%.*s: %s", (int)n, s,
+						      FIXED)
+					       : fail("%.*s: unknown option",
+						      (int)n, s);
+			s += n;
+			if (*s == ',')
+				s++;
+		}
+	}
+	return 0;
+}
+
+/*
+ * remount_ioctl -- (internal) MMFS_IOC_REMOUNT: 0, or 1 after the line
+ */
+static int remount_ioctl(int fd, const char *mnt, const char *opts,
+			 unsigned long flags, bool apply)
+{
+	struct mmfs_ioc_remount *rq = calloc(1, sizeof(*rq));
+	int ret = 0;
+
+	if (!rq)
+		return fail("out of memory");
+	rq->version = MMFS_IOC_REMOUNT_VERSION;
+	rq->apply = apply;
+	rq->ms_flags = flags;
+	if (strlen(opts) >= sizeof(rq->opts))
+		ret = fail("%s: options too long for a remount", mnt);
+	else
+		memcpy(rq->opts, opts, strlen(opts) + 1);
+	if (ret == 0 && ioctl(fd, MMFS_IOC_REMOUNT, rq) < 0)
+		ret = errno == ENOTTY || errno == EINVAL
+			      ? fail("%s: not an mmfs mount (or its daemon is "
+				     "older than remount)", mnt)
+			      : fail("%s: remount: %s", mnt, strerror(errno));
+	else if (ret == 0 && rq->result < 0)
+		ret = fail("%s", rq->why[0] ? rq->why : strerror(-rq->result));
+	free(rq);
+	return ret;
+}
+
+/*
+ * remount -- (internal) `mount -o remount,OPTS MNT`: mount.fuse3 starts
+ * us for it, as for a mount. The live daemon checks OPTS, the kernel
+ * changes the mount's flags (ro/rw, nosuid, noatime, ...: MS_REMOUNT),
+ * the daemon applies what can change live; a remount to ro also makes
+ * everything durable, as on ext4. 0, or 1 after the one line.
+ */
+static int remount(const struct opts *o, const struct fuse_args *rest,
+		   const char *opts)
+{
+	const char *target = o->mountpoint ? o->mountpoint : o->source;
+	struct mmfs_mountinfo mi;
+	char real[PATH_MAX];
+	unsigned long flags;
+	int fd, ret;
+
+	if (!target)
+		return fail("remount: no mount point");
+	if (!realpath(target, real))
+		return fail("%s: %s", target, strerror(errno));
+	if (mounted_here(real, &mi) < 0)
+		return fail("%s: not a FUSE mount (remount needs a live mmfs "
+			    "mount)", real);
+	if (remount_kernel_opts(rest, &mi) != 0)
+		return 1;
+	fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return fail("%s: %s", real, strerror(errno));
+	/* The mount's flags as they are, with those the options speak of. */
+	flags = with_flags(fs_mntopt_parse_flags(mi.opts) |
+				   (fs_mntopt_parse_flags(mi.super_opts) &
+				    MS_RDONLY),
+			   o);
+	ret = remount_ioctl(fd, real, opts, flags, false);
+	if (ret == 0 && mount(NULL, real, NULL, MS_REMOUNT | flags, NULL) < 0)
+		ret = errno == EBUSY
+			      ? fail("%s: busy: files are open for writing",
+				     real)
+			      : fail("%s: remount: %s", real, strerror(errno));
+	if (ret == 0)
+		ret = remount_ioctl(fd, real, opts, flags, true);
+	if (ret == 0 && (flags & MS_RDONLY) && ioctl(fd, MMFS_IOC_SYNC) < 0)
+		ret = fail("%s: read-only, but its sync failed: %s", real,
+			   strerror(errno));
+	close(fd);
+	return ret;
+}
+
+/* joined_opts -- (internal) every -o of the command line, comma-joined */
+static char *joined_opts(int argc, char *argv[])
+{
+	size_t len = 1;
+	char *s;
+	int i;
+
+	for (i = 1; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = calloc(1, len);
+	if (!s)
+		return NULL;
+	for (i = 1; i < argc; i++) {
+		const char *v = NULL;
+
+		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			v = argv[++i];
+		else if (strncmp(argv[i], "-o", 2) == 0)
+			v = argv[i] + 2;
+		if (!v || !*v)
+			continue;
+		if (*s)
+			strcat(s, ",");
+		strcat(s, v);
+	}
+	return s;
 }
 
 static int serve(struct fuse_session *se, const struct opts *o)
@@ -406,7 +855,9 @@ int main(int argc, char *argv[])
 	struct fs *fs = NULL;
 	uint64_t dram, chunk = MMFS_CHUNK_DEFAULT;
 	uint32_t root_mode = 01777, uid = 0, gid = 0;
-	char opt[PATH_MAX + 32];
+	char opt[2 * PATH_MAX + 32];
+	struct mmfs_mountinfo mi;
+	bool mounted;
 	int ret = 1;
 	int rc;
 
@@ -421,6 +872,14 @@ int main(int argc, char *argv[])
 		printf("mmfs %s (libfuse %s)\n", MMFS_VERSION,
 		       fuse_pkgversion());
 		ret = 0;
+		goto out_args;
+	}
+	if (o.remount) {
+		/* Not a new mount: the live one's daemon is asked. */
+		char *all = joined_opts(argc, argv);
+
+		ret = all ? remount(&o, &args, all) : fail("out of memory");
+		free(all);
 		goto out_args;
 	}
 	if (!o.source || !o.mountpoint) {
@@ -563,10 +1022,28 @@ int main(int argc, char *argv[])
 		goto out_free;
 	}
 
+	/*
+	 * Mount identity: the user's fsname= and subtype= win; by default
+	 * type fuse.mmfs and source SOURCE (escaped: a path may hold commas).
+	 * With only fsname= the type is libfuse's own ("fuse").
+	 */
+	if (!o.fsname && !o.subtype &&
+	    fuse_opt_add_arg(&args, "-osubtype=mmfs") < 0)
+		goto out_free;
+	if (!o.fsname) {
+		char *esc = NULL;
+
+		snprintf(opt, sizeof(opt), "fsname=%s", o.source);
+		rc = fuse_opt_add_opt_escaped(&esc, opt);
+		if (rc == 0)
+			snprintf(opt, sizeof(opt), "-o%s", esc);
+		free(esc);
+		if (rc < 0 || fuse_opt_add_arg(&args, opt) < 0)
+			goto out_free;
+	}
+	atomic_store(&fs->atime, (int)fs_atime_policy(o.ms_flags));
 	/* A root mount is shared like tmpfs; the kernel checks permissions. */
-	snprintf(opt, sizeof(opt), "-osubtype=mmfs,fsname=%s", o.source);
-	if (fuse_opt_add_arg(&args, opt) < 0 ||
-	    fuse_opt_add_arg(&args, "-odefault_permissions") < 0 ||
+	if (fuse_opt_add_arg(&args, "-odefault_permissions") < 0 ||
 	    (geteuid() == 0 && !o.noallow_other &&
 	     fuse_opt_add_arg(&args, "-oallow_other") < 0))
 		goto out_free;
@@ -575,12 +1052,32 @@ int main(int argc, char *argv[])
 	if (!se)
 		goto out_free; /* libfuse said why, on one line */
 	mmfs_fuse_set_session(se);
+	live.o = &o;
+	live.mountpoint = o.mountpoint;
+	live.dram = dram;
+	live.chunk = chunk;
+	live.root_mode = root_mode;
+	live.uid = uid;
+	live.gid = gid;
+	live.fs = fs;
+	live.tier = tier;
+	mmfs_fuse_set_remount(remount_live);
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_destroy;
 	if (fuse_session_mount(se, o.mountpoint) != 0)
 		goto out_handlers;
-	if (geteuid() == 0)
-		tune_bdi(o.mountpoint, dirty_ratio);
+	mounted = mounted_here(o.mountpoint, &mi) == 0;
+	if (!mounted)
+		mmfs_warn("%s: cannot find the new mount in mountinfo",
+			  o.mountpoint);
+	if (mounted && geteuid() == 0)
+		tune_bdi(&mi, dirty_ratio);
+	if (mounted)
+		mount_flags(o.mountpoint, &mi, &o);
+	/* From here a mount of the pool elsewhere is refused, not waited. */
+	if (mounted && pool && mmfs_pool_set_mounted(pool, mi.major,
+						     mi.minor) < 0)
+		mmfs_warn("%s: cannot mark the pool mounted", o.source);
 	if (!o.foreground)
 		mmfs_log_use_syslog(true);
 	if (fuse_daemonize(o.foreground) != 0)
@@ -600,10 +1097,15 @@ int main(int argc, char *argv[])
 		mmfs_err("%s: cannot start the tiering engine", o.source);
 		goto out_unmount;
 	}
+	live.engine = (pool || to.slow_bytes) &&
+		      !(o.tiering && strcmp(o.tiering, "off") == 0);
 	ret = serve(se, &o) == 0 ? 0 : 1;
 
 out_unmount:
 	fuse_session_unmount(se);
+	/* The mount is gone: a new mount of the pool now waits for us. */
+	if (pool)
+		mmfs_pool_set_closing(pool);
 out_handlers:
 	fuse_remove_signal_handlers(se);
 out_destroy:

@@ -53,4 +53,25 @@ struct mmfs_ioc_stat {
 /* Make everything durable: syncfs(2) for FUSE (`mmfsctl sync`). */
 #define MMFS_IOC_SYNC _IO(MMFS_IOC_MAGIC, 2)
 
+/*
+ * Change a live mount: what `mount -o remount,OPTS` (mmfs SOURCE MNT -o
+ * remount,...) asks of the daemon. @opts are the options as mount -o has
+ * them; the daemon applies those that can change live and compares the
+ * others with its own: one that differs is refused, with @why. Check
+ * first (@apply 0), then apply (@apply 1): the kernel's MS_REMOUNT runs
+ * between the two. Root (or the mount's owner) only.
+ */
+#define MMFS_IOC_REMOUNT_VERSION 1
+struct mmfs_ioc_remount {
+	uint32_t version;        /* MMFS_IOC_REMOUNT_VERSION */
+	uint32_t apply;          /* 0: check only, 1: apply */
+	uint64_t ms_flags;       /* the mount's MS_* flags after the remount */
+	int32_t result;          /* out: 0, or -errno with @why */
+	uint32_t reserved;
+	char opts[3072];         /* NUL-terminated */
+	char why[1008];          /* out: the one line a refusal says */
+};
+
+#define MMFS_IOC_REMOUNT _IOWR(MMFS_IOC_MAGIC, 3, struct mmfs_ioc_remount)
+
 #endif

@@ -571,7 +571,10 @@ static int cmd_fsck(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
-	rc = mmfs_pool_open(path, repair ? 0 : MMFS_POOL_RDONLY, &pool, why);
+	/* `umount; mmfsctl fsck` must work: wait for a daemon finishing. */
+	rc = mmfs_pool_open(path,
+			    (repair ? 0 : MMFS_POOL_RDONLY) | MMFS_POOL_WAIT,
+			    &pool, why);
 	if (rc == -EBUSY || rc == -EACCES || rc == -ENOENT || rc == -EISDIR) {
 		pool_err(path, why);
 		return 2;

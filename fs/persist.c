@@ -1151,6 +1151,15 @@ int fs_persist_start(struct fs *fs)
 				 &pl->committer);
 }
 
+void fs_persist_set_commit(struct fs *fs, unsigned secs)
+{
+	struct fs_plog *pl = fs->plog;
+
+	/* The ticker stays (request threads kick it); its period changes. */
+	if (pl && secs)
+		mmfs_ticker_set_period(pl->committer, secs * 1000u);
+}
+
 int fs_persist_close(struct fs *fs, bool clean)
 {
 	struct fs_plog *pl = fs->plog;

@@ -450,7 +450,8 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 		c[n++] = (struct tier_cand){ .id = id, .heat = h,
 					     .tier = e->tier, .pin = e->pin };
 	}
-	budget = t->migrate_bps * t->epoch_ms / 1000 / t->chunk_size;
+	budget = __atomic_load_n(&t->migrate_bps, __ATOMIC_RELAXED) *
+		 t->epoch_ms / 1000 / t->chunk_size;
 	if (tier_plan(c, n, t->dram.nslots, dram_used, MMFS_MAX(budget, 1),
 		      &pl) == 0) {
 		migrate(t, &pl);
@@ -461,6 +462,12 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 	pthread_mutex_lock(&t->lock);
 	t->epochs++;
 	pthread_mutex_unlock(&t->lock);
+}
+
+void mmfs_tier_set_migrate(struct mmfs_tier *t, uint64_t bps)
+{
+	/* Read once an epoch by the engine thread. */
+	__atomic_store_n(&t->migrate_bps, bps, __ATOMIC_RELAXED);
 }
 
 unsigned mmfs_tier_epoch_ms(const struct mmfs_tier *t)

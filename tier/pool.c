@@ -48,6 +48,7 @@
 #include "tier/tier.h"
 #include "utils/err.h"
 #include "utils/log.h"
+#include "utils/mountinfo.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	       "the pool format is little-endian and read without swapping");
@@ -184,9 +185,129 @@ static uint64_t round_up8(uint64_t x)
 
 /* --- mapping --------------------------------------------------------- */
 
+/*
+ * Who holds a pool, for the processes the flock keeps out: an OFD lock
+ * (OFD and flock locks do not interact) on one byte of a range far
+ * past any pool's end, so that F_OFD_GETLK tells which byte:
+ *   HOLD_BASE        held, not mounted (being mounted, checked or made);
+ *   HOLD_BASE+1+dev  mounted, as FUSE device dev (major << 20 | minor);
+ *   none             the holder's mount is gone and it is writing its last
+ *                    checkpoint: a mount may wait for it (MMFS_POOL_WAIT).
+ * Locks die with the process, so a killed holder leaves nothing behind.
+ */
+#define HOLD_BASE (1ll << 50)
+#define HOLD_SPAN (1ll << 33)
+#define HOLD_POLL_NS 5000000l /* 5 ms */
+
+static int hold_lock(int fd, short type, off_t start, off_t len)
+{
+	struct flock fl = {
+		.l_type = type, .l_whence = SEEK_SET, .l_start = start,
+		.l_len = len,
+	};
+
+	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? MMFS_ERRNO() : 0;
+}
+
+/* hold_set -- (internal) the holder's state becomes byte @b of the range */
+static int hold_set(int fd, off_t b)
+{
+	/* A read lock: fsck's descriptor is read-only, and F_OFD_GETLK for a
+	 * write lock finds it all the same. */
+	int rc = b < 0 ? 0 : hold_lock(fd, F_RDLCK, b, 1);
+
+	/* The new byte first, then the others go: never a moment of none. */
+	if (rc == 0 && b > HOLD_BASE)
+		rc = hold_lock(fd, F_UNLCK, HOLD_BASE, b - HOLD_BASE);
+	if (rc == 0)
+		rc = b < 0 ? hold_lock(fd, F_UNLCK, HOLD_BASE, HOLD_SPAN)
+			   : hold_lock(fd, F_UNLCK, b + 1,
+				       HOLD_BASE + HOLD_SPAN - b - 1);
+	return rc;
+}
+
+/*
+ * holder_busy -- (internal) is the pool that @fd could not flock in use
+ * for real? -EBUSY with the reason if a live mount or a tool has it, 0 if
+ * its holder is shutting down (its mount is gone).
+ */
+static int holder_busy(int fd, const char *path, char *w)
+{
+	struct flock fl = {
+		.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = HOLD_BASE,
+		.l_len = HOLD_SPAN,
+	};
+	char mnt[512];
+	unsigned dev;
+	int rc;
+
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0) {
+		rc = MMFS_ERRNO();
+		return set_why(w, rc, "%s: F_OFD_GETLK: %s", path,
+			       strerror(-rc));
+	}
+	if (fl.l_type == F_UNLCK)
+		return 0;
+	if (fl.l_start == HOLD_BASE)
+		return set_why(w, -EBUSY,
+			       "%s: pool is in use (being mounted or checked)",
+			       path);
+	dev = (unsigned)(fl.l_start - HOLD_BASE - 1);
+	rc = mmfs_mountinfo_dev(dev >> 20, dev & 0xfffff, mnt, sizeof(mnt));
+	if (rc > 0)
+		return set_why(w, -EBUSY, "%s: pool is in use (mounted on %s)",
+			       path, mnt);
+	/* Unmounted, or mounted in another mount namespace (then it waits
+	 * out the bound and fails below). */
+	return rc < 0 ? set_why(w, -EBUSY, "%s: pool is in use", path) : 0;
+}
+
+/*
+ * pool_flock -- (internal) take the pool. One whose previous daemon is
+ * still shutting down (its mount gone) is waited for, up to
+ * MMFS_POOL_WAIT_SECS, with one line that says so: `umount; mount` must
+ * work. One in use by a live mount or a tool is refused at once.
+ */
+static int pool_flock(int fd, const char *path, bool wait, char *w)
+{
+	struct timespec poll = { 0, HOLD_POLL_NS }, t0, now;
+	bool said = false;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK) {
+			rc = MMFS_ERRNO();
+			return set_why(w, rc, "%s: flock: %s", path,
+				       strerror(-rc));
+		}
+		rc = holder_busy(fd, path, w);
+		if (rc < 0)
+			return rc;
+		if (!wait)
+			return set_why(w, -EBUSY,
+				       "%s: pool is in use (its daemon is "
+				       "shutting down)", path);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= MMFS_POOL_WAIT_SECS)
+			return set_why(w, -EBUSY,
+				       "%s: pool is still held by a daemon "
+				       "shutting down after %d s (a lazy "
+				       "unmount with files open?)",
+				       path, MMFS_POOL_WAIT_SECS);
+		if (!said)
+			mmfs_info("%s: waiting for the previous daemon to "
+				  "release the pool (up to %d s)", path,
+				  MMFS_POOL_WAIT_SECS);
+		said = true;
+		nanosleep(&poll, NULL);
+	}
+	return 0;
+}
+
 /* pool_fd_open -- (internal) open and lock the file or device */
 static int pool_fd_open(struct mmfs_pool *p, const char *path, bool create,
-			struct stat *st, char *w)
+			bool wait, struct stat *st, char *w)
 {
 	int fl = p->rdonly ? O_RDONLY : O_RDWR;
 	int rc;
@@ -197,15 +318,11 @@ static int pool_fd_open(struct mmfs_pool *p, const char *path, bool create,
 		return set_why(w, rc, "%s: %s", path, strerror(-rc));
 	}
 	/* Exclusive even read-only: fsck must not read a pool being changed. */
-	if (flock(p->fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			return set_why(w, -EBUSY,
-				       "%s: pool is in use (mounted or being "
-				       "checked)",
-				       path);
-		rc = MMFS_ERRNO();
-		return set_why(w, rc, "%s: flock: %s", path, strerror(-rc));
-	}
+	rc = pool_flock(p->fd, path, wait, w);
+	if (rc == 0 && (rc = hold_set(p->fd, HOLD_BASE)) < 0)
+		set_why(w, rc, "%s: F_OFD_SETLK: %s", path, strerror(-rc));
+	if (rc < 0)
+		return rc;
 	if (fstat(p->fd, st) < 0) {
 		rc = MMFS_ERRNO();
 		return set_why(w, rc, "%s: %s", path, strerror(-rc));
@@ -215,6 +332,18 @@ static int pool_fd_open(struct mmfs_pool *p, const char *path, bool create,
 			       "%s: not a regular file or a devdax device",
 			       path);
 	return 0;
+}
+
+int mmfs_pool_set_mounted(struct mmfs_pool *p, unsigned major, unsigned minor)
+{
+	if (major >= 1u << 12 || minor >= 1u << 20)
+		return -EINVAL;
+	return hold_set(p->fd, HOLD_BASE + 1 + (off_t)(major << 20 | minor));
+}
+
+int mmfs_pool_set_closing(struct mmfs_pool *p)
+{
+	return hold_set(p->fd, -1);
 }
 
 /* pool_map_config -- (internal) a libpmem2 config for the whole source */
@@ -663,7 +792,7 @@ int mmfs_pool_mkfs(const char *path, const struct mmfs_pool_mkfs_opts *o,
 	if (!p)
 		return set_why(why, -ENOMEM, "out of memory");
 	p->fd = -1;
-	rc = pool_fd_open(p, path, o->size != 0, &st, why);
+	rc = pool_fd_open(p, path, o->size != 0, false, &st, why);
 	if (!rc)
 		rc = mkfs_resize(p, &st, path, o->size, o->sparse, why);
 	if (!rc)
@@ -738,14 +867,15 @@ int mmfs_pool_open(const char *path, unsigned flags, struct mmfs_pool **out,
 
 	if (why)
 		why[0] = '\0';
-	if (flags & ~MMFS_POOL_RDONLY)
+	if (flags & ~(MMFS_POOL_RDONLY | MMFS_POOL_WAIT))
 		return set_why(why, -EINVAL, "unknown flags %#x", flags);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return set_why(why, -ENOMEM, "out of memory");
 	p->fd = -1;
 	p->rdonly = flags & MMFS_POOL_RDONLY;
-	rc = pool_fd_open(p, path, false, &st, why);
+	rc = pool_fd_open(p, path, false, flags & MMFS_POOL_WAIT, &st,
+			  why);
 	if (rc < 0)
 		goto out_detach;
 	if (S_ISREG(st.st_mode) && st.st_size < 2 * MMFS_POOL_SB_BYTES) {

@@ -75,9 +75,15 @@ int mmfs_pool_mkfs(const char *path, const struct mmfs_pool_mkfs_opts *o,
 		   char why[MMFS_POOL_WHY]);
 
 #define MMFS_POOL_RDONLY 0x1u /* fsck/info: map read-only, write nothing */
+#define MMFS_POOL_WAIT 0x2u   /* wait for a holder that is shutting down */
+#define MMFS_POOL_WAIT_SECS 60
 
 /*
- * mmfs_pool_open -- open, lock (flock LOCK_EX|LOCK_NB: -EBUSY "in use"),
+ * mmfs_pool_open -- open, lock (flock LOCK_EX|LOCK_NB: -EBUSY "in use";
+ * with MMFS_POOL_WAIT, a pool whose holder's mount is gone, a daemon
+ * still writing its last checkpoint, is waited for up to
+ * MMFS_POOL_WAIT_SECS, with one info line; a live mount's is refused at
+ * once, naming its mount point),
  * map with libpmem2 and validate: magic (-EMEDIUMTYPE "not an mmfs
  * pool"), version (-EPROTO), superblock checksums and every geometry field
  * (-EUCLEAN), size of the file against the geometry (-EUCLEAN
@@ -87,6 +93,15 @@ int mmfs_pool_mkfs(const char *path, const struct mmfs_pool_mkfs_opts *o,
 int mmfs_pool_open(const char *path, unsigned flags, struct mmfs_pool **out,
 		   char why[MMFS_POOL_WHY]);
 void mmfs_pool_close(struct mmfs_pool **p);
+
+/*
+ * mmfs_pool_set_mounted / mmfs_pool_set_closing -- tell other processes
+ * that the holder serves the FUSE mount of device @major:@minor (so they
+ * are refused while it is mounted), and then that its mount is gone and
+ * it is only finishing (so a new mount waits for it instead). 0 or -errno.
+ */
+int mmfs_pool_set_mounted(struct mmfs_pool *p, unsigned major, unsigned minor);
+int mmfs_pool_set_closing(struct mmfs_pool *p);
 void mmfs_pool_get_info(const struct mmfs_pool *p, struct mmfs_pool_info *i);
 
 /*

@@ -177,6 +177,8 @@ int mmfs_tier_engine_start(struct mmfs_tier *t);
 void mmfs_tier_engine_stop(struct mmfs_tier *t);
 /* mmfs_tier_epoch_ms -- the engine's epoch (epoch_ms=, or its default) */
 unsigned mmfs_tier_epoch_ms(const struct mmfs_tier *t);
+/* mmfs_tier_set_migrate -- a new migrate= cap, bytes/s (a remount) */
+void mmfs_tier_set_migrate(struct mmfs_tier *t, uint64_t bps);
 /* mmfs_tier_engine_epoch -- run one epoch now (tests, benchmarks) */
 void mmfs_tier_engine_epoch(struct mmfs_tier *t);
 

@@ -13,7 +13,7 @@ struct mmfs_ticker {
 	/* lock protects stop and kick, and is what cond waits with. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool stop, kick;
+	bool stop, kick, reset; /* reset: a new period starts now */
 	unsigned period_ms;
 	mmfs_tick_fn fn;
 	void *arg;
@@ -32,12 +32,17 @@ static void *ticker_main(void *arg)
 		until.tv_sec += tk->period_ms / 1000 +
 				until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
-		while (!tk->stop && !tk->kick &&
+		while (!tk->stop && !tk->kick && !tk->reset &&
 		       pthread_cond_timedwait(&tk->cond, &tk->lock,
 					      &until) == 0)
 			;
 		if (tk->stop)
 			break;
+		if (tk->reset) {
+			tk->reset = false;
+			if (!tk->kick)
+				continue; /* wait the new period from now */
+		}
 		tk->kick = false;
 		pthread_mutex_unlock(&tk->lock);
 		tk->fn(tk->arg);
@@ -83,6 +88,17 @@ void mmfs_ticker_kick(struct mmfs_ticker *tk)
 		return;
 	pthread_mutex_lock(&tk->lock);
 	tk->kick = true;
+	pthread_cond_signal(&tk->cond);
+	pthread_mutex_unlock(&tk->lock);
+}
+
+void mmfs_ticker_set_period(struct mmfs_ticker *tk, unsigned period_ms)
+{
+	if (!tk || !period_ms)
+		return;
+	pthread_mutex_lock(&tk->lock);
+	tk->period_ms = period_ms;
+	tk->reset = true;
 	pthread_cond_signal(&tk->cond);
 	pthread_mutex_unlock(&tk->lock);
 }

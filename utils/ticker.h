@@ -23,6 +23,12 @@ int mmfs_ticker_start(unsigned period_ms, mmfs_tick_fn fn, void *arg,
 void mmfs_ticker_kick(struct mmfs_ticker *tk);
 
 /*
+ * mmfs_ticker_set_period -- from now on, every @period_ms (> 0); the
+ * current wait restarts with it (a remount's commit=)
+ */
+void mmfs_ticker_set_period(struct mmfs_ticker *tk, unsigned period_ms);
+
+/*
  * mmfs_ticker_stop -- no more calls; waits for a running one to return.
  * *tk becomes NULL; a NULL ticker is fine.
  */
