@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -31,6 +32,7 @@
 
 #include "tier/tier.h"
 #include "utils/err.h"
+#include "utils/mountinfo.h"
 
 #define POOL_SIZE (16ull << 20)
 #define CHUNK (64u << 10)
@@ -719,7 +721,7 @@ static void test_lock(void **state)
 	struct mmfs_pool *p = open_ok(0), *q = NULL;
 
 	assert_int_equal(mmfs_pool_open(path, 0, &q, why), -EBUSY);
-	assert_non_null(strstr(why, "pool is in use (mounted or being "
+	assert_non_null(strstr(why, "pool is in use (being mounted or "
 				    "checked)"));
 	assert_int_equal(mmfs_pool_open(path, MMFS_POOL_RDONLY, &q, why),
 			 -EBUSY);
@@ -732,6 +734,57 @@ static void test_lock(void **state)
 	p = open_ok(0);
 	mmfs_pool_close(&p);
 	assert_int_equal(mmfs_pool_open(path, 0x80, &q, why), -EINVAL);
+}
+
+static void *close_later(void *arg)
+{
+	usleep(150 * 1000);
+	mmfs_pool_close(arg);
+	return NULL;
+}
+
+/*
+ * test_hold -- what a second opener learns from the holder: a live mount
+ * (its device is mounted) is refused at once, naming where; a holder
+ * whose mount is gone is shutting down: refused without MMFS_POOL_WAIT,
+ * waited for with it.
+ */
+static void test_hold(void **state)
+{
+	char why[MMFS_POOL_WHY];
+	struct mmfs_pool *p = open_ok(0), *q = NULL;
+	struct mmfs_mountinfo mi;
+	struct timespec t0, t1;
+	pthread_t th;
+
+	assert_int_equal(mmfs_mountinfo_at("/proc", &mi), 0);
+	assert_int_equal(mmfs_pool_set_mounted(p, mi.major, mi.minor), 0);
+	assert_int_equal(mmfs_pool_open(path, MMFS_POOL_WAIT, &q, why), -EBUSY);
+	assert_non_null(strstr(why, "pool is in use (mounted on /"));
+	/* a device that is not mounted: the mount is gone */
+	assert_int_equal(mmfs_pool_set_mounted(p, 4095, 1048575), 0);
+	assert_int_equal(mmfs_pool_open(path, 0, &q, why), -EBUSY);
+	assert_non_null(strstr(why, "shutting down"));
+	assert_int_equal(mmfs_pool_set_closing(p), 0);
+	assert_int_equal(mmfs_pool_open(path, MMFS_POOL_RDONLY, &q, why),
+			 -EBUSY);
+	assert_non_null(strstr(why, "shutting down"));
+	assert_int_equal(mmfs_pool_set_mounted(p, 4096, 0), -EINVAL);
+	/* with WAIT: the holder lets go 150 ms later, and the open succeeds */
+	assert_int_equal(mmfs_pool_set_closing(p), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(pthread_create(&th, NULL, close_later, &p), 0);
+	assert_int_equal(mmfs_pool_open(path, MMFS_POOL_WAIT, &q, why), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_join(th, NULL);
+	assert_null(p);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000000000L +
+			    (t1.tv_nsec - t0.tv_nsec) >= 100000000L);
+	/* the new holder is "being mounted": refused at once, even waiting */
+	assert_int_equal(mmfs_pool_open(path, MMFS_POOL_WAIT, &p, why),
+			 -EBUSY);
+	assert_non_null(strstr(why, "being mounted or checked"));
+	mmfs_pool_close(&q);
 }
 
 /* --- log ------------------------------------------------------------------ */
@@ -1440,6 +1493,7 @@ int main(void)
 		POOL_TEST(test_sb_version),
 		POOL_TEST(test_truncated),
 		POOL_TEST(test_lock),
+		POOL_TEST(test_hold),
 		POOL_TEST(test_log_roundtrip),
 		POOL_TEST(test_log_torn),
 		POOL_TEST(test_log_mid_damage),

@@ -56,11 +56,35 @@ static void test_kick(void **state)
 	assert_int_equal(mmfs_ticker_start(10, NULL, &n, &tk), -EINVAL);
 }
 
+/* a new period takes effect at once, not after the old one ran out */
+static void test_set_period(void **state)
+{
+	struct mmfs_ticker *tk = NULL;
+	_Atomic int n = 0;
+
+	(void)state;
+	assert_int_equal(mmfs_ticker_start(60000, count, &n, &tk), 0);
+	usleep(50 * 1000);
+	assert_int_equal(atomic_load(&n), 0);
+	mmfs_ticker_set_period(tk, 10);
+	usleep(300 * 1000);
+	assert_true(atomic_load(&n) >= 3);
+	mmfs_ticker_set_period(tk, 60000);
+	usleep(50 * 1000);
+	n = 0;
+	usleep(200 * 1000);
+	assert_int_equal(atomic_load(&n), 0);
+	mmfs_ticker_set_period(tk, 0); /* refused: the period stays */
+	mmfs_ticker_set_period(NULL, 10);
+	mmfs_ticker_stop(&tk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_periodic),
 		cmocka_unit_test(test_kick),
+		cmocka_unit_test(test_set_period),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,6 +38,7 @@ _T_PIDS=()		# daemon PIDs this test started
 _T_NMNT=0
 _T_CLEANED=0
 _T_WATCHDOG=
+_T_AT_EXIT=()		# commands the EXIT trap runs last (at_exit)
 
 log() { echo "# $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -147,9 +148,10 @@ mmfs_start() {
 	_register_pid "$MMFS_PID"
 	_register_mount "$mnt"
 	for i in $(seq 1 100); do
-		if [ "$(mount_type "$mnt")" = fuse.mmfs ]; then
-			return 0
-		fi
+		# fuse.mmfs, or what fsname=/subtype= made of it
+		case $(mount_type "$mnt") in
+		fuse | fuse.*) return 0 ;;
+		esac
 		if ! kill -0 "$MMFS_PID" 2>/dev/null; then
 			wait "$MMFS_PID" 2>/dev/null
 			MMFS_RC=$?
@@ -177,7 +179,7 @@ mmfs_mount() {
 	1) cat "$MMFS_LOG" >&2
 	   fail "mmfs -o $opts exited ($MMFS_RC) before mounting" ;;
 	*) cat "$MMFS_LOG" >&2
-	   fail "mmfs -o $opts: $MNT not a fuse.mmfs mount within 10 s" ;;
+	   fail "mmfs -o $opts: $MNT not a FUSE mount within 10 s" ;;
 	esac
 	log "mounted mmfs on $MNT (-o $opts, pid $MMFS_PID)"
 }
@@ -302,6 +304,12 @@ mmfs_kill9() {
 	return 0
 }
 
+# at_exit CMD... -- run CMD when the test ends, after the unmounts (for what
+# a test changed outside $TEST_DIR, e.g. a helper it put on the PATH)
+at_exit() {
+	_T_AT_EXIT+=("$*")
+}
+
 # _cleanup -- EXIT trap: unmount everything we mounted, reap our PIDs
 _cleanup() {
 	local rc=$? i m p
@@ -325,6 +333,9 @@ _cleanup() {
 			echo "ERROR: $m still mounted" >&2
 			rc=1
 		fi
+	done
+	for m in "${_T_AT_EXIT[@]}"; do
+		eval "$m" || echo "WARN: at exit: '$m' failed" >&2
 	done
 	if ! grep -q " $TEST_DIR/" /proc/mounts; then
 		if [ "${MMFS_TEST_KEEP:-0}" = 1 ]; then
