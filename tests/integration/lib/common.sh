@@ -304,6 +304,24 @@ mmfs_kill9() {
 	return 0
 }
 
+# sanitizer_logs -- daemons this test lets fork into the background (as
+# mount(8) runs them) have no stderr: send ASan/UBSan reports to files in
+# $TEST_DIR instead, for sanitizer_check
+sanitizer_logs() {
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$TEST_DIR/asan"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$TEST_DIR/ubsan"
+}
+
+# sanitizer_check -- fail if a background daemon left a sanitizer report
+sanitizer_check() {
+	local f
+	for f in "$TEST_DIR"/asan.* "$TEST_DIR"/ubsan.*; do
+		[ -e "$f" ] || continue
+		head -40 "$f" >&2
+		fail "sanitizer report from a background daemon: $f"
+	done
+}
+
 # at_exit CMD... -- run CMD when the test ends, after the unmounts (for what
 # a test changed outside $TEST_DIR, e.g. a helper it put on the PATH)
 at_exit() {

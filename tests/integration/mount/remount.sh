@@ -25,6 +25,7 @@ require_root
 require_real_mmfs
 require_cmd mount umount mount.fuse3 stat dd sha256sum
 [ -x "${MMFSCTL_BIN:-}" ] || skip "MMFSCTL_BIN not set"
+sanitizer_logs
 
 errors=0
 bad() { echo "not ok - $*"; errors=$((errors + 1)); }
@@ -226,4 +227,5 @@ one_daemon "fstab remount"
 umount "$MNT" && _forget_mount "$MNT"
 
 [ $errors = 0 ] || fail "$errors remount check(s) failed"
+sanitizer_check
 exit 0

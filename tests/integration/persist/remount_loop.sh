@@ -21,6 +21,7 @@ require_root
 require_real_mmfs
 require_cmd sha256sum
 [ -x "${MMFSCTL_BIN:-}" ] || skip "MMFSCTL_BIN not set"
+sanitizer_logs
 
 LOOPS=${MMFS_REMOUNT_LOOPS:-20}
 POOL=$TEST_DIR/pool
@@ -92,4 +93,5 @@ umount "$M" || fail "final umount failed"
 grep -q "clean" "$TMP/fsck.out" || fail "fsck: $(cat "$TMP/fsck.out")"
 log "fsck right after umount: $(tail -n1 "$TMP/fsck.out")"
 echo "ok - remount loop"
+sanitizer_check
 exit 0
