@@ -63,6 +63,17 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* FUSE wants the root's generation 0; others count from a random base */
+static void test_root_generation(void **state)
+{
+	struct env *e = *state;
+
+	assert_int_equal(e->dir->ino, FS_ROOT_INO);
+	assert_int_equal(e->dir->gen, 0);
+	assert_true(e->file->gen != 0);
+	assert_true(e->file->gen < (1ull << 31) + 1);
+}
+
 static void test_add_lookup_remove(void **state)
 {
 	struct env *e = *state;
@@ -319,6 +330,8 @@ static void test_many_entries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_root_generation, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_add_lookup_remove, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
