@@ -9,6 +9,7 @@
  *   fhandle check DIR STATE  reopen STATE's handles in DIR (after a remount
  *                            of a pool): the same files, the removed ones
  *                            stale
+ *   fhandle tree DIR STATE   only make the tree and save its handles
  *   fhandle stale DIR STATE  every handle but the root's is stale (DIR is a
  *                            new volatile filesystem with the same tree)
  *
@@ -195,7 +196,7 @@ static int has_name(int fd, const char *name)
 static void verify(int mnt, const char *dir, struct saved *s, int valid)
 {
 	char buf[CONTENT_LEN], want[CONTENT_LEN], link[PATH_MAX];
-	char path[PATH_MAX], real[PATH_MAX];
+	char path[PATH_MAX + 64], real[PATH_MAX];
 	struct stat st, up;
 	ssize_t n;
 	int fd = open_by_handle_at(mnt, s->fh,
@@ -266,11 +267,10 @@ static void verify_all(int mnt, const char *dir)
 		verify(mnt, dir, &saved[i], saved[i].valid);
 }
 
-static void run(const char *dir, const char *state)
+/* make_tree -- (internal) the tree, its handles saved to @state */
+static void make_tree(const char *dir, const char *state)
 {
 	char path[PATH_MAX];
-	struct stat st;
-	int mnt, ofd;
 
 	make_file(dir, "f");
 	snprintf(path, sizeof(path), "%s/d", dir);
@@ -298,6 +298,15 @@ static void run(const char *dir, const char *state)
 	      memcmp(saved[HL].fh->f_handle, saved[F].fh->f_handle,
 		     saved[F].fh->handle_bytes) == 0, "hardlink-same-handle",
 	      "d/hl");
+}
+
+static void run(const char *dir, const char *state)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int mnt, ofd;
+
+	make_tree(dir, state);
 
 	snprintf(path, sizeof(path), "%s/o", dir);
 	ofd = open(path, O_RDONLY);
@@ -332,12 +341,14 @@ int main(int argc, char **argv)
 	int mnt, i;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: fhandle run|check|stale DIR STATE\n");
+		fprintf(stderr, "usage: fhandle run|tree|check|stale DIR STATE\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (strcmp(argv[1], "run") == 0) {
 		run(argv[2], argv[3]);
+	} else if (strcmp(argv[1], "tree") == 0) {
+		make_tree(argv[2], argv[3]);
 	} else if (strcmp(argv[1], "check") == 0) {
 		load(argv[3]);
 		mnt = open_root(argv[2]);

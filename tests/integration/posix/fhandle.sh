@@ -40,7 +40,7 @@ tmpfs_mount size=64M
 fh run tmpfs.st tmpfs
 umount_one "$MNT" || fail "umount tmpfs"
 tmpfs_mount size=64M
-fh run tmpfs2.st tmpfs-again
+fh tree tmpfs2.st tmpfs-again
 fh stale tmpfs.st tmpfs-old-handles
 umount_one "$MNT" || fail "umount tmpfs"
 
@@ -49,7 +49,7 @@ if [ "$MMFS_TEST_TARGET" = mmfs ]; then
 	fh run vol.st mmfs
 	mmfs_umount_checked
 	mmfs_mount dram=256M
-	fh run vol2.st mmfs-again
+	fh tree vol2.st mmfs-again
 	fh stale vol.st mmfs-old-handles
 	mmfs_umount_checked
 
