@@ -366,5 +366,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	printf("# %d failures\n", failures);
+	for (i = 0; i < NSAVED; i++)
+		free(saved[i].fh);
 	return failures ? 1 : 0;
 }

@@ -314,5 +314,7 @@ int main(int argc, char **argv)
 		fails++;
 	}
 	printf("# %lu renames in all, %d failures\n", sh->renames, fails);
+	free(l.names);
+	free(l.kseen);
 	return fails ? 1 : 0;
 }
