@@ -161,6 +161,20 @@ size_t fs_dir_seek(const struct fs_dir *d, uint64_t cookie)
 	return lo;
 }
 
+struct fs_dirent *fs_dir_next(const struct fs_dir *d, size_t *i,
+			      uint64_t end)
+{
+	for (; *i < d->norder && d->order[*i].seq < end; (*i)++) {
+		struct fs_dirent *de = d->order[*i].d;
+
+		if (de) {
+			(*i)++;
+			return de;
+		}
+	}
+	return NULL;
+}
+
 void fs_dir_remove(struct fs *fs, struct fs_dir *d, struct fs_dirent *de)
 {
 	size_t old_index = mmfs_htab_bytes(&d->names);

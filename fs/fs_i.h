@@ -204,6 +204,14 @@ int fs_init(struct fs *fs, struct mmfs_tier *tier, struct mmfs_snap *snap);
 void fs_fini(struct fs *fs);
 /* fs_inode_get -- the live inode @ino, or NULL (no reference taken). */
 struct fs_inode *fs_inode_get(struct fs *fs, uint64_t ino);
+/*
+ * fs_inode_get_linked -- a file handle's inode: @ino if it is in the table
+ * and still has a name, with a kernel reference taken (fs_inode_ref), or
+ * NULL. For numbers the kernel may not hold (LOOKUP(ino, ".") when it
+ * resolves a handle): unlike fs_inode_get, it is safe against the inode
+ * being freed meanwhile. Takes itable_lock.
+ */
+struct fs_inode *fs_inode_get_linked(struct fs *fs, uint64_t ino);
 /* fs_inode_new -- a new inode with nlink 0, not in any directory. */
 int fs_inode_new(struct fs *fs, uint32_t mode, const struct fs_owner *o,
 		 const struct fs_inode *parent, uint64_t rdev,
@@ -341,6 +349,23 @@ int fs_dir_add(struct fs *fs, struct fs_dir *d, const char *name,
 void fs_dir_remove(struct fs *fs, struct fs_dir *d, struct fs_dirent *de);
 /* fs_dir_seek -- index into order[] of the first entry with seq > @cookie */
 size_t fs_dir_seek(const struct fs_dir *d, uint64_t cookie);
+/*
+ * fs_dir_end -- where a listing that starts now ends: every entry added
+ * from now on, created or renamed in, gets a cookie at or past it, so a
+ * listing that stops there ends however many renames go on (as Linux's
+ * offset directories, tmpfs). ->lock shared.
+ */
+static inline uint64_t fs_dir_end(const struct fs_dir *d)
+{
+	return d->next_seq;
+}
+/*
+ * fs_dir_next -- the next live entry of a listing ending at @end (from
+ * fs_dir_end), from index *@i on (start at fs_dir_seek), or NULL when the
+ * listing is over; *@i moves past it. ->lock shared.
+ */
+struct fs_dirent *fs_dir_next(const struct fs_dir *d, size_t *i,
+			      uint64_t end);
 static inline bool fs_dir_empty(const struct fs_dir *d)
 {
 	return d->live == 0;

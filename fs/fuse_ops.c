@@ -153,30 +153,78 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->time_gran = 1;
 }
 
+/*
+ * lookup_self -- (internal) LOOKUP(ino, "."): how the kernel resolves a
+ * file handle (name_to_handle_at, NFS export) whose inode it no longer
+ * caches, for any file type. The number comes from user space, and the
+ * inode may be gone or the number reused: the kernel compares our
+ * generation with the handle's and drops (FORGETs) a mismatch itself.
+ */
+static void lookup_self(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *in = fs_inode_get_linked(fs, ino);
+	struct fuse_entry_param e;
+
+	if (!in)
+		return reply_err(req, -ESTALE); /* freed, or unlinked */
+	fill_entry(fs, in, &e);
+	fuse_reply_entry(req, &e);
+}
+
+/*
+ * lookup_parent -- (internal) LOOKUP(dir, ".."): the kernel reconnecting a
+ * directory's handle to the tree (fuse_get_parent). rename_lock keeps
+ * ->dir.parent still (reparent changes it under rename_lock, not under
+ * the child's lock); the parent lives while the child is linked in it,
+ * and an rmdir of the child waits on its ->lock.
+ */
+static void lookup_parent(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_inode *d = inode_of(req, ino), *p = NULL;
+	struct fuse_entry_param e;
+
+	if (!d)
+		return;
+	if (!S_ISDIR(d->mode))
+		return reply_err(req, -ENOTDIR);
+	pthread_mutex_lock(&fs->rename_lock);
+	pthread_rwlock_rdlock(&d->lock);
+	if (atomic_load(&d->nlink) != 0) {
+		p = d->dir.parent ? d->dir.parent : d;
+		fs_inode_ref(p);
+		fill_entry(fs, p, &e);
+	}
+	pthread_rwlock_unlock(&d->lock);
+	pthread_mutex_unlock(&fs->rename_lock);
+	if (!p)
+		return reply_err(req, -ESTALE); /* removed: no parent */
+	fuse_reply_entry(req, &e);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = req_fs(req);
-	struct fs_inode *p = inode_of(req, parent);
+	struct fs_inode *p, *in = NULL;
 	struct fuse_entry_param e;
 	struct fs_dirent *de;
-	struct fs_inode *in = NULL;
 	int rc;
 
+	/* The VFS resolves "." and ".." itself: these come from export ops. */
+	if (strcmp(name, ".") == 0)
+		return lookup_self(req, parent);
+	if (strcmp(name, "..") == 0)
+		return lookup_parent(req, parent);
+	p = inode_of(req, parent);
 	if (!p)
 		return;
 	rc = entry_check(p, name);
 	if (rc < 0)
 		return reply_err(req, rc);
 	pthread_rwlock_rdlock(&p->lock);
-	if (strcmp(name, ".") == 0) {
-		in = p;
-	} else if (strcmp(name, "..") == 0) {
-		/* NFS export asks for a directory's parent by name. */
-		in = p->dir.parent ? p->dir.parent : p;
-	} else {
-		de = fs_dir_lookup(&p->dir, name);
-		in = de ? de->inode : NULL;
-	}
+	de = fs_dir_lookup(&p->dir, name);
+	in = de ? de->inode : NULL;
 	if (in) {
 		fs_inode_ref(in);
 		fill_entry(fs, in, &e);
@@ -1031,32 +1079,77 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		reply_err(req, fs_persist_sync(req_fs(req)));
 }
 
+/*
+ * One open directory (fi->fh): where its current listing ends. Set at
+ * opendir and again at every readdir from offset 0 (rewinddir), so an
+ * entry created or renamed in during a listing is not in it, and a
+ * listing ends whatever renames go on. Only the kernel's readdir of this
+ * open file touches it, and the kernel serializes those per open file.
+ */
+struct dir_handle {
+	uint64_t end;            /* fs_dir_end when the listing began */
+};
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct fs_inode *in = inode_of(req, ino);
+	struct dir_handle *h;
 
 	if (!in)
 		return;
 	if (!S_ISDIR(in->mode))
 		return reply_err(req, -ENOTDIR);
-	/* The kernel may cache listings: it invalidates them on changes. */
+	h = malloc(sizeof(*h));
+	if (!h)
+		return reply_err(req, -ENOMEM);
+	pthread_rwlock_rdlock(&in->lock);
+	h->end = fs_dir_end(&in->dir);
+	pthread_rwlock_unlock(&in->lock);
+	fi->fh = (uintptr_t)h;
+	/*
+	 * The kernel may cache listings: it invalidates them on changes (a
+	 * cached listing is one whole listing of ours, filled from offset 0,
+	 * and dropped at the next offset 0 once the directory changed).
+	 */
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		free(h); /* interrupted: no releasedir will come */
+}
+
+/*
+ * listing_end -- (internal) where the listing that reads from @off ends.
+ * Offset 0 starts a new one. An offset at or past the end cannot come
+ * from this listing (its cookies are below its end): a cookie kept from
+ * elsewhere, so resume there with the directory as it is now.
+ */
+static uint64_t listing_end(struct fs_inode *d, struct fuse_file_info *fi,
+			    off_t off)
+{
+	struct dir_handle *h = (struct dir_handle *)(uintptr_t)fi->fh;
+
+	if (!h)
+		return fs_dir_end(&d->dir);
+	if (off == 0 || (uint64_t)off >= h->end)
+		h->end = fs_dir_end(&d->dir);
+	return h->end;
 }
 
 /*
  * do_readdir -- (internal) fill one reply buffer from cookie @off.
- * Cookies: 1 = ".", 2 = "..", then each entry's insertion sequence.
+ * Cookies: 1 = ".", 2 = "..", then each entry's insertion sequence, up to
+ * the end of this open's listing (struct dir_handle).
  */
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, bool plus)
+		       off_t off, struct fuse_file_info *fi, bool plus)
 {
 	struct fs *fs = req_fs(req);
 	struct fs_inode *d = inode_of(req, ino);
 	struct fuse_entry_param e;
+	struct fs_dirent *de;
 	size_t used = 0, i;
+	uint64_t end;
 	char *buf;
 
 	if (!d)
@@ -1070,6 +1163,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	if (!buf)
 		return reply_err(req, -ENOMEM);
 	pthread_rwlock_rdlock(&d->lock);
+	end = listing_end(d, fi, off);
 	for (; off < 2; off++) {
 		struct fs_inode *dot = off == 0 ? d
 				     : (d->dir.parent ? d->dir.parent : d);
@@ -1087,13 +1181,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			goto out_reply;
 		used += need;
 	}
-	for (i = fs_dir_seek(&d->dir, (uint64_t)off); i < d->dir.norder; i++) {
-		struct fs_dirent *de = d->dir.order[i].d;
+	i = fs_dir_seek(&d->dir, (uint64_t)off);
+	while ((de = fs_dir_next(&d->dir, &i, end))) {
 		char name[FS_NAME_MAX + 1];
 		size_t need;
 
-		if (!de)
-			continue;
 		memcpy(name, de->name, de->namelen);
 		name[de->namelen] = '\0';
 		if (plus) {
@@ -1124,18 +1216,19 @@ out_reply:
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		       off_t off, struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, false);
+	do_readdir(req, ino, size, off, fi, false);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, true);
+	do_readdir(req, ino, size, off, fi, true);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
+	free((struct dir_handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 

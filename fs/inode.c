@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "fs/fs_i.h"
@@ -23,6 +24,26 @@ void fs_now(struct timespec *ts)
 	clock_gettime(CLOCK_REALTIME, ts);
 }
 
+/*
+ * gen_base -- (internal) the first generation of a new mount. The kernel's
+ * file handle is (node id, low 32 bits of the generation): starting each
+ * mount at a random point, as tmpfs draws i_generation at random, makes a
+ * handle kept from an earlier volatile mount stale instead of naming
+ * whatever file got its number this time. A pool then raises it to what
+ * it stored (persist.c).
+ */
+static uint64_t gen_base(void)
+{
+	uint32_t r;
+	struct timespec ts;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		r = (uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec;
+	}
+	return 1 + (r >> 1); /* below 2^31: about 2^31 creates before a wrap */
+}
+
 int fs_init(struct fs *fs, struct mmfs_tier *tier, struct mmfs_snap *snap)
 {
 	fs->tier = tier;
@@ -30,7 +51,7 @@ int fs_init(struct fs *fs, struct mmfs_tier *tier, struct mmfs_snap *snap)
 	fs->chunk_size = mmfs_tier_chunk_size(tier);
 	fs->chunk_shift = (uint32_t)__builtin_ctz(fs->chunk_size);
 	fs->ino_next = FS_ROOT_INO;
-	fs->gen_next = 1;
+	fs->gen_next = gen_base();
 	pthread_mutex_init(&fs->itable_lock, NULL);
 	pthread_mutex_init(&fs->rename_lock, NULL);
 	/*
@@ -76,6 +97,29 @@ struct fs_inode *fs_inode_get(struct fs *fs, uint64_t ino)
 	return slot ? atomic_load_explicit(slot, memory_order_acquire) : NULL;
 }
 
+/*
+ * The inode may be on its way out: an inode is freed only once nlink is 0
+ * (maybe_free), and inode_destroy takes itable_lock to clear the slot
+ * before the memory goes, so under itable_lock an inode still in its slot
+ * is readable, and one with a name cannot be freed under the reference
+ * taken here. A nameless inode is refused: an unlinked file the kernel
+ * still has open is in the kernel's inode cache, and the kernel asks us
+ * only for inodes it no longer holds, so a nameless one is being freed.
+ */
+struct fs_inode *fs_inode_get_linked(struct fs *fs, uint64_t ino)
+{
+	struct fs_inode *in;
+
+	pthread_mutex_lock(&fs->itable_lock);
+	in = fs_inode_get(fs, ino);
+	if (in && (atomic_load(&in->dead) || atomic_load(&in->nlink) == 0))
+		in = NULL;
+	if (in)
+		fs_inode_ref(in);
+	pthread_mutex_unlock(&fs->itable_lock);
+	return in;
+}
+
 /* ino_alloc -- (internal) an ino and its slot; reuses freed inos first */
 static int ino_alloc(struct fs *fs, struct fs_inode *in)
 {
@@ -99,7 +143,8 @@ static int ino_alloc(struct fs *fs, struct fs_inode *in)
 	if (ino == fs->ino_next)
 		fs->ino_next++;
 	in->ino = ino;
-	in->gen = fs->gen_next++;
+	/* FUSE wants the root's generation 0 (its handles are never stale) */
+	in->gen = ino == FS_ROOT_INO ? 0 : fs->gen_next++;
 	atomic_store_explicit(slot, in, memory_order_release);
 out_unlock:
 	pthread_mutex_unlock(&fs->itable_lock);

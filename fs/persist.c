@@ -40,6 +40,7 @@ enum {
 	OP_XATTR_SET = 6,
 	OP_XATTR_DEL = 7,
 	OP_ALLOC = 8,     /* checkpoints only: the chunk allocation bitmap */
+	OP_GEN = 9,       /* checkpoints only: the next inode generation */
 };
 
 /* On-media records: little-endian, packed, after a one-byte opcode. */
@@ -74,6 +75,15 @@ struct __attribute__((packed)) op_xattr {
 
 struct __attribute__((packed)) op_alloc {
 	uint32_t max_id;   /* bitmap of ids 0..max_id follows */
+};
+
+/*
+ * The generation counter outlives the inodes that used it: without it a
+ * number freed before a checkpoint could come back after a remount with
+ * the generation it had, and an old file handle would open the new file.
+ */
+struct __attribute__((packed)) op_gen {
+	uint64_t gen_next;
 };
 
 struct fs_plog {
@@ -500,6 +510,7 @@ static int checkpoint_locked(struct fs_plog *pl)
 	uint32_t max_id = mmfs_tier_max_id(fs->tier);
 	struct mmfs_tier_epoch e;
 	struct op_alloc a = { .max_id = max_id };
+	struct op_gen g;
 	struct ser s = { .pl = pl, .cap = 1u << 20 };
 	int rc;
 
@@ -520,7 +531,9 @@ static int checkpoint_locked(struct fs_plog *pl)
 	pthread_mutex_lock(&fs->itable_lock);
 	fs_inode_each(fs, ser_inode, &s);
 	fs_inode_each(fs, ser_content, &s);
+	g.gen_next = fs->gen_next;
 	pthread_mutex_unlock(&fs->itable_lock);
+	ser_put(&s, OP_GEN, &g, sizeof(g), NULL, 0, NULL, 0);
 	ser_put(&s, OP_ALLOC, &a, sizeof(a), s.bits, ((size_t)max_id >> 3) + 1,
 		NULL, 0);
 	ser_flush(&s);
@@ -707,6 +720,12 @@ static int apply_inode(struct fs_plog *pl, const struct op_inode *r,
 	struct fs *fs = pl->fs;
 	uint32_t type = r->mode & S_IFMT;
 	struct fs_inode *in = fs_inode_get(fs, r->ino);
+	/*
+	 * The root's generation is 0 (FUSE wants it so); pools written before
+	 * that stored 1. Fixed here, at load, for every record of the root,
+	 * so the inode, fsck and the next checkpoint all agree.
+	 */
+	uint64_t gen = r->ino == FS_ROOT_INO ? 0 : r->gen;
 	struct timespec *t[4];
 	int rc, i;
 
@@ -718,7 +737,7 @@ static int apply_inode(struct fs_plog *pl, const struct op_inode *r,
 	    !S_ISSOCK(type))
 		return BAD(pl, "inode %llu: bad mode %o",
 			   (unsigned long long)r->ino, r->mode);
-	if (in && in->gen != r->gen) {
+	if (in && in->gen != gen) {
 		/* The number was freed and reused: the old inode is gone. */
 		if (atomic_load(&in->nlink) != 0)
 			return BAD(pl, "inode %llu reused while still linked",
@@ -727,7 +746,7 @@ static int apply_inode(struct fs_plog *pl, const struct op_inode *r,
 		in = NULL;
 	}
 	if (!in) {
-		rc = fs_inode_install(fs, r->ino, r->gen, r->mode, &in);
+		rc = fs_inode_install(fs, r->ino, gen, r->mode, &in);
 		if (rc < 0)
 			return rc;
 		if (S_ISDIR(type) && (rc = fs_dir_init(fs, &in->dir, NULL)) < 0)
@@ -932,6 +951,17 @@ static int apply(struct fs_plog *pl, const char *p, size_t len)
 			pl->alloc_bits = (const uint8_t *)p;
 			pl->alloc_max = r.max_id;
 			p += ((size_t)r.max_id >> 3) + 1;
+			break;
+		}
+		case OP_GEN: {
+			struct op_gen r;
+
+			NEED(sizeof(r));
+			memcpy(&r, p, sizeof(r));
+			p += sizeof(r);
+			/* Recovery is single-threaded: no itable_lock needed */
+			if (r.gen_next > pl->fs->gen_next)
+				pl->fs->gen_next = r.gen_next;
 			break;
 		}
 		default:

@@ -3,7 +3,9 @@
  * test_fs_dir.c -- fs/ directories without a mount: name lookups, errors,
  * memory accounting, and the readdir cookie contract (an entry present for
  * the whole listing is returned exactly once, whatever is added or removed
- * between two resumed reads).
+ * between two resumed reads), and the end of a listing (fs_dir_end,
+ * fs_dir_next: an entry renamed during a listing is not returned again
+ * under its new name, so a listing ends while renames go on).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -59,6 +61,17 @@ static int teardown(void **state)
 	mmfs_tier_free(&e->tier);
 	free(e);
 	return 0;
+}
+
+/* FUSE wants the root's generation 0; others count from a random base */
+static void test_root_generation(void **state)
+{
+	struct env *e = *state;
+
+	assert_int_equal(e->dir->ino, FS_ROOT_INO);
+	assert_int_equal(e->dir->gen, 0);
+	assert_true(e->file->gen != 0);
+	assert_true(e->file->gen < (1ull << 31) + 1);
 }
 
 static void test_add_lookup_remove(void **state)
@@ -190,6 +203,99 @@ static void test_cookies_stable_under_churn(void **state)
 	free(gone);
 }
 
+/* rename_in -- (internal) a rename within @d: remove @from, add @to */
+static void rename_in(struct env *e, struct fs_dir *d, const char *from,
+		      const char *to)
+{
+	struct fs_dirent *de = fs_dir_lookup(d, from);
+
+	assert_non_null(de);
+	assert_int_equal(fs_dir_add(e->fs, d, to, de->inode), 0);
+	fs_dir_remove(e->fs, d, de);
+}
+
+/* next_name -- (internal) fs_dir_next as a NUL-terminated name, or NULL */
+static const char *next_name(struct fs_dir *d, size_t *i, uint64_t end,
+			     uint64_t *cookie)
+{
+	static char name[FS_NAME_MAX + 1];
+	struct fs_dirent *de = fs_dir_next(d, i, end);
+
+	if (!de)
+		return NULL;
+	assert_true(de->seq < end);
+	*cookie = de->seq;
+	memcpy(name, de->name, de->namelen);
+	name[de->namelen] = '\0';
+	return name;
+}
+
+static void test_listing_end(void **state)
+{
+	struct env *e = *state;
+	struct fs_dir *d = &e->dir->dir;
+	uint64_t end, cookie = 0, mark;
+	size_t i;
+
+	assert_int_equal(fs_dir_add(e->fs, d, "a", e->file), 0);
+	assert_int_equal(fs_dir_add(e->fs, d, "b", e->file), 0);
+	assert_int_equal(fs_dir_add(e->fs, d, "c", e->file), 0);
+	/* An empty range: nothing, and i stays put. */
+	i = 0;
+	assert_null(fs_dir_next(d, &i, 3));
+	assert_int_equal(i, 0);
+
+	end = fs_dir_end(d);
+	i = fs_dir_seek(d, 0);
+	assert_string_equal(next_name(d, &i, end, &cookie), "a");
+	/* During the listing: rename b, a (already read), add d. */
+	rename_in(e, d, "b", "b2");
+	rename_in(e, d, "a", "a2");
+	assert_int_equal(fs_dir_add(e->fs, d, "d", e->file), 0);
+	/* Resumed at the cookie (a new reply): only c is left. */
+	i = fs_dir_seek(d, cookie);
+	assert_string_equal(next_name(d, &i, end, &cookie), "c");
+	mark = cookie;
+	assert_null(next_name(d, &i, end, &cookie));
+	/* Renames forever: the listing still ends. */
+	for (int k = 0; k < 100; k++) {
+		rename_in(e, d, k % 2 ? "x" : "c", k % 2 ? "c" : "x");
+		i = fs_dir_seek(d, mark);
+		assert_null(next_name(d, &i, end, &cookie));
+	}
+
+	/* rewinddir: a new end, everything there now, once, in order. */
+	end = fs_dir_end(d);
+	i = fs_dir_seek(d, 0);
+	assert_string_equal(next_name(d, &i, end, &cookie), "b2");
+	assert_string_equal(next_name(d, &i, end, &cookie), "a2");
+	assert_string_equal(next_name(d, &i, end, &cookie), "d");
+	assert_string_equal(next_name(d, &i, end, &cookie), "c");
+	assert_null(next_name(d, &i, end, &cookie));
+	/* A cookie kept from before (telldir) still seeks: after "a2". */
+	i = fs_dir_seek(d, fs_dir_lookup(d, "a2")->seq);
+	assert_string_equal(next_name(d, &i, end, &cookie), "d");
+	/* Compaction of holes keeps cookies: still resumes after "a2". */
+	for (int k = 0; k < 40; k++) {
+		char n[16];
+
+		snprintf(n, sizeof(n), "t%d", k);
+		assert_int_equal(fs_dir_add(e->fs, d, n, e->file), 0);
+		fs_dir_remove(e->fs, d, fs_dir_lookup(d, n));
+		assert_int_equal(fs_dir_add(e->fs, d, n, e->file), 0);
+	}
+	for (int k = 0; k < 40; k++) {
+		char n[16];
+
+		snprintf(n, sizeof(n), "t%d", k);
+		fs_dir_remove(e->fs, d, fs_dir_lookup(d, n));
+	}
+	i = fs_dir_seek(d, fs_dir_lookup(d, "a2")->seq);
+	assert_string_equal(next_name(d, &i, end, &cookie), "d");
+	assert_string_equal(next_name(d, &i, end, &cookie), "c");
+	assert_null(next_name(d, &i, end, &cookie));
+}
+
 static void test_many_entries(void **state)
 {
 	struct env *e = *state;
@@ -224,12 +330,16 @@ static void test_many_entries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_root_generation, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_add_lookup_remove, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_accounting_returns_to_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_cookies_stable_under_churn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listing_end, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_many_entries, setup,
 						teardown),
 	};

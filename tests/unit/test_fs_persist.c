@@ -545,6 +545,36 @@ static void test_orphan_freed(void **state)
 	assert_int_equal(atomic_load(&e->fs->ninodes), ninodes);
 }
 
+/*
+ * Generations, for file handles: the root's is 0, also in a pool written
+ * before that (which stored 1); a number freed before a checkpoint does
+ * not come back after a remount with the generation it had, so an old
+ * handle stays stale.
+ */
+static void test_generations(void **state)
+{
+	struct env *e = *state;
+	struct fs_inode *x, *y;
+	uint64_t ino, gen, next;
+
+	assert_int_equal(root(e)->gen, 0);
+	x = mk(e, root(e), "x", S_IFREG | 0644, NULL);
+	ino = x->ino;
+	gen = x->gen;
+	unlink_name(e, root(e), "x"); /* no reference left: freed now */
+	assert_null(fs_inode_get(e->fs, ino));
+	next = e->fs->gen_next;
+	root(e)->gen = 1; /* as a pool written before root generation 0 */
+	assert_int_equal(fs_persist_checkpoint(e->fs), 0);
+	down(e, false);
+	up(e);
+	assert_int_equal(root(e)->gen, 0);
+	assert_true(e->fs->gen_next >= next);
+	y = mk(e, root(e), "y", S_IFREG | 0644, NULL);
+	assert_int_equal(y->ino, ino); /* the lowest free number, reused */
+	assert_true(y->gen != gen && y->gen >= next);
+}
+
 static void count_report(void *arg, const char *kind, const char *msg)
 {
 	int *n = arg;
@@ -611,6 +641,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_allocator_recovery,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_generations, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_freed, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fsck_finds_and_repairs,
