@@ -425,11 +425,19 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 /*
  * open_flags -- (internal) how the kernel should cache an open file.
  * Only the kernel changes our files, so its page cache stays valid across
- * opens (keep_cache). An O_DIRECT open is served with FOPEN_DIRECT_IO:
- * such applications keep their own cache, the daemon sees every access
- * (exact heat for the tiering engine), and a write is one round trip
- * instead of two (the cached path asks for security.capability first).
- * The open needs no flush: close has nothing to make durable.
+ * opens (keep_cache). The open needs no flush: close has nothing to make
+ * durable.
+ *
+ * An O_DIRECT open is a cached open: the kernel's own O_DIRECT path
+ * (->direct_IO) then sends every read and write to the daemon, as
+ * FOPEN_DIRECT_IO would, but writes back and invalidates the page cache
+ * around each one, so that buffered reads, other opens and mappings see
+ * every direct write, and a shared mmap of the file works (the kernel
+ * refuses one on FOPEN_DIRECT_IO with ENODEV unless
+ * FUSE_DIRECT_IO_ALLOW_MMAP is negotiated, which libfuse 3.14 cannot).
+ * The price: before each write the kernel asks for security.capability
+ * (GETXATTR), a second round trip, which only FUSE_HANDLE_KILLPRIV_V2
+ * (SB_NOSEC; libfuse 3.16) would spare; benchmarks/README.md measures it.
  */
 static void open_flags(struct fs *fs, struct fs_inode *in,
 		       struct fuse_file_info *fi)
@@ -437,13 +445,15 @@ static void open_flags(struct fs *fs, struct fs_inode *in,
 	fi->keep_cache = 1;
 	fi->noflush = 1;
 	/*
-	 * Also uncached when the mount says direct_io or the file says
-	 * user.mmfs.io=direct: applications with their own cache, whose
-	 * every access the tiering engine should see (DESIGN.md, Tiering).
+	 * Uncached (FOPEN_DIRECT_IO) when the mount says direct_io or the
+	 * file says user.mmfs.io=direct: applications with their own cache,
+	 * whose every access, buffered ones included, the tiering engine
+	 * should see (DESIGN.md, Tiering). There the kernel refuses shared
+	 * mappings (ENODEV); private ones work.
 	 */
-	if ((fi->flags & O_DIRECT) || fs->direct_io || in->io_direct)
+	if (fs->direct_io || in->io_direct)
 		fi->direct_io = 1;
-	else
+	else if (!(fi->flags & O_DIRECT))
 		fs_sample_hold(fs, in); /* its cached heat is sampled */
 }
 
