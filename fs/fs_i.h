@@ -385,7 +385,7 @@ struct fs_caller {
 enum fs_priv_op {
 	FS_PRIV_MODIFY, /* write, truncate, fallocate, copy_file_range dest */
 	FS_PRIV_CHOWN,  /* chown or chgrp, judged on the old owner and mode */
-	FS_PRIV_ACL,    /* an access ACL set (the mode it implies) */
+	FS_PRIV_CHMOD,  /* a chmod or an access ACL set: the mode it sets */
 };
 
 /* fs_caller_in_group -- in_group_p(): @gid is c's fsgid or supplementary */

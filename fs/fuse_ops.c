@@ -316,6 +316,18 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct fs_inode *in = inode_of(req, ino);
 	bool chown = valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
 	bool trunc = valid & FUSE_SET_ATTR_SIZE;
+	bool chmod = valid & FUSE_SET_ATTR_MODE;
+	/*
+	 * Nothing to set: what is left of the kernel's file_remove_privs
+	 * once its FUSE client has applied its own rule (fs/priv.c). With
+	 * -o writeback it is the only sign of a write that the writer sends
+	 * (the WRITE comes later, from writeback, without its credentials).
+	 */
+	bool killreq = !(valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+				  FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE |
+				  FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+				  FUSE_SET_ATTR_CTIME));
+	bool priv = trunc || chown || chmod || killreq;
 	uint32_t kill = 0;
 	struct timespec now;
 	struct caller cr;
@@ -362,16 +374,18 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	/*
 	 * A truncate and a chown drop setuid/setgid, judged on the mode and
-	 * group from before this request: a mode in it is the kernel's own,
-	 * older rule already applied (fs/priv.c).
+	 * group from before this request: a mode in it may be the kernel's
+	 * own, older rule already applied (fs/priv.c), and is judged as a
+	 * chmod (the kernel strips setgid from a real chmod by a caller
+	 * outside the group before it gets here, not from its kill).
 	 */
-	if (trunc || chown)
+	if (priv)
 		caller_get(req, in->mode | __atomic_load_n(&in->perm,
 							  __ATOMIC_RELAXED),
 			   __atomic_load_n(&in->gid, __ATOMIC_RELAXED), &cr);
 	fs_now(&now);
 	pthread_mutex_lock(&in->alock);
-	if (trunc)
+	if (trunc || killreq)
 		kill |= fs_priv_kill(in->mode | in->perm, in->gid,
 				     FS_PRIV_MODIFY, &cr.c);
 	if (chown)
@@ -379,11 +393,14 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				     FS_PRIV_CHOWN, &cr.c);
 	if (valid & FUSE_SET_ATTR_MODE)
 		in->perm = attr->st_mode & 07777;
-	in->perm &= ~kill;
 	if (valid & FUSE_SET_ATTR_UID)
 		in->uid = attr->st_uid;
 	if (valid & FUSE_SET_ATTR_GID)
 		in->gid = attr->st_gid;
+	if (chmod)
+		kill |= fs_priv_kill(in->mode | in->perm, in->gid,
+				     FS_PRIV_CHMOD, &cr.c);
+	in->perm &= ~kill;
 	if (valid & FUSE_SET_ATTR_ATIME)
 		set_time(&in->atime, &attr->st_atim,
 			 valid & FUSE_SET_ATTR_ATIME_NOW, &now);
@@ -403,7 +420,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	else
 		in->ctime = now;
 	pthread_mutex_unlock(&in->alock);
-	if (trunc || chown)
+	if (priv)
 		caller_put(&cr);
 	fs_txn_dirty(in);
 	fs_txn_end(&tx);
@@ -1330,7 +1347,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	pthread_rwlock_unlock(&in->lock);
 	/* posix_acl_update_mode: setgid goes as a chmod would drop it */
 	if (rc == 0 && strcmp(name, FS_ACL_ACCESS) == 0)
-		priv_drop(req, in, FS_PRIV_ACL);
+		priv_drop(req, in, FS_PRIV_CHMOD);
 	fs_txn_end(&tx);
 	reply_err(req, rc);
 }

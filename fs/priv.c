@@ -71,7 +71,7 @@ uint32_t fs_priv_kill(uint32_t mode, uint32_t gid, enum fs_priv_op op,
 		if (sgid_drop)
 			kill |= S_ISGID;
 		break;
-	case FS_PRIV_ACL: /* posix_acl_update_mode: group-x does not matter */
+	case FS_PRIV_CHMOD: /* setattr_copy, posix_acl_update_mode: no group-x */
 		if ((mode & S_ISGID) && !capable &&
 		    !fs_caller_in_group(c, gid))
 			kill |= S_ISGID;

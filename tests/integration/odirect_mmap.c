@@ -175,6 +175,7 @@ static int uncached(const char *path, unsigned char *abuf)
 	close(fd_d);
 	close(fd_b);
 	unlink(path);
+	free(abuf);
 	return failures ? 1 : 0;
 }
 
@@ -322,5 +323,8 @@ int main(int argc, char **argv)
 	close(fd_d);
 	close(fd_b);
 	unlink(path);
+	free(abuf);
+	for (i = 0; i < NAIO; i++)
+		free(bufs[i]);
 	return failures ? 1 : 0;
 }

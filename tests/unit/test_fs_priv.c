@@ -80,11 +80,11 @@ static void test_chown(void **state)
 static void test_acl(void **state)
 {
 	(void)state;
-	assert_int_equal(kill(REG(06666), FS_PRIV_ACL, &outsider), S_ISGID);
-	assert_int_equal(kill(REG(02755), FS_PRIV_ACL, &outsider), S_ISGID);
-	assert_int_equal(kill(REG(06777), FS_PRIV_ACL, &in_supp), 0);
-	assert_int_equal(kill(REG(04755), FS_PRIV_ACL, &outsider), 0);
-	assert_int_equal(kill(REG(06777), FS_PRIV_ACL, &root), 0);
+	assert_int_equal(kill(REG(06666), FS_PRIV_CHMOD, &outsider), S_ISGID);
+	assert_int_equal(kill(REG(02755), FS_PRIV_CHMOD, &outsider), S_ISGID);
+	assert_int_equal(kill(REG(06777), FS_PRIV_CHMOD, &in_supp), 0);
+	assert_int_equal(kill(REG(04755), FS_PRIV_CHMOD, &outsider), 0);
+	assert_int_equal(kill(REG(06777), FS_PRIV_CHMOD, &root), 0);
 }
 
 /* Groups are needed only for setgid, unprivileged, a different fsgid. */

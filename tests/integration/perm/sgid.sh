@@ -3,9 +3,11 @@
 #
 # sgid.sh -- which of setuid/setgid each privilege-dropping operation
 # clears, as current Linux has it (fs/priv.c), with tmpfs on this kernel as
-# the oracle: the same matrix runs on a tmpfs, on an mmfs and on an mmfs
+# the oracle: the same matrix runs on a tmpfs, on an mmfs, on an mmfs
 # `-o direct_io` (FOPEN_DIRECT_IO: there the kernel clears nothing on a
-# write and the daemon does it all), and every line must match.
+# write and the daemon does it all) and on an mmfs `-o writeback` (whose
+# WRITEs come from writeback, without the writer's credentials), and
+# every line must match.
 #
 #   modes    6666 6766 6777 6755 2755 2745 2775 2666 4755 (file 12345:4242)
 #   ops      write, write O_DIRECT, truncate, ftruncate, open(O_TRUNC),
@@ -100,7 +102,7 @@ grep -qx '6666 acl out ok 4666' "$TMP/expected.txt" ||
 	fail "tmpfs keeps setgid on an outsider's setfacl: kernel too old?"
 
 errors=0
-for opts in dram=256M dram=256M,direct_io; do
+for opts in dram=256M dram=256M,direct_io dram=256M,writeback; do
 	mmfs_mount "$opts"
 	matrix "$MNT" "$TMP/mmfs.txt"
 	is_mounted "$MNT" || fail "mount vanished (daemon crashed?)"
