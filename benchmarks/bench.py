@@ -10,6 +10,8 @@ direction is better; run.sh owns mounting and running. Subcommands:
   bench.py md KIND REP TXT                   metric lines from mdbench output
   bench.py fail WORKLOAD KIND REP REASON     placeholder lines (n/a, fail)
   bench.py summary METRICS LEFT RIGHT        the table, medians and ratios
+  bench.py table METRICS KIND...             medians of several kinds side
+                                             by side, ratios to the first
 
 Metric lines are 'kind;rep;row;unit;better;value' where better is 'hi'
 (throughput: ratio = right/left) or 'lo' (latency: ratio = left/right), so
@@ -153,6 +155,38 @@ def summary(metrics, left, right):
         print(n)
 
 
+def table(metrics, kinds):
+    """table -- one column per kind (medians), then each kind's ratio to
+    the first (same direction rule as summary: > 1 means better)"""
+    rows, order, vals = {}, [], {}
+    with open(metrics) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            kind, _rep, row, unit, better, v = line.split(";")
+            if row not in rows:
+                rows[row] = (unit, better)
+                order.append(row)
+            if _isnum(v):
+                vals.setdefault((row, kind), []).append(float(v))
+    print(";".join(["workload"] + kinds + ["unit"] +
+                   ["%s/%s" % (k, kinds[0]) for k in kinds[1:]]))
+    for row in order:
+        unit, better = rows[row]
+        med = {k: statistics.median(vals[(row, k)])
+               for k in kinds if vals.get((row, k))}
+        cells = [fmt(med[k], unit) if k in med else "-" for k in kinds]
+        ratios = []
+        for k in kinds[1:]:
+            a, b = med.get(kinds[0], 0), med.get(k, 0)
+            if a > 0 and b > 0:
+                ratios.append("%.2f" % (b / a if better == "hi" else a / b))
+            else:
+                ratios.append("-")
+        print(";".join([row] + cells + [unit] + ratios))
+
+
 def _isnum(v):
     try:
         float(v)
@@ -189,6 +223,8 @@ def main(argv):
         emit(w, kind, rep, reason)
     elif cmd == "summary" and len(argv) == 5:
         summary(*argv[2:])
+    elif cmd == "table" and len(argv) >= 4:
+        table(argv[2], argv[3:])
     else:
         sys.exit(__doc__)
 

@@ -400,6 +400,36 @@ int fs_acl_inherit(struct fs *fs, struct fs_inode *parent,
 		   struct fs_inode *child, uint32_t umask);
 
 /*
+ * priv.c -- the setuid/setgid rule of current Linux, pure (no locks).
+ * A caller: fsuid, fsgid and supplementary groups (@groups may be NULL
+ * with @ngroups 0 when fs_priv_needs_groups() said they do not matter).
+ */
+struct fs_caller {
+	uint32_t uid, gid;
+	const uint32_t *groups;
+	int ngroups;
+};
+
+enum fs_priv_op {
+	FS_PRIV_MODIFY, /* write, truncate, fallocate, copy_file_range dest */
+	FS_PRIV_CHOWN,  /* chown or chgrp, judged on the old owner and mode */
+	FS_PRIV_CHMOD,  /* a chmod or an access ACL set: the mode it sets */
+};
+
+/* fs_caller_in_group -- in_group_p(): @gid is c's fsgid or supplementary */
+bool fs_caller_in_group(const struct fs_caller *c, uint32_t gid);
+/* fs_priv_needs_groups -- would fs_priv_kill() look at c->groups? */
+bool fs_priv_needs_groups(uint32_t mode, uint32_t gid,
+			  const struct fs_caller *c);
+/*
+ * fs_priv_kill -- the bits of S_ISUID|S_ISGID that @op by @c drops from a
+ * file of @mode (type and permission bits) and group @gid.
+ * Returns: the bits to clear, 0 for none.
+ */
+uint32_t fs_priv_kill(uint32_t mode, uint32_t gid, enum fs_priv_op op,
+		      const struct fs_caller *c);
+
+/*
  * tier hints (data.c): fs_hint_parse -- the hint a user.mmfs.tier value
  * names, or -EINVAL; fs_hint_apply -- pin (or release) every chunk of a
  * file as in->hint says (->lock held); fs_residency / fs_heat -- the

@@ -274,6 +274,92 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_attr(req, &st, CACHE_TIMEOUT);
 }
 
+/*
+ * Dropping setuid/setgid (fs/priv.c has the rule and says why the daemon
+ * applies it): the caller is the request's fsuid and fsgid, and its
+ * supplementary groups when the rule needs them, which fuse_req_getgroups
+ * reads from /proc (one file read, so only then).
+ */
+#define CALLER_GROUPS 32
+
+struct caller {
+	struct fs_caller c;
+	gid_t stack[CALLER_GROUPS];
+	gid_t *heap;
+};
+
+_Static_assert(sizeof(gid_t) == sizeof(uint32_t), "fs_caller groups");
+
+/*
+ * caller_get -- (internal) who sent @req, with groups if a file of @mode
+ * and @gid needs them; caller_put frees them. If the groups cannot be
+ * read (the caller is gone), only its fsgid counts.
+ */
+static void caller_get(fuse_req_t req, uint32_t mode, uint32_t gid,
+		       struct caller *cr)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int n;
+
+	cr->c = (struct fs_caller){ .uid = ctx->uid, .gid = ctx->gid };
+	cr->heap = NULL;
+	if (!fs_priv_needs_groups(mode, gid, &cr->c))
+		return;
+	n = fuse_req_getgroups(req, CALLER_GROUPS, cr->stack);
+	if (n > CALLER_GROUPS) {
+		cr->heap = malloc((size_t)n * sizeof(gid_t));
+		if (cr->heap)
+			n = MMFS_MIN(n, fuse_req_getgroups(req, n, cr->heap));
+		else
+			n = CALLER_GROUPS; /* the first ones, better than none */
+	}
+	cr->c.groups = cr->heap ? cr->heap : cr->stack;
+	cr->c.ngroups = n < 0 ? 0 : n;
+}
+
+static void caller_put(struct caller *cr)
+{
+	free(cr->heap);
+}
+
+/* inval_mode -- (internal) the kernel decides setuid exec from its cache */
+static void inval_mode(struct fs_inode *in)
+{
+	if (mmfs_session)
+		fuse_lowlevel_notify_inval_inode(mmfs_session, in->ino, -1, 0);
+}
+
+/*
+ * priv_drop -- (internal) after @op on @in by the sender of @req, clear
+ * what fs_priv_kill says (inside the request's transaction: it logs the
+ * new mode) and invalidate the kernel's cached mode. The kernel has
+ * cleared what its own, older rule clears already, except after a
+ * FOPEN_DIRECT_IO write and an ACL change.
+ */
+static void priv_drop(fuse_req_t req, struct fs_inode *in,
+		      enum fs_priv_op op)
+{
+	uint32_t perm = __atomic_load_n(&in->perm, __ATOMIC_RELAXED);
+	struct caller cr;
+	uint32_t kill;
+
+	if (!(perm & (S_ISUID | S_ISGID)))
+		return;
+	caller_get(req, in->mode | perm, in->gid, &cr);
+	pthread_mutex_lock(&in->alock);
+	kill = fs_priv_kill(in->mode | in->perm, in->gid, op, &cr.c);
+	if (kill) {
+		in->perm &= ~kill;
+		fs_now(&in->ctime);
+	}
+	pthread_mutex_unlock(&in->alock);
+	caller_put(&cr);
+	if (!kill)
+		return;
+	fs_txn_dirty(in);
+	inval_mode(in);
+}
+
 static void set_time(struct timespec *dst, const struct timespec *src,
 		     bool now, const struct timespec *t_now)
 {
@@ -285,7 +371,23 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	struct fs *fs = req_fs(req);
 	struct fs_inode *in = inode_of(req, ino);
+	bool chown = valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
+	bool trunc = valid & FUSE_SET_ATTR_SIZE;
+	bool chmod = valid & FUSE_SET_ATTR_MODE;
+	/*
+	 * Nothing to set: what is left of the kernel's file_remove_privs
+	 * once its FUSE client has applied its own rule (fs/priv.c). With
+	 * -o writeback it is the only sign of a write that the writer sends
+	 * (the WRITE comes later, from writeback, without its credentials).
+	 */
+	bool killreq = !(valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+				  FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE |
+				  FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+				  FUSE_SET_ATTR_CTIME));
+	bool priv = trunc || chown || chmod || killreq;
+	uint32_t kill = 0;
 	struct timespec now;
+	struct caller cr;
 	struct fs_txn tx;
 	struct stat st;
 	int rc = 0;
@@ -327,14 +429,35 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		}
 		pthread_rwlock_unlock(&in->lock);
 	}
+	/*
+	 * A truncate and a chown drop setuid/setgid, judged on the mode and
+	 * group from before this request: a mode in it may be the kernel's
+	 * own, older rule already applied (fs/priv.c), and is judged as a
+	 * chmod (the kernel strips setgid from a real chmod by a caller
+	 * outside the group before it gets here, not from its kill).
+	 */
+	if (priv)
+		caller_get(req, in->mode | __atomic_load_n(&in->perm,
+							  __ATOMIC_RELAXED),
+			   __atomic_load_n(&in->gid, __ATOMIC_RELAXED), &cr);
 	fs_now(&now);
 	pthread_mutex_lock(&in->alock);
+	if (trunc || killreq)
+		kill |= fs_priv_kill(in->mode | in->perm, in->gid,
+				     FS_PRIV_MODIFY, &cr.c);
+	if (chown)
+		kill |= fs_priv_kill(in->mode | in->perm, in->gid,
+				     FS_PRIV_CHOWN, &cr.c);
 	if (valid & FUSE_SET_ATTR_MODE)
 		in->perm = attr->st_mode & 07777;
 	if (valid & FUSE_SET_ATTR_UID)
 		in->uid = attr->st_uid;
 	if (valid & FUSE_SET_ATTR_GID)
 		in->gid = attr->st_gid;
+	if (chmod)
+		kill |= fs_priv_kill(in->mode | in->perm, in->gid,
+				     FS_PRIV_CHMOD, &cr.c);
+	in->perm &= ~kill;
 	if (valid & FUSE_SET_ATTR_ATIME)
 		set_time(&in->atime, &attr->st_atim,
 			 valid & FUSE_SET_ATTR_ATIME_NOW, &now);
@@ -354,9 +477,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	else
 		in->ctime = now;
 	pthread_mutex_unlock(&in->alock);
+	if (priv)
+		caller_put(&cr);
 	fs_txn_dirty(in);
 	fs_txn_end(&tx);
-	fs_inode_stat(fs, in, &st);
+	fs_inode_stat(fs, in, &st); /* the reply refreshes the kernel's mode */
 	fuse_reply_attr(req, &st, CACHE_TIMEOUT);
 }
 
@@ -374,11 +499,19 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 /*
  * open_flags -- (internal) how the kernel should cache an open file.
  * Only the kernel changes our files, so its page cache stays valid across
- * opens (keep_cache). An O_DIRECT open is served with FOPEN_DIRECT_IO:
- * such applications keep their own cache, the daemon sees every access
- * (exact heat for the tiering engine), and a write is one round trip
- * instead of two (the cached path asks for security.capability first).
- * The open needs no flush: close has nothing to make durable.
+ * opens (keep_cache). The open needs no flush: close has nothing to make
+ * durable.
+ *
+ * An O_DIRECT open is a cached open: the kernel's own O_DIRECT path
+ * (->direct_IO) then sends every read and write to the daemon, as
+ * FOPEN_DIRECT_IO would, but writes back and invalidates the page cache
+ * around each one, so that buffered reads, other opens and mappings see
+ * every direct write, and a shared mmap of the file works (the kernel
+ * refuses one on FOPEN_DIRECT_IO with ENODEV unless
+ * FUSE_DIRECT_IO_ALLOW_MMAP is negotiated, which libfuse 3.14 cannot).
+ * The price: before each write the kernel asks for security.capability
+ * (GETXATTR), a second round trip, which only FUSE_HANDLE_KILLPRIV_V2
+ * (SB_NOSEC; libfuse 3.16) would spare; benchmarks/README.md measures it.
  */
 static void open_flags(struct fs *fs, struct fs_inode *in,
 		       struct fuse_file_info *fi)
@@ -386,13 +519,15 @@ static void open_flags(struct fs *fs, struct fs_inode *in,
 	fi->keep_cache = 1;
 	fi->noflush = 1;
 	/*
-	 * Also uncached when the mount says direct_io or the file says
-	 * user.mmfs.io=direct: applications with their own cache, whose
-	 * every access the tiering engine should see (DESIGN.md, Tiering).
+	 * Uncached (FOPEN_DIRECT_IO) when the mount says direct_io or the
+	 * file says user.mmfs.io=direct: applications with their own cache,
+	 * whose every access, buffered ones included, the tiering engine
+	 * should see (DESIGN.md, Tiering). There the kernel refuses shared
+	 * mappings (ENODEV); private ones work.
 	 */
-	if ((fi->flags & O_DIRECT) || fs->direct_io || in->io_direct)
+	if (fs->direct_io || in->io_direct)
 		fi->direct_io = 1;
-	else
+	else if (!(fi->flags & O_DIRECT))
 		fs_sample_hold(fs, in); /* its cached heat is sampled */
 }
 
@@ -937,36 +1072,6 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		free(iov);
 }
 
-/*
- * kill_suid -- (internal) a write by an unprivileged user drops setuid, and
- * setgid on group-executables, as on every Linux filesystem. The kernel
- * does it itself on its cached write path, but not for FOPEN_DIRECT_IO
- * files; then the daemon must, and tell the kernel its cached mode is
- * stale (it decides setuid execution from that cache).
- */
-static void kill_suid(fuse_req_t req, struct fs_inode *in)
-{
-	uint32_t kill = S_ISUID | S_ISGID;
-	bool killed = false;
-
-	if (!(__atomic_load_n(&in->perm, __ATOMIC_RELAXED) & kill) ||
-	    fuse_req_ctx(req)->uid == 0)
-		return;
-	pthread_mutex_lock(&in->alock);
-	if (!(in->perm & S_IXGRP))
-		kill = S_ISUID; /* setgid without group-x: mandatory locking */
-	if (in->perm & kill) {
-		in->perm &= ~kill;
-		fs_now(&in->ctime);
-		killed = true;
-	}
-	pthread_mutex_unlock(&in->alock);
-	if (killed)
-		fs_txn_dirty(in);
-	if (killed && mmfs_session)
-		fuse_lowlevel_notify_inval_inode(mmfs_session, in->ino, -1, 0);
-}
-
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_bufvec *src, off_t off,
 			 struct fuse_file_info *fi)
@@ -1039,7 +1144,7 @@ retry:
 		/* Before the reply: it frees the request, and the writer
 		 * must find the bits gone when write() returns. */
 		if (copied > 0)
-			kill_suid(req, in);
+			priv_drop(req, in, FS_PRIV_MODIFY);
 		fs_txn_end(&tx);
 		fuse_reply_write(req, (size_t)copied);
 	}
@@ -1274,8 +1379,9 @@ static bool is_virtual(const char *name)
 
 /*
  * set_access_acl -- (internal) an access ACL also sets the mode bits; one
- * that says no more than the mode is not stored (posix_acl_update_mode).
- * The kernel has validated the ACL and drops its cached attributes.
+ * that says no more than the mode is not stored (posix_acl_update_mode;
+ * its setgid rule is priv_drop's, after). The kernel has validated the
+ * ACL and drops its cached attributes.
  */
 static int set_access_acl(struct fs *fs, struct fs_inode *in,
 			  const char *value, size_t size, int flags)
@@ -1344,6 +1450,9 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fs_inode_touch(in, false, true);
 	fs_txn_commit(&tx);
 	pthread_rwlock_unlock(&in->lock);
+	/* posix_acl_update_mode: setgid goes as a chmod would drop it */
+	if (rc == 0 && strcmp(name, FS_ACL_ACCESS) == 0)
+		priv_drop(req, in, FS_PRIV_CHMOD);
 	fs_txn_end(&tx);
 	reply_err(req, rc);
 }
@@ -1476,6 +1585,8 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		fs_txn_commit(&tx);
 		pthread_rwlock_unlock(&in->lock);
 		mmfs_tier_io_end(req_fs(req)->tier);
+		if (rc == 0)
+			priv_drop(req, in, FS_PRIV_MODIFY);
 		fs_txn_end(&tx);
 	} while (rc == -ENOSPC && !retried++ &&
 		 fs_persist_reclaim(req_fs(req)));
@@ -1538,6 +1649,8 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 		pthread_rwlock_unlock(&src->lock);
 	pthread_rwlock_unlock(&dst->lock);
 	mmfs_tier_io_end(fs->tier);
+	if (n > 0)
+		priv_drop(req, dst, FS_PRIV_MODIFY);
 	fs_txn_end(&tx);
 	if (n < 0)
 		return reply_err(req, (int)n);
