@@ -153,12 +153,20 @@ static void usage(const char *prog)
 	       "  noallow_other       keep a root mount to root (default: shared)\n"
 	       "  null_io             benchmark baseline: file data is discarded,\n"
 	       "                      reads return zeros (never for real data)\n"
+	       "  fsname=NAME         the mount's source in /proc/mounts (default\n"
+	       "                      SOURCE); alone, the type is plain 'fuse'\n"
+	       "  subtype=TYPE        the mount's type is fuse.TYPE (default mmfs)\n"
 	       "  -f, foreground      stay in the foreground\n"
 	       "  -d, debug           log every request (implies -f)\n"
 	       "\n"
-	       "Generic FUSE and mount options (ro, nosuid, max_read=, ...) are\n"
-	       "accepted as well. Unmount with 'umount MOUNTPOINT' or\n"
-	       "'fusermount3 -u MOUNTPOINT'.\n", prog);
+	       "\n"
+	       "Generic mount options (ro, nosuid, noatime, relatime, strictatime,\n"
+	       "nodiratime, nosymfollow, sync, ...) and fstab words (defaults,\n"
+	       "nofail, _netdev, x-*, ...) are accepted as well, and FUSE's own\n"
+	       "(max_read=, ...). '-o remount,OPTIONS' changes a live mount: ro/rw\n"
+	       "and those flags, commit=, migrate=, tiering=, direct_io,\n"
+	       "dirty_ratio=; other options must keep their values. Unmount with\n"
+	       "'umount MOUNTPOINT' or 'fusermount3 -u MOUNTPOINT'.\n", prog);
 }
 
 /*
