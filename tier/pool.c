@@ -551,10 +551,12 @@ static int sb_check(const struct pool_sb *sb, int idx, char *m)
 	if (memcmp(sb->magic, MMFS_POOL_MAGIC, sizeof(sb->magic)))
 		return set_why(m, -EMEDIUMTYPE, "no MMFSPOOL magic");
 	/* Before the checksum: another version may checksum differently. */
-	if (sb->version != MMFS_POOL_VERSION)
+	if (sb->version < MMFS_POOL_VERSION_MIN ||
+	    sb->version > MMFS_POOL_VERSION)
 		return set_why(m, -EPROTO,
-			       "pool version %u, this mmfs reads %u",
-			       sb->version, MMFS_POOL_VERSION);
+			       "pool version %u, this mmfs reads %u to %u",
+			       sb->version, MMFS_POOL_VERSION_MIN,
+			       MMFS_POOL_VERSION);
 	if (sb->csum != sb_csum(sb))
 		return set_why(m, -EUCLEAN, "checksum mismatch");
 	rc = sb_check_sizes(sb, m);
@@ -614,6 +616,10 @@ static void sb_commit(struct mmfs_pool *p, struct pool_sb *sb)
 	int idx;
 
 	sb->generation = p->sb.generation + 1;
+	/* What this mmfs writes is its version: an older pool becomes one
+	 * at its first superblock write (a mount marks it dirty at once),
+	 * before any checkpoint of the new version can be active. */
+	sb->version = MMFS_POOL_VERSION;
 	idx = (int)(sb->generation % 2);
 	sb_store(p, sb, idx);
 	mmfs_pool_persist(p, p->base + (size_t)idx * MMFS_POOL_SB_BYTES,

@@ -28,7 +28,16 @@
 
 #define MMFS_POOL_WHY 256
 #define MMFS_POOL_MAGIC "MMFSPOOL"       /* 8 bytes, no NUL on media */
-#define MMFS_POOL_VERSION 1u
+/*
+ * Format versions: 1, the first; 2, checkpoints may hold the next inode
+ * generation (fs/persist.c, OP_GEN), which version 1 readers refuse. A
+ * version 1 pool is read as it is and written as version 2 from its first
+ * superblock commit on (a read-write open marks it dirty at once), so an
+ * older mmfs refuses it with one line ("pool version 2") instead of
+ * tripping on the new record.
+ */
+#define MMFS_POOL_VERSION 2u
+#define MMFS_POOL_VERSION_MIN 1u
 #define MMFS_POOL_SB_BYTES 4096u
 #define MMFS_POOL_MIN_BYTES (16ull << 20) /* smallest pool mkfs accepts */
 

@@ -479,8 +479,8 @@ struct sb_case {
 };
 
 static const struct sb_case sb_cases[] = {
-	{ "version", SB_VERSION, 4, false, 2, -EPROTO,
-	  "pool version 2, this mmfs reads 1" },
+	{ "version", SB_VERSION, 4, false, 3, -EPROTO,
+	  "pool version 3, this mmfs reads 1 to 2" },
 	{ "version", SB_VERSION, 4, false, 0, -EPROTO, "pool version 0" },
 	{ "header_bytes", SB_HEADER_BYTES, 4, false, 255, -EUCLEAN,
 	  "header_bytes" },
@@ -649,7 +649,7 @@ static void test_sb_one_bad(void **state)
 	assert_int_equal(i.sb_bad[1], 0);
 	mmfs_pool_close(&p);
 	file_write(0, pristine, sizeof(pristine));
-	sb_set(0, SB_VERSION, 4, 2);
+	sb_set(0, SB_VERSION, 4, MMFS_POOL_VERSION + 1);
 	p = open_ok(0);
 	assert_int_equal(info_of(p).sb_bad[0], -EPROTO);
 	mmfs_pool_close(&p);
@@ -694,10 +694,35 @@ static void test_sb_version(void **state)
 {
 	sb_set(0, SB_VERSION, 4, 7);
 	sb_set(1, SB_VERSION, 4, 7);
-	open_fails(-EPROTO, "pool version 7, this mmfs reads 1");
+	open_fails(-EPROTO, "pool version 7, this mmfs reads 1 to 2");
 	/* Even when the rest would not checksum: it is another format. */
 	file_flip(SB_POOL_BYTES, 0xff);
 	open_fails(-EPROTO, "pool version 7");
+}
+
+/*
+ * test_sb_version_upgrade -- a version 1 pool (before checkpoints could
+ * hold OP_GEN) opens, read-only as it is, and read-write becomes the
+ * current version at its first superblock commit.
+ */
+static void test_sb_version_upgrade(void **state)
+{
+	struct mmfs_pool *p;
+
+	sb_set(0, SB_VERSION, 4, 1);
+	sb_set(1, SB_VERSION, 4, 1);
+	p = open_ok(MMFS_POOL_RDONLY);
+	assert_int_equal(info_of(p).version, 1);
+	mmfs_pool_close(&p);
+	p = open_ok(0);
+	assert_int_equal(info_of(p).version, 1);
+	assert_int_equal(mmfs_pool_set_clean(p, false), 0);
+	assert_int_equal(info_of(p).version, MMFS_POOL_VERSION);
+	assert_int_equal(mmfs_pool_set_clean(p, true), 0);
+	mmfs_pool_close(&p);
+	p = open_ok(MMFS_POOL_RDONLY);
+	assert_int_equal(info_of(p).version, MMFS_POOL_VERSION);
+	mmfs_pool_close(&p);
 }
 
 static void test_truncated(void **state)
@@ -1491,6 +1516,7 @@ int main(void)
 		POOL_TEST(test_sb_one_bad),
 		POOL_TEST(test_sb_magic),
 		POOL_TEST(test_sb_version),
+		POOL_TEST(test_sb_version_upgrade),
 		POOL_TEST(test_truncated),
 		POOL_TEST(test_lock),
 		POOL_TEST(test_hold),
