@@ -106,10 +106,10 @@ def fmt(v, unit):
     return "%.0f" % v
 
 
-def summary(metrics, left, right):
-    rows = {}       # row -> (unit, better)
-    order = []
-    vals = {}       # (row, kind) -> [values or tokens]
+def load(metrics):
+    """load -- a metrics file: rows (row -> (unit, better)), their order,
+    and vals ((row, kind) -> [values or tokens, as written])"""
+    rows, order, vals = {}, [], {}
     with open(metrics) as f:
         for line in f:
             line = line.strip()
@@ -120,6 +120,11 @@ def summary(metrics, left, right):
                 rows[row] = (unit, better)
                 order.append(row)
             vals.setdefault((row, kind), []).append(v)
+    return rows, order, vals
+
+
+def summary(metrics, left, right):
+    rows, order, vals = load(metrics)
     print("workload;%s;%s;unit;ratio" % (left, right))
     notes = []
     for row in order:
@@ -158,18 +163,9 @@ def summary(metrics, left, right):
 def table(metrics, kinds):
     """table -- one column per kind (medians), then each kind's ratio to
     the first (same direction rule as summary: > 1 means better)"""
-    rows, order, vals = {}, [], {}
-    with open(metrics) as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            kind, _rep, row, unit, better, v = line.split(";")
-            if row not in rows:
-                rows[row] = (unit, better)
-                order.append(row)
-            if _isnum(v):
-                vals.setdefault((row, kind), []).append(float(v))
+    rows, order, raw = load(metrics)
+    vals = {key: [float(v) for v in got if _isnum(v)]
+            for key, got in raw.items()}
     print(";".join(["workload"] + kinds + ["unit"] +
                    ["%s/%s" % (k, kinds[0]) for k in kinds[1:]]))
     for row in order:

@@ -83,6 +83,22 @@ common_opt() {
 	esac
 }
 
+# common_args -- the whole command line of a driver with only the shared
+# options: runs 3, quick 0, only () by default, then common_opt on each
+# shellcheck disable=SC2034  # runs, quick and only are the driver's
+common_args() {
+	local list=$1 what=$2
+
+	shift 2
+	runs=3
+	quick=0
+	only=()
+	while [ $# -gt 0 ]; do
+		common_opt "$list" "$what" "$@"
+		shift "$OPT_USED"
+	done
+}
+
 # select_only -- selected: the --only names (checked: array $1 of $2s), else all of $1
 # shellcheck disable=SC2034  # selected is the driver's
 select_only() {

@@ -97,13 +97,7 @@ environment: see the head of this script
 EOF
 }
 
-runs=3
-quick=0
-only=()		# no --only here
-while [ $# -gt 0 ]; do
-	common_opt MOUNTS "" "$@"
-	shift "$OPT_USED"
-done
+common_args MOUNTS "" "$@" # no --only here
 
 TABLES=${MARIA_TABLES:-$(q 8 4)}
 TABLE_SIZE=${MARIA_TABLE_SIZE:-$(q 400000 200000)}

@@ -41,13 +41,7 @@ usage: $0 [--quick] [--runs N] [--only NAME...] [--list]
 EOF
 }
 
-runs=3
-quick=0
-only=()
-while [ $# -gt 0 ]; do
-	common_opt WORKLOADS workload "$@"
-	shift "$OPT_USED"
-done
+common_args WORKLOADS workload "$@"
 select_only WORKLOADS workload
 
 [ "$(id -u)" -eq 0 ] || die "needs root (mounts tmpfs)"

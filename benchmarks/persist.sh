@@ -76,13 +76,7 @@ environment: see the head of this script
 EOF
 }
 
-runs=3
-quick=0
-only=()
-while [ $# -gt 0 ]; do
-	common_opt WORKLOADS workload "$@"
-	shift "$OPT_USED"
-done
+common_args WORKLOADS workload "$@"
 select_only WORKLOADS workload
 want() { [[ " ${selected[*]} " == *" $1 "* ]]; }
 

@@ -84,13 +84,7 @@ environment: see the head of this script
 EOF
 }
 
-runs=3
-quick=0
-only=()
-while [ $# -gt 0 ]; do
-	common_opt MOUNTS mount "$@"
-	shift "$OPT_USED"
-done
+common_args MOUNTS mount "$@"
 
 selected=()
 for m in "${MOUNTS[@]}"; do

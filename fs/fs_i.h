@@ -172,7 +172,7 @@ struct fs {
 	bool splice_read;            /* splice write payloads (mount option) */
 	bool null_io;                /* benchmark aid: discard data (option) */
 	bool direct_io;              /* every open uncached (option) */
-	_Atomic int atime;           /* enum fs_atime: noatime, relatime, ... */
+	_Atomic int atime;           /* enum fs_atime; set at mount, by remount */
 	struct fs_sample *sample;    /* page-cache sampling, or NULL */
 };
 

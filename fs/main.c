@@ -69,6 +69,26 @@ struct opts {
 	bool fsname, subtype; /* given: mount identity is the user's */
 };
 
+/* opts_free -- (internal) the strings fuse_opt_parse gave @o */
+static void opts_free(struct opts *o)
+{
+	free(o->source);
+	free(o->mountpoint);
+	free(o->dram);
+	free(o->chunk);
+	free(o->dram_nodes);
+	free(o->slow_nodes);
+	free(o->slow_size);
+	free(o->mode);
+	free(o->uid);
+	free(o->gid);
+	free(o->dirty_ratio);
+	free(o->pmem_size);
+	free(o->pmem_emulate);
+	free(o->tiering);
+	free(o->migrate);
+}
+
 enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG };
 
 #define OPT(t, p, v) { t, offsetof(struct opts, p), v }
@@ -619,19 +639,7 @@ static int remount_live(const char *opts, unsigned long ms_flags, bool apply,
 out:
 	pthread_mutex_unlock(&live.lock);
 	fuse_opt_free_args(&a);
-	free(n.dram);
-	free(n.chunk);
-	free(n.dram_nodes);
-	free(n.slow_nodes);
-	free(n.slow_size);
-	free(n.mode);
-	free(n.uid);
-	free(n.gid);
-	free(n.dirty_ratio);
-	free(n.pmem_size);
-	free(n.pmem_emulate);
-	free(n.tiering);
-	free(n.migrate);
+	opts_free(&n);
 	return rc;
 }
 
@@ -1138,20 +1146,6 @@ out_free:
 	mmfs_pool_close(&pool);
 out_args:
 	fuse_opt_free_args(&args);
-	free(o.source);
-	free(o.mountpoint);
-	free(o.dram);
-	free(o.chunk);
-	free(o.dram_nodes);
-	free(o.slow_nodes);
-	free(o.slow_size);
-	free(o.mode);
-	free(o.uid);
-	free(o.gid);
-	free(o.dirty_ratio);
-	free(o.pmem_size);
-	free(o.pmem_emulate);
-	free(o.tiering);
-	free(o.migrate);
+	opts_free(&o);
 	return ret;
 }

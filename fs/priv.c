@@ -58,24 +58,20 @@ uint32_t fs_priv_kill(uint32_t mode, uint32_t gid, enum fs_priv_op op,
 	case FS_PRIV_MODIFY: /* file_remove_privs, do_truncate */
 		if (capable)
 			return 0;
-		if (mode & S_ISUID)
-			kill |= S_ISUID;
-		if (sgid_drop)
-			kill |= S_ISGID;
 		break;
 	case FS_PRIV_CHOWN: /* chown_common: even by root, not on dirs */
 		if (S_ISDIR(mode))
 			return 0;
-		if (mode & S_ISUID)
-			kill |= S_ISUID;
-		if (sgid_drop)
-			kill |= S_ISGID;
 		break;
 	case FS_PRIV_CHMOD: /* setattr_copy, posix_acl_update_mode: no group-x */
-		if ((mode & S_ISGID) && !capable &&
-		    !fs_caller_in_group(c, gid))
-			kill |= S_ISGID;
-		break;
+		return (mode & S_ISGID) && !capable &&
+			       !fs_caller_in_group(c, gid)
+		       ? S_ISGID
+		       : 0;
 	}
+	if (mode & S_ISUID)
+		kill |= S_ISUID;
+	if (sgid_drop)
+		kill |= S_ISGID;
 	return kill;
 }

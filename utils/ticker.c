@@ -10,7 +10,8 @@
 
 struct mmfs_ticker {
 	pthread_t thread;
-	/* lock protects stop and kick, and is what cond waits with. */
+	/* lock protects stop, kick, reset and period_ms, and is what cond
+	 * waits with. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop, kick, reset; /* reset: a new period starts now */

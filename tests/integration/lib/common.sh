@@ -48,20 +48,30 @@ require_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 }
 
+# require_cmd CMD... -- every command a test uses is one packaging/deps.sh
+# installs: a missing one is a broken install, a failure, not a skip
 require_cmd() {
 	local c
 	for c in "$@"; do
-		command -v "$c" >/dev/null 2>&1 || skip "needs $c"
+		command -v "$c" >/dev/null 2>&1 ||
+			fail "needs $c (packaging/deps.sh installs it)"
 	done
 }
 
-# require_mmfs -- skip unless the daemon exists (or the tmpfs stand-in is used)
+# require_mmfs -- the daemon must be built (CTest sets MMFS_BIN); only a
+# machine without /dev/fuse skips (or the tmpfs stand-in is used)
 require_mmfs() {
 	[ "$MMFS_TEST_TARGET" = tmpfs ] && return 0
-	[ -n "$MMFS_BIN" ] || skip "MMFS_BIN not set (daemon not built)"
-	[ -x "$MMFS_BIN" ] || skip "MMFS_BIN=$MMFS_BIN is not executable"
-	[ -e /dev/fuse ] || skip "no /dev/fuse"
-	command -v fusermount3 >/dev/null 2>&1 || skip "needs fusermount3"
+	[ -e /dev/fuse ] || skip "no /dev/fuse on this machine"
+	[ -n "$MMFS_BIN" ] || fail "MMFS_BIN not set (daemon not built)"
+	[ -x "$MMFS_BIN" ] || fail "MMFS_BIN=$MMFS_BIN is not executable"
+	require_cmd fusermount3
+}
+
+# require_mmfsctl -- mmfsctl must be built (CTest sets MMFSCTL_BIN)
+require_mmfsctl() {
+	[ -x "${MMFSCTL_BIN:-}" ] ||
+		fail "MMFSCTL_BIN='${MMFSCTL_BIN:-}' is not an executable mmfsctl"
 }
 
 # require_real_mmfs -- for mmfs-only tests that make no sense on tmpfs

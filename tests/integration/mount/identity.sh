@@ -18,11 +18,12 @@
 # NEEDS: root
 
 . "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/atime.sh"
 
 require_root
 require_real_mmfs
 require_cmd findmnt df mountpoint stat dd touch
-[ -x "${MMFSCTL_BIN:-}" ] || skip "MMFSCTL_BIN not set"
+require_mmfsctl
 
 errors=0
 bad() { echo "not ok - $*"; errors=$((errors + 1)); }
@@ -87,26 +88,7 @@ for o in relatime norelatime strictatime nostrictatime noatime atime \
 	umount "$T" && _forget_mount "$T"
 done
 
-# 3. the atime rule. Reads go O_DIRECT: a read served from the page cache
-# never reaches a FUSE daemon (nor, on tmpfs, needs to).
-# atime_trace MNT -- "U U" / "U -": did each of two reads set atime?
-atime_trace() {
-	local f=$1/atime a0 a1 a2
-	echo data >"$f"
-	touch -a -d '2020-01-01 00:00:00' "$f"
-	# touch set ctime: the first read must come a clock tick later (tmpfs
-	# keeps coarse times, and relatime updates when atime <= ctime)
-	sleep 0.1
-	a0=$(stat -c %X "$f")
-	dd if="$f" of=/dev/null iflag=direct bs=4096 status=none
-	a1=$(stat -c %X "$f")
-	sleep 1.1
-	dd if="$f" of=/dev/null iflag=direct bs=4096 status=none
-	a2=$(stat -c %X "$f")
-	echo "$([ "$a1" != "$a0" ] && echo U || echo -)" \
-		"$([ "$a2" != "$a1" ] && echo U || echo -)"
-}
-
+# 3. the atime rule (lib/atime.sh)
 for o in relatime strictatime noatime; do
 	tmpfs_mount "size=64M,$o"
 	want=$(atime_trace "$MNT")

@@ -20,11 +20,12 @@
 # NEEDS: root
 
 . "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/atime.sh"
 
 require_root
 require_real_mmfs
 require_cmd mount umount mount.fuse3 stat dd sha256sum
-[ -x "${MMFSCTL_BIN:-}" ] || skip "MMFSCTL_BIN not set"
+require_mmfsctl
 sanitizer_logs
 
 errors=0
@@ -140,23 +141,6 @@ pool_mount dram=64M,commit=3600
 	ok "remount,commit=1: an unsynced write is durable within the new interval" ||
 	bad "remount,commit=1 did not take effect (the write was lost at kill -9)"
 
-# atime_trace -- "U -" etc.: did each of two O_DIRECT reads set atime?
-atime_trace() {
-	local f=$1/atime a0 a1 a2
-	echo data >"$f"
-	touch -a -d '2020-01-01 00:00:00' "$f"
-	# touch set ctime: the first read must come a clock tick later (tmpfs
-	# keeps coarse times, and relatime updates when atime <= ctime)
-	sleep 0.1
-	a0=$(stat -c %X "$f")
-	dd if="$f" of=/dev/null iflag=direct bs=4096 status=none
-	a1=$(stat -c %X "$f")
-	sleep 1.1
-	dd if="$f" of=/dev/null iflag=direct bs=4096 status=none
-	a2=$(stat -c %X "$f")
-	echo "$([ "$a1" != "$a0" ] && echo U || echo -)" \
-		"$([ "$a2" != "$a1" ] && echo U || echo -)"
-}
 P=$MNT
 for o in noatime strictatime relatime; do
 	tmpfs_mount size=64M

@@ -20,7 +20,7 @@
 require_root
 require_real_mmfs
 require_cmd sha256sum
-[ -x "${MMFSCTL_BIN:-}" ] || skip "MMFSCTL_BIN not set"
+require_mmfsctl
 sanitizer_logs
 
 LOOPS=${MMFS_REMOUNT_LOOPS:-20}
