@@ -29,8 +29,8 @@ struct check {
 	uint8_t *seen;         /* per ino: reached from the root */
 	uint64_t nino;
 	uint64_t first_new;    /* inos from here on were made by the repair */
-	uint32_t *refs;        /* per chunk id: map references */
-	uint32_t max_id;
+	struct mmfs_snap_audit *audit; /* references of nodes and chunks */
+	int rc;
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -45,6 +45,11 @@ finding(struct check *c, bool fixed, const char *fmt, ...)
 	c->findings++;
 	c->fixed += fixed;
 	c->report(c->arg, fixed ? "fixed" : "finding", msg);
+}
+
+static void audit_finding(void *arg, const char *msg)
+{
+	finding(arg, false, "%s", msg);
 }
 
 /* walk -- (internal) breadth-first from the root, counting names */
@@ -89,15 +94,6 @@ static int walk(struct check *c)
 	return 0;
 }
 
-static int count_ref(void *arg, uint64_t idx, uint32_t entry)
-{
-	struct check *c = arg;
-	uint32_t id = entry & ~MMFS_SNAP_UNWRITTEN;
-
-	if (id <= c->max_id)
-		c->refs[id]++;
-	return 0;
-}
 
 /* lost_found -- (internal) /lost+found, made if missing (repair only) */
 static struct fs_inode *lost_found(struct check *c)
@@ -180,8 +176,10 @@ static int check_inode(void *arg, struct fs_inode *in)
 
 		if (mmfs_snap_map_next_data(&in->map, first, &idx) == 0) {
 			if (c->repair) {
-				mmfs_snap_map_punch(c->fs->snap, &in->map,
-						    first, UINT64_MAX);
+				/* cannot fail: ends at the last index */
+				(void)mmfs_snap_map_punch(c->fs->snap,
+							  &in->map, first,
+							  UINT64_MAX);
 				in->blocks = mmfs_snap_map_chunks(&in->map);
 			}
 			finding(c, c->repair, "inode %llu: data at chunk %llu "
@@ -193,8 +191,8 @@ static int check_inode(void *arg, struct fs_inode *in)
 	}
 refs:
 	/* Orphans too: they hold their chunks until the next mount. */
-	if (S_ISREG(in->mode))
-		mmfs_snap_map_walk(&in->map, count_ref, c);
+	if (S_ISREG(in->mode) && c->rc == 0)
+		c->rc = mmfs_snap_audit_map(c->audit, &in->map);
 	return 0;
 }
 
@@ -203,7 +201,7 @@ int fs_check(struct fs *fs, bool repair, fs_check_report_fn report,
 {
 	struct check c = { .fs = fs, .repair = repair, .report = report,
 			   .arg = arg };
-	uint32_t id;
+	int64_t bad;
 	int rc = -ENOMEM;
 
 	if (!fs_inode_get(fs, FS_ROOT_INO)) {
@@ -212,31 +210,30 @@ int fs_check(struct fs *fs, bool repair, fs_check_report_fn report,
 	}
 	c.nino = fs->ino_next + 1;
 	c.first_new = fs->ino_next;
-	c.max_id = mmfs_tier_max_id(fs->tier);
 	c.names = calloc(c.nino, sizeof(*c.names));
 	c.subdirs = calloc(c.nino, sizeof(*c.subdirs));
 	c.seen = calloc(c.nino, 1);
-	c.refs = calloc((size_t)c.max_id + 1, sizeof(*c.refs));
-	if (!c.names || !c.subdirs || !c.seen || !c.refs)
+	if (!c.names || !c.subdirs || !c.seen ||
+	    mmfs_snap_audit_new(fs->snap, &c.audit) < 0)
 		goto out;
 	rc = walk(&c);
 	if (rc < 0)
 		goto out;
 	fs_inode_each(fs, check_inode, &c);
-	for (id = 1; id <= c.max_id; id++) {
-		uint32_t have = mmfs_snap_chunk_refs(fs->snap, id);
-
-		if (have != c.refs[id])
-			finding(&c, false, "chunk %u: refcount %u, %u "
-				"references", id, have, c.refs[id]);
-		if (c.refs[id] && !mmfs_tier_chunk_claimed(fs->tier, id))
-			finding(&c, false, "chunk %u is used and free", id);
+	rc = c.rc;
+	if (rc < 0)
+		goto out;
+	bad = mmfs_snap_audit_end(&c.audit, audit_finding, &c);
+	if (bad < 0) {
+		rc = (int)bad;
+		goto out;
 	}
 	rc = (int)MMFS_MIN(c.findings - c.fixed, (uint64_t)INT32_MAX);
 out:
 	free(c.names);
 	free(c.subdirs);
 	free(c.seen);
-	free(c.refs);
+	if (c.audit)
+		(void)mmfs_snap_audit_end(&c.audit, NULL, NULL);
 	return rc;
 }

@@ -228,7 +228,8 @@ static int zero_range(struct fs *fs, struct fs_inode *in, uint64_t off,
 		mmfs_tier_chunk_dirty(fs->tier, id);
 	}
 	if (first < last_excl)
-		mmfs_snap_map_punch(fs->snap, &in->map, first, last_excl - 1);
+		return mmfs_snap_map_punch(fs->snap, &in->map, first,
+					   last_excl - 1);
 	return 0;
 }
 
@@ -304,10 +305,14 @@ static int allocate(struct fs *fs, struct fs_inode *in, uint64_t off,
 	return 0;
 
 out_undo:
+	/*
+	 * The runs' paths were made private when they were filled, so
+	 * punching them needs no copy and cannot fail.
+	 */
 	for (i = 0; i < nruns; i++)
 		if (runs[i][1] > runs[i][0])
-			mmfs_snap_map_punch(fs->snap, &in->map, runs[i][0],
-					    runs[i][1] - 1);
+			(void)mmfs_snap_map_punch(fs->snap, &in->map,
+						  runs[i][0], runs[i][1] - 1);
 	free(runs);
 	return rc;
 }
@@ -376,17 +381,13 @@ int64_t fs_data_seek(struct fs *fs, struct fs_inode *in, int64_t off,
 	return (int64_t)MMFS_MIN(pos, size);
 }
 
-int64_t fs_data_copy(struct fs *fs, struct fs_inode *src, uint64_t soff,
-		     struct fs_inode *dst, uint64_t doff, size_t len)
+/* copy_bytes -- (internal) copy [s, s+len) of src to d in dst, byte by byte */
+static int64_t copy_bytes(struct fs *fs, struct fs_inode *src, uint64_t soff,
+			  struct fs_inode *dst, uint64_t doff, uint64_t len)
 {
 	uint64_t pos = 0;
 	int rc;
 
-	if (soff >= src->size)
-		return 0;
-	len = (size_t)MMFS_MIN((uint64_t)len, src->size - soff);
-	if (doff + len < doff || doff + len > FS_MAX_FILE_SIZE)
-		return -EFBIG;
 	while (pos < len) {
 		uint64_t s = soff + pos, d = doff + pos;
 		size_t take = MMFS_MIN(fs->chunk_size - chunk_off(fs, s),
@@ -416,8 +417,98 @@ int64_t fs_data_copy(struct fs *fs, struct fs_inode *src, uint64_t soff,
 			memset(chunk_mem(fs, did) + chunk_off(fs, d), 0, take);
 		pos += take;
 	}
-	fs_data_write_done(fs, dst, doff, pos);
+	mark_dirty(fs, dst, doff, pos);
 	return (int64_t)pos;
+}
+
+/*
+ * share_chunks -- (internal) dst's chunks from @dfirst on become src's
+ * from @sfirst on: @n of them, or with @to_end everything src holds from
+ * there (the chunk past EOF included: its bytes beyond EOF are zeros).
+ * Returns the chunks shared (at most @n), or -errno when none was.
+ */
+static int64_t share_chunks(struct fs *fs, struct fs_inode *src,
+			    uint64_t sfirst, struct fs_inode *dst,
+			    uint64_t dfirst, uint64_t n, bool to_end)
+{
+	uint64_t want = n, done;
+	int rc;
+
+	if (to_end)
+		want = MMFS_SNAP_ALL - MMFS_MAX(sfirst, dfirst);
+	rc = mmfs_snap_map_share(fs->snap, &dst->map, dfirst, &src->map,
+				 sfirst, want, &done);
+	if (rc < 0 && done == 0)
+		return rc;
+	if (dst->hint != MMFS_HINT_AUTO)
+		fs_hint_apply(fs, dst); /* one placement: see tier/README.md */
+	return (int64_t)MMFS_MIN(done, n);
+}
+
+int64_t fs_data_copy(struct fs *fs, struct fs_inode *src, uint64_t soff,
+		     struct fs_inode *dst, uint64_t doff, size_t len)
+{
+	uint64_t end, head, whole, pos = 0;
+	bool to_end;
+	int64_t n;
+
+	if (soff >= src->size)
+		return 0;
+	len = (size_t)MMFS_MIN((uint64_t)len, src->size - soff);
+	if (doff + len < doff || doff + len > FS_MAX_FILE_SIZE)
+		return -EFBIG;
+	if (chunk_off(fs, soff) != chunk_off(fs, doff) || fs->null_io) {
+		/* No chunk lines up: every byte is copied, a bounded run */
+		len = MMFS_MIN(len, FS_COPY_BYTES_MAX);
+		n = copy_bytes(fs, src, soff, dst, doff, len);
+		goto out;
+	}
+	/*
+	 * Offsets agree within a chunk: the unaligned head is copied, whole
+	 * chunks are shared. So is the last, partial one when the range ends
+	 * at src's EOF and nothing of dst lies beyond the range (its bytes
+	 * past EOF are zeros on both sides): then `cp` shares every chunk.
+	 */
+	len = MMFS_MIN(len, FS_COPY_SHARE_MAX);
+	end = soff + len;
+	head = chunk_off(fs, soff) ? MMFS_MIN(len, fs->chunk_size -
+						   chunk_off(fs, soff))
+				   : 0;
+	if (head) {
+		n = copy_bytes(fs, src, soff, dst, doff, head);
+		if (n < 0 || (uint64_t)n < head)
+			goto out;
+		pos = head;
+	}
+	to_end = end == src->size && dst->size <= doff + len;
+	whole = (len - pos) >> fs->chunk_shift;
+	if (to_end && chunk_off(fs, end))
+		whole++;
+	if (whole) {
+		n = share_chunks(fs, src, chunk_idx(fs, soff + pos), dst,
+				 chunk_idx(fs, doff + pos), whole, to_end);
+		if (n < 0) {
+			if (pos)
+				goto done;
+			goto out;
+		}
+		pos = MMFS_MIN(pos + ((uint64_t)n << fs->chunk_shift), len);
+		if ((uint64_t)n < whole)
+			goto done;
+	}
+	if (pos < len) {
+		n = copy_bytes(fs, src, soff + pos, dst, doff + pos, len - pos);
+		if (n > 0)
+			pos += (uint64_t)n;
+		else if (!pos)
+			goto out;
+	}
+done:
+	n = (int64_t)pos;
+out:
+	if (n > 0)
+		publish(fs, dst, MMFS_MAX(doff + (uint64_t)n, dst->size), true);
+	return n;
 }
 
 /* --- tier hints and the virtual xattrs -------------------------------------- */

@@ -467,7 +467,18 @@ int fs_data_fallocate(struct fs *fs, struct fs_inode *in, int mode,
 /* ->lock shared. SEEK_DATA / SEEK_HOLE */
 int64_t fs_data_seek(struct fs *fs, struct fs_inode *in, int64_t off,
 		     int whence);
-/* fs_data_copy -- copy bytes between files (both locked by the caller) */
+/*
+ * fs_data_copy -- copy_file_range: dst's [doff, doff+len) becomes src's
+ * [soff, ...), clipped at src's EOF. Where the offsets agree within a
+ * chunk, whole chunks are shared (a reflink) and only unaligned edges are
+ * copied; otherwise bytes are copied. Returns the bytes done, which may be
+ * short (at most FS_COPY_SHARE_MAX shared, FS_COPY_BYTES_MAX copied, so
+ * that one request holds its locks briefly; the kernel's caller loops), or
+ * -errno when nothing was done. Both files locked by the caller, dst's
+ * exclusively.
+ */
+#define FS_COPY_SHARE_MAX (1ULL << 30) /* chunk-aligned, fits the u32 reply */
+#define FS_COPY_BYTES_MAX (16ULL << 20)
 int64_t fs_data_copy(struct fs *fs, struct fs_inode *src, uint64_t soff,
 		     struct fs_inode *dst, uint64_t doff, size_t len);
 /* Largest number of iovecs one request of @len bytes may need. */

@@ -1619,6 +1619,7 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 {
 	struct fs *fs = req_fs(req);
 	struct fs_inode *src = inode_of(req, ino_in), *dst;
+	bool retried = false;
 	struct fs_txn tx;
 	int64_t n;
 
@@ -1630,6 +1631,7 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 		return reply_err(req, -EINVAL);
 	if (off_in < 0 || off_out < 0)
 		return reply_err(req, -EINVAL);
+retry:
 	fs_txn_begin(fs, &tx);
 	mmfs_tier_io_begin(fs->tier);
 	/* Two files: lower ino first (neither is a directory). */
@@ -1649,6 +1651,14 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 		pthread_rwlock_unlock(&src->lock);
 	pthread_rwlock_unlock(&dst->lock);
 	mmfs_tier_io_end(fs->tier);
+	if (n == -ENOSPC && !retried) {
+		/* As write: chunks freed since the last commit come back */
+		fs_txn_end(&tx);
+		retried = true;
+		if (fs_persist_reclaim(fs))
+			goto retry;
+		return reply_err(req, (int)n);
+	}
 	if (n > 0)
 		priv_drop(req, dst, FS_PRIV_MODIFY);
 	fs_txn_end(&tx);

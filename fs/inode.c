@@ -354,7 +354,7 @@ static void release_data(struct fs *fs, struct fs_inode *in)
 	    !atomic_load(&in->data_gone)) {
 		atomic_store(&in->data_gone, true);
 		/* Size stays for fstat's sake; only the memory goes. */
-		mmfs_snap_map_punch(fs->snap, &in->map, 0, UINT64_MAX);
+		(void)mmfs_snap_map_punch(fs->snap, &in->map, 0, UINT64_MAX);
 		pthread_mutex_lock(&in->alock);
 		in->blocks = 0;
 		pthread_mutex_unlock(&in->alock);

@@ -41,6 +41,9 @@ enum {
 	OP_XATTR_DEL = 7,
 	OP_ALLOC = 8,     /* checkpoints only: the chunk allocation bitmap */
 	OP_GEN = 9,       /* checkpoints only: the next inode generation */
+	OP_MAP_SHARE = 10, /* a range of one map shared into another */
+	OP_NODE = 11,     /* checkpoints only: one map node of the table */
+	OP_MAP_ROOT = 12, /* checkpoints only: a file's map, by its root */
 };
 
 /* On-media records: little-endian, packed, after a one-byte opcode. */
@@ -65,6 +68,34 @@ struct __attribute__((packed)) op_map_set {
 
 struct __attribute__((packed)) op_map_punch {
 	uint64_t ino, first, last;
+};
+
+/* A reflink: dst's [dfirst, dfirst+n) became src's [sfirst, sfirst+n). */
+struct __attribute__((packed)) op_map_share {
+	uint64_t dst, dfirst, src, sfirst, n;
+};
+
+/*
+ * Checkpoints write each distinct map node once, numbered from 1 in the
+ * order written (children first); @n slots follow, each a slot number
+ * and a value: a chunk entry in a leaf (level 1), a child's number above.
+ */
+struct __attribute__((packed)) op_node {
+	uint32_t no;
+	uint8_t level;
+	uint8_t n;
+};
+
+struct __attribute__((packed)) op_node_slot {
+	uint8_t slot;
+	uint32_t val;
+};
+
+/* A file's map: a node number, or at height 0 its one inline entry. */
+struct __attribute__((packed)) op_map_root {
+	uint64_t ino;
+	uint8_t height;
+	uint32_t root;
 };
 
 struct __attribute__((packed)) op_xattr {
@@ -112,6 +143,7 @@ struct fs_plog {
 	uint64_t ckpt_bytes;      /* room for one checkpoint */
 
 	/* Recovery only. */
+	struct mmfs_snap_loader *loader; /* while the checkpoint loads */
 	const uint8_t *alloc_bits;
 	uint32_t alloc_max;
 	char *why;
@@ -301,6 +333,22 @@ static void journal_punch(void *arg, struct mmfs_snap_map *m, uint64_t first,
 	tx_put(txn_cur, OP_MAP_PUNCH, &r, sizeof(r), NULL, 0, NULL, 0);
 }
 
+static void journal_share(void *arg, struct mmfs_snap_map *dst,
+			  uint64_t dfirst, const struct mmfs_snap_map *src,
+			  uint64_t sfirst, uint64_t n)
+{
+	struct op_map_share r;
+
+	if (!txn_cur)
+		return;
+	r = (struct op_map_share){
+		.dst = map_owner(dst)->ino, .dfirst = dfirst,
+		.src = map_owner((struct mmfs_snap_map *)src)->ino,
+		.sfirst = sfirst, .n = n,
+	};
+	tx_put(txn_cur, OP_MAP_SHARE, &r, sizeof(r), NULL, 0, NULL, 0);
+}
+
 void fs_txn_commit(struct fs_txn *tx)
 {
 	struct fs_plog *pl = tx->fs->plog;
@@ -383,7 +431,7 @@ struct ser {
 	char *buf;
 	size_t len, cap;
 	uint8_t *bits;
-	struct fs_inode *cur;
+	struct mmfs_snap_saver *saver;
 	int rc;
 };
 
@@ -434,16 +482,52 @@ static int ser_inode(void *arg, struct fs_inode *in)
 	return s->rc;
 }
 
-static int ser_chunk(void *arg, uint64_t idx, uint32_t entry)
+static void ser_bit(struct ser *s, uint32_t entry)
 {
-	struct ser *s = arg;
 	uint32_t id = entry & ~MMFS_SNAP_UNWRITTEN;
-	struct op_map_set r = { .ino = s->cur->ino, .idx = idx,
-				.entry = entry };
 
 	s->bits[id >> 3] |= (uint8_t)(1u << (id & 7));
-	ser_put(s, OP_MAP_SET, &r, sizeof(r), NULL, 0, NULL, 0);
+}
+
+/* ser_node -- (internal) the saver's emit: one OP_NODE record */
+static int ser_node(void *arg, uint32_t no, unsigned level, unsigned n,
+		    const uint8_t *slot, const uint32_t *val)
+{
+	struct ser *s = arg;
+	struct op_node r = { .no = no, .level = (uint8_t)level,
+			     .n = (uint8_t)n };
+	struct op_node_slot v[64];
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		v[i] = (struct op_node_slot){ .slot = slot[i], .val = val[i] };
+		if (level == 1)
+			ser_bit(s, val[i]);
+	}
+	ser_put(s, OP_NODE, &r, sizeof(r), v, n * sizeof(v[0]), NULL, 0);
 	return s->rc;
+}
+
+static void ser_map(struct ser *s, struct fs_inode *in)
+{
+	struct op_map_root r = { .ino = in->ino };
+	uint8_t height;
+	uint32_t root;
+	int rc;
+
+	rc = mmfs_snap_save_map(s->saver, &in->map, &height, &root);
+	r.height = height;
+	r.root = root;
+	if (rc < 0) {
+		if (!s->rc)
+			s->rc = rc;
+		return;
+	}
+	if (!r.root)
+		return; /* empty */
+	if (r.height == 0)
+		ser_bit(s, r.root);
+	ser_put(s, OP_MAP_ROOT, &r, sizeof(r), NULL, 0, NULL, 0);
 }
 
 static void ser_xattrs(struct ser *s, struct fs_inode *in)
@@ -479,8 +563,7 @@ static int ser_content(void *arg, struct fs_inode *in)
 	pthread_rwlock_rdlock(&in->lock);
 	ser_xattrs(s, in);
 	if (S_ISREG(in->mode)) {
-		s->cur = in;
-		mmfs_snap_map_walk(&in->map, ser_chunk, s);
+		ser_map(s, in);
 	} else if (S_ISDIR(in->mode)) {
 		for (i = 0; i < in->dir.norder; i++) {
 			struct fs_dirent *de = in->dir.order[i].d;
@@ -516,7 +599,8 @@ static int checkpoint_locked(struct fs_plog *pl)
 
 	s.buf = malloc(s.cap);
 	s.bits = calloc(((size_t)max_id >> 3) + 1, 1);
-	if (!s.buf || !s.bits) {
+	if (!s.buf || !s.bits || mmfs_snap_saver_new(ser_node, &s,
+						     &s.saver) < 0) {
 		rc = -ENOMEM;
 		goto out_free;
 	}
@@ -553,6 +637,7 @@ out_unlock:
 	pthread_rwlock_unlock(&fs->plock);
 	epoch_close(fs, &e, rc == 0);
 out_free:
+	mmfs_snap_saver_free(&s.saver);
 	free(s.buf);
 	free(s.bits);
 	if (rc < 0) {
@@ -647,25 +732,29 @@ int fs_persist_room(struct fs *fs)
 {
 	struct fs_plog *pl = fs->plog;
 	uint64_t ninodes = atomic_load(&fs->ninodes);
-	struct mmfs_tier_stat ts;
+	struct mmfs_snap_stat ss;
 	uint64_t need;
 	int64_t heap;
 
 	if (!pl)
 		return 0;
 	/*
-	 * A cheap upper bound of the checkpoint's size: 115 bytes per inode
-	 * record (with a short symlink target), and for entries and xattrs
-	 * the heap they take, which is more than their records (an entry is
-	 * ~70 + name bytes of heap, 30 + name of record); map entries are 21
-	 * bytes a chunk. So the namespace never outgrows the checkpoint area
-	 * and every change stays durable.
+	 * What the checkpoint will hold, bounded from above: 115 bytes per
+	 * inode record (with a short symlink target) and 14 for its map root;
+	 * for entries and xattrs the heap they take, which is more than their
+	 * records (an entry is ~70 + name bytes of heap, 30 + name of record);
+	 * each distinct map node 7 bytes and 5 per used slot, however many
+	 * files share it; the allocation bitmap. So the namespace never
+	 * outgrows the checkpoint area and every change stays durable.
 	 */
 	heap = atomic_load(&fs->meta_bytes) -
 	       (int64_t)(ninodes * sizeof(struct fs_inode));
-	mmfs_tier_stat(fs->tier, &ts);
-	need = ninodes * 115 + (uint64_t)MMFS_MAX(heap, 0) +
-	       (ts.capacity_chunks - ts.free_chunks) * 21;
+	mmfs_snap_stat(fs->snap, &ss);
+	need = ninodes * (115 + 1 + sizeof(struct op_map_root)) +
+	       (uint64_t)MMFS_MAX(heap, 0) +
+	       (ss.leaves + ss.inners) * (1 + sizeof(struct op_node)) +
+	       ss.slots * sizeof(struct op_node_slot) +
+	       mmfs_tier_max_id(fs->tier) / 8 + 64;
 	return need < pl->ckpt_bytes ? 0 : -ENOSPC;
 }
 
@@ -870,8 +959,70 @@ static int apply_map(struct fs_plog *pl, uint8_t op, const void *p)
 	if (!in)
 		return BAD(pl, "punch of missing file %llu",
 			   (unsigned long long)u.ino);
-	mmfs_snap_map_punch(pl->fs->snap, &in->map, u.first, u.last);
-	return 0;
+	return mmfs_snap_map_punch(pl->fs->snap, &in->map, u.first, u.last);
+}
+
+static int apply_share(struct fs_plog *pl, const struct op_map_share *r)
+{
+	struct fs_inode *dst = get_inode(pl->fs, r->dst, S_IFREG);
+	struct fs_inode *src = get_inode(pl->fs, r->src, S_IFREG);
+	uint64_t done;
+	int rc;
+
+	if (!dst || !src)
+		return BAD(pl, "share between missing files %llu, %llu",
+			   (unsigned long long)r->dst,
+			   (unsigned long long)r->src);
+	rc = mmfs_snap_map_share(pl->fs->snap, &dst->map, r->dfirst,
+				 &src->map, r->sfirst, r->n, &done);
+	if (rc == -EFBIG || rc == -EINVAL)
+		return BAD(pl, "share of file %llu into %llu: bad range",
+			   (unsigned long long)r->src,
+			   (unsigned long long)r->dst);
+	return rc;
+}
+
+static int apply_node(struct fs_plog *pl, const struct op_node *r,
+		      const char *p)
+{
+	uint8_t slot[64];
+	uint32_t val[64];
+	unsigned i;
+	int rc;
+
+	if (!pl->loader)
+		return BAD(pl, "map node outside a checkpoint");
+	if (r->n > 64)
+		return BAD(pl, "map node %u: %u slots", r->no, r->n);
+	for (i = 0; i < r->n; i++) {
+		struct op_node_slot v;
+
+		memcpy(&v, p + i * sizeof(v), sizeof(v));
+		slot[i] = v.slot;
+		val[i] = v.val;
+	}
+	rc = mmfs_snap_load_node(pl->loader, r->no, r->level, r->n, slot, val);
+	if (rc == -EUCLEAN)
+		return BAD(pl, "map node %u (level %u) is malformed", r->no,
+			   r->level);
+	return rc;
+}
+
+static int apply_root(struct fs_plog *pl, const struct op_map_root *r)
+{
+	struct fs_inode *in = get_inode(pl->fs, r->ino, S_IFREG);
+	int rc;
+
+	if (!pl->loader)
+		return BAD(pl, "map root outside a checkpoint");
+	if (!in)
+		return BAD(pl, "map of missing file %llu",
+			   (unsigned long long)r->ino);
+	rc = mmfs_snap_load_root(pl->loader, &in->map, r->height, r->root);
+	if (rc == -EUCLEAN || rc == -EFBIG)
+		return BAD(pl, "file %llu: bad map root %u at height %u",
+			   (unsigned long long)r->ino, r->root, r->height);
+	return rc;
 }
 
 /*
@@ -926,6 +1077,35 @@ static int apply(struct fs_plog *pl, const char *p, size_t len)
 			rc = apply_map(pl, op, p);
 			p += sizeof(struct op_map_punch);
 			break;
+		case OP_MAP_SHARE: {
+			struct op_map_share r;
+
+			NEED(sizeof(r));
+			memcpy(&r, p, sizeof(r));
+			p += sizeof(r);
+			rc = apply_share(pl, &r);
+			break;
+		}
+		case OP_NODE: {
+			struct op_node r;
+
+			NEED(sizeof(r));
+			memcpy(&r, p, sizeof(r));
+			p += sizeof(r);
+			NEED((size_t)r.n * sizeof(struct op_node_slot));
+			rc = apply_node(pl, &r, p);
+			p += (size_t)r.n * sizeof(struct op_node_slot);
+			break;
+		}
+		case OP_MAP_ROOT: {
+			struct op_map_root r;
+
+			NEED(sizeof(r));
+			memcpy(&r, p, sizeof(r));
+			p += sizeof(r);
+			rc = apply_root(pl, &r);
+			break;
+		}
 		case OP_XATTR_SET:
 		case OP_XATTR_DEL: {
 			struct op_xattr r;
@@ -1090,6 +1270,7 @@ int fs_persist_open(struct fs *fs, struct mmfs_pool *pool,
 {
 	static const struct mmfs_snap_journal journal = {
 		.set = journal_set, .punch = journal_punch,
+		.share = journal_share,
 	};
 	struct fs_plog *pl = calloc(1, sizeof(*pl));
 	struct mmfs_pool_replay r = { 0 };
@@ -1113,7 +1294,12 @@ int fs_persist_open(struct fs *fs, struct mmfs_pool *pool,
 	mmfs_pool_get_info(pool, &pi);
 	pl->ckpt_bytes = pi.ckpt_bytes;
 	mmfs_pool_ckpt_get(pool, &body, &len);
+	rc = mmfs_snap_loader_new(fs->snap, &pl->loader);
+	if (rc < 0)
+		goto out_fail;
 	rc = apply(pl, body, len);
+	/* Nodes no file took go now: the log below edits files, not nodes */
+	mmfs_snap_loader_free(&pl->loader);
 	if (rc == -EUCLEAN) {
 		char tmp[MMFS_POOL_WHY];
 

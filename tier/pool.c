@@ -554,9 +554,13 @@ static int sb_check(const struct pool_sb *sb, int idx, char *m)
 	if (sb->version < MMFS_POOL_VERSION_MIN ||
 	    sb->version > MMFS_POOL_VERSION)
 		return set_why(m, -EPROTO,
-			       "pool version %u, this mmfs reads %u to %u",
+			       "pool version %u, this mmfs reads %u to %u%s",
 			       sb->version, MMFS_POOL_VERSION_MIN,
-			       MMFS_POOL_VERSION);
+			       MMFS_POOL_VERSION,
+			       sb->version > MMFS_POOL_VERSION
+				       ? " (a newer mmfs wrote it: mount it "
+					 "with that one)"
+				       : "");
 	if (sb->csum != sb_csum(sb))
 		return set_why(m, -EUCLEAN, "checksum mismatch");
 	rc = sb_check_sizes(sb, m);

@@ -34,9 +34,12 @@
  * version 1 pool is read as it is and written as version 2 from its first
  * superblock commit on (a read-write open marks it dirty at once), so an
  * older mmfs refuses it with one line ("pool version 2") instead of
- * tripping on the new record.
+ * tripping on the new record. 3, shared map nodes: checkpoints hold a node
+ * table and per-file roots (OP_NODE, OP_MAP_ROOT) instead of one record
+ * per chunk, and the log may hold OP_MAP_SHARE (a reflink); upgraded the
+ * same way.
  */
-#define MMFS_POOL_VERSION 2u
+#define MMFS_POOL_VERSION 3u
 #define MMFS_POOL_VERSION_MIN 1u
 #define MMFS_POOL_SB_BYTES 4096u
 #define MMFS_POOL_MIN_BYTES (16ull << 20) /* smallest pool mkfs accepts */

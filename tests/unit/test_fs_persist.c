@@ -630,6 +630,104 @@ static void test_fsck_finds_and_repairs(void **state)
 	free(b);
 }
 
+/* cp_range -- one copy_file_range request, locked as fuse_ops.c does */
+static int64_t cp_range(struct env *e, struct fs_inode *src, uint64_t soff,
+			struct fs_inode *dst, uint64_t doff, size_t len)
+{
+	struct fs_txn tx;
+	int64_t n;
+
+	fs_txn_begin(e->fs, &tx);
+	pthread_rwlock_rdlock(&src->lock);
+	pthread_rwlock_wrlock(&dst->lock);
+	n = fs_data_copy(e->fs, src, soff, dst, doff, len);
+	fs_txn_commit(&tx);
+	pthread_rwlock_unlock(&dst->lock);
+	pthread_rwlock_unlock(&src->lock);
+	fs_txn_end(&tx);
+	return n;
+}
+
+static uint64_t used_chunks(struct env *e)
+{
+	struct mmfs_tier_stat st;
+
+	mmfs_tier_stat(e->tier, &st);
+	return st.used_chunks[MMFS_TIER_DRAM] + st.used_chunks[MMFS_TIER_PMEM];
+}
+
+static void fsck_clean(struct env *e)
+{
+	int n = 0;
+
+	assert_int_equal(fs_check(e->fs, false, count_report, &n), 0);
+	assert_int_equal(n, 0);
+}
+
+/*
+ * Reflinks: a whole-file copy shares every chunk (the file's tail chunk
+ * too), aligned ranges share whole chunks, others copy bytes; a write to
+ * a clone copies one chunk and leaves the source as it was. All of it
+ * comes back the same, still shared, from the log (OP_MAP_SHARE) and from
+ * a checkpoint (the node table), and fsck's reference audit agrees.
+ */
+static void test_reflink_persists(void **state)
+{
+	struct env *e = *state;
+	struct fs_inode *f, *g, *c1, *c2;
+	uint64_t hash_g, used;
+	char *a, *b;
+
+	build(e);
+	f = lookup(e, lookup(e, root(e), "dir"), "file");
+	g = lookup(e, lookup(e, lookup(e, root(e), "dir"), "sub"), "big");
+	hash_g = content_hash(e, g);
+	used = used_chunks(e);
+	c1 = mk(e, root(e), "clone", S_IFREG | 0644, NULL);
+	assert_int_equal(cp_range(e, g, 0, c1, 0, g->size), (int64_t)g->size);
+	assert_int_equal(c1->size, g->size);
+	assert_int_equal(used_chunks(e), used); /* nothing copied */
+	assert_int_equal(content_hash(e, c1), hash_g);
+	wr(e, c1, 3 * CS + 10, 8, 10);          /* one chunk copied */
+	assert_int_equal(used_chunks(e), used + 1);
+	assert_int_equal(content_hash(e, g), hash_g);
+	assert_true(content_hash(e, c1) != hash_g);
+
+	c2 = mk(e, root(e), "part", S_IFREG | 0644, NULL);
+	wr(e, c2, 0, 7, 10 * CS);
+	used = used_chunks(e);
+	/* Aligned: 8 chunks shared, c2's old chunks 5..9 go */
+	assert_int_equal(cp_range(e, g, 4 * CS, c2, 5 * CS, 8 * CS), 8 * CS);
+	assert_int_equal(used_chunks(e), used - 5);
+	/* Same offset in the chunk: a head copied, a chunk shared */
+	assert_int_equal(cp_range(e, f, 100, c2, 20 * CS + 100, 2 * CS),
+			 2 * CS);
+	/* Offsets that never line up: bytes */
+	assert_int_equal(cp_range(e, f, 1, c2, 30 * CS + 2, CS), CS);
+	fsck_clean(e);
+	used = used_chunks(e);
+
+	a = dump(e);
+	assert_int_equal(fs_persist_sync(e->fs), 0);
+	down(e, false); /* crash: the log has the shares */
+	up(e);
+	b = dump(e);
+	same(a, b);
+	free(b);
+	assert_int_equal(used_chunks(e), used); /* still shared */
+	fsck_clean(e);
+
+	assert_int_equal(fs_persist_checkpoint(e->fs), 0);
+	down(e, false); /* the checkpoint's node table alone */
+	up(e);
+	b = dump(e);
+	same(a, b);
+	assert_int_equal(used_chunks(e), used);
+	fsck_clean(e);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -644,6 +742,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_generations, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_freed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_reflink_persists, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fsck_finds_and_repairs,
 						setup, teardown),

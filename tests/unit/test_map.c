@@ -4,7 +4,7 @@
  * of chunk ids) and chunk refcounts. Covers lookup of holes, write_prep
  * (allocation, stable ids, copy of a shared chunk), index 0 kept inline and
  * growth to indexes 1, 64, 4096 and 1 << 30 with earlier ids preserved,
- * nchunks and nbytes accounting against a model of the tree, punch of
+ * nchunks and node-bytes accounting against a model of the tree, punch of
  * single chunks, partial leaves, ranges across nodes and everything (chunks
  * go back to tier/, seen through mmfs_tier_stat), next_data/next_hole
  * against a brute-force reference, map_fini, -ENOSPC on a full tier and
@@ -86,6 +86,15 @@ static struct fix *fix_new(uint64_t chunks)
 	return f;
 }
 
+/* node_bytes -- memory of every map node (one map per test here) */
+static uint64_t node_bytes(const struct fix *f)
+{
+	struct mmfs_snap_stat st;
+
+	mmfs_snap_stat(f->snap, &st);
+	return st.node_bytes;
+}
+
 static uint64_t tier_used(struct mmfs_tier *t)
 {
 	struct mmfs_tier_stat st;
@@ -101,7 +110,7 @@ static int fix_free(struct fix *f)
 
 	calloc_fail_in = mmap_fail_in = 0;
 	mmfs_snap_map_fini(f->snap, &f->map);
-	if (f->map.nchunks != 0 || f->map.nbytes != 0 || tier_used(f->tier))
+	if (f->map.nchunks != 0 || node_bytes(f) != 0 || tier_used(f->tier))
 		rc = -1;
 	mmfs_snap_free(&f->snap);
 	mmfs_tier_free(&f->tier);
@@ -216,7 +225,7 @@ static void test_empty(void **state)
 	for (i = 0; i < MMFS_ARRAY_SIZE(probes); i++)
 		assert_int_equal(mmfs_snap_map_lookup(&f->map, probes[i]), 0);
 	assert_int_equal(mmfs_snap_map_chunks(&f->map), 0);
-	assert_int_equal(f->map.nbytes, 0);
+	assert_int_equal(node_bytes(f), 0);
 	assert_int_equal(mmfs_snap_map_next_data(&f->map, 0, &out), -ENXIO);
 	assert_int_equal(out, 7);
 	/* Punching an empty map is harmless. */
@@ -258,7 +267,7 @@ static void test_growth(void **state)
 		ids[s] = prep(f, steps[s]);
 		assert_int_equal(f->map.height, height_for(steps[s]));
 		assert_int_equal(mmfs_snap_map_chunks(&f->map), s + 1);
-		assert_int_equal(f->map.nbytes,
+		assert_int_equal(node_bytes(f),
 				 model_nbytes(steps, s + 1, f->map.height));
 		for (k = 0; k <= s; k++)
 			assert_int_equal(mmfs_snap_map_lookup(&f->map,
@@ -285,7 +294,7 @@ static void test_inline_then_grow_from_far(void **state)
 
 	a = prep(f, 0);
 	assert_int_equal(f->map.height, 0);
-	assert_int_equal(f->map.nbytes, 0);
+	assert_int_equal(node_bytes(f), 0);
 	b = prep(f, 1ULL << 40);
 	assert_int_equal(mmfs_snap_map_lookup(&f->map, 0), a);
 	assert_int_equal(mmfs_snap_map_lookup(&f->map, 1ULL << 40), b);
@@ -297,7 +306,7 @@ static void test_write_prep_too_far(void **state)
 {
 	struct fix *f = *state;
 	uint32_t a = prep(f, 3), id = 0;
-	uint64_t nbytes = f->map.nbytes;
+	uint64_t nbytes = node_bytes(f);
 
 	assert_true(mmfs_snap_map_write_prep(f->snap, &f->map, UINT64_MAX,
 					     &id) < 0);
@@ -305,7 +314,7 @@ static void test_write_prep_too_far(void **state)
 	assert_int_equal(mmfs_snap_map_lookup(&f->map, 3), a);
 	assert_int_equal(mmfs_snap_map_chunks(&f->map), 1);
 	assert_int_equal(tier_used(f->tier), 1);
-	assert_int_equal(f->map.nbytes, nbytes);
+	assert_int_equal(node_bytes(f), nbytes);
 }
 
 static void test_nchunks_dense(void **state)
@@ -379,7 +388,7 @@ static void test_punch_ranges(void **state)
 
 	/* Punching all returns every chunk and every node byte. */
 	punch(f, ids, n, 0, UINT64_MAX);
-	assert_int_equal(f->map.nbytes, 0);
+	assert_int_equal(node_bytes(f), 0);
 	assert_int_equal(tier_used(f->tier), 0);
 
 	/* The map is usable again afterwards. */
@@ -396,19 +405,19 @@ static void test_punch_frees_nodes(void **state)
 
 	for (i = 0; i < MMFS_ARRAY_SIZE(idx); i++)
 		prep(f, idx[i]);
-	assert_int_equal(f->map.nbytes,
+	assert_int_equal(node_bytes(f),
 			 model_nbytes(idx, 4, f->map.height));
 	/* Drop the two middle ones: their leaves and private inners go. */
 	mmfs_snap_map_punch(f->snap, &f->map, 2, 299999);
 	{
 		static const uint64_t rest[] = { 1, 300000 };
 
-		assert_int_equal(f->map.nbytes,
+		assert_int_equal(node_bytes(f),
 				 model_nbytes(rest, 2, f->map.height));
 	}
 	assert_int_equal(tier_used(f->tier), 2);
 	mmfs_snap_map_punch(f->snap, &f->map, 0, UINT64_MAX);
-	assert_int_equal(f->map.nbytes, 0);
+	assert_int_equal(node_bytes(f), 0);
 	assert_int_equal(mmfs_snap_map_chunks(&f->map), 0);
 }
 
@@ -424,7 +433,7 @@ static void test_punch_last_chunk_frees_all_nodes(void **state)
 	mmfs_snap_map_punch(f->snap, &f->map, 1ULL << 30, 1ULL << 30);
 	assert_int_equal(mmfs_snap_map_chunks(&f->map), 0);
 	assert_int_equal(tier_used(f->tier), 0);
-	assert_int_equal(f->map.nbytes, 0);
+	assert_int_equal(node_bytes(f), 0);
 }
 
 /* An inline map (index 0 only) is touched only by ranges that hold 0. */
@@ -533,7 +542,7 @@ static void test_fini_frees_all(void **state)
 	assert_int_equal(tier_used(f->tier), 500);
 	mmfs_snap_map_fini(f->snap, &f->map);
 	assert_int_equal(tier_used(f->tier), 0);
-	assert_int_equal(f->map.nbytes, 0);
+	assert_int_equal(node_bytes(f), 0);
 	assert_int_equal(mmfs_snap_map_chunks(&f->map), 0);
 	/* A finalized map is an empty map. */
 	assert_int_equal(mmfs_snap_map_lookup(&f->map, 0), 0);
@@ -654,7 +663,7 @@ static void test_seek_random_vs_reference(void **state)
 	for (i = 0; i < n; i++)
 		prep(f, idx[i]);
 	assert_int_equal(mmfs_snap_map_chunks(&f->map), n);
-	assert_int_equal(f->map.nbytes, model_nbytes(idx, n, f->map.height));
+	assert_int_equal(node_bytes(f), model_nbytes(idx, n, f->map.height));
 
 	for (q = 0; q < probe_to; q++) {
 		uint64_t got = UINT64_MAX, want = UINT64_MAX;
@@ -752,13 +761,13 @@ static void test_failure_leaves_no_nodes(void **state)
 
 	for (i = 0; i < 16; i++)
 		prep(f, i);
-	nbytes = f->map.nbytes;
+	nbytes = node_bytes(f);
 	height = f->map.height;
 	assert_int_equal(mmfs_snap_map_write_prep(f->snap, &f->map,
 						  1ULL << 30, &id),
 			 -ENOSPC);
 	assert_int_equal(f->map.height, height);
-	assert_int_equal(f->map.nbytes, nbytes);
+	assert_int_equal(node_bytes(f), nbytes);
 }
 
 /* The same for a write_prep that runs out of memory half-way. */
@@ -773,7 +782,7 @@ static void test_enomem_leaves_no_nodes(void **state)
 	/* Leave one chunk free: the chunk is taken before any node. */
 	for (i = 0; i < 15; i++)
 		prep(f, i);
-	nbytes = f->map.nbytes;
+	nbytes = node_bytes(f);
 	height = f->map.height;
 	/* Growth to height 6 and the new path need ten nodes. */
 	for (k = 1; k <= 10; k++) {
@@ -782,12 +791,12 @@ static void test_enomem_leaves_no_nodes(void **state)
 							  1ULL << 30, &id),
 				 -ENOMEM);
 		calloc_fail_in = 0;
-		if (f->map.height != height || f->map.nbytes != nbytes)
+		if (f->map.height != height || node_bytes(f) != nbytes)
 			fail_msg("calloc #%u failing: height %u->%u, "
 				 "nbytes %llu->%llu",
 				 k, height, f->map.height,
 				 (unsigned long long)nbytes,
-				 (unsigned long long)f->map.nbytes);
+				 (unsigned long long)node_bytes(f));
 	}
 }
 
@@ -859,7 +868,7 @@ static void test_write_prep_enomem(void **state)
 	/* From an empty map straight to height 6. */
 	check_enomem_at(f, 1ULL << 30, NULL, NULL, 0);
 	mmfs_snap_map_punch(f->snap, &f->map, 0, UINT64_MAX);
-	assert_int_equal(f->map.nbytes, 0);
+	assert_int_equal(node_bytes(f), 0);
 
 	/* From inline index 0, then into existing trees. */
 	ids[0] = prep(f, 0);

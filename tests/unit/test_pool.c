@@ -479,8 +479,8 @@ struct sb_case {
 };
 
 static const struct sb_case sb_cases[] = {
-	{ "version", SB_VERSION, 4, false, 3, -EPROTO,
-	  "pool version 3, this mmfs reads 1 to 2" },
+	{ "version", SB_VERSION, 4, false, 4, -EPROTO,
+	  "pool version 4, this mmfs reads 1 to 3 (a newer mmfs wrote it" },
 	{ "version", SB_VERSION, 4, false, 0, -EPROTO, "pool version 0" },
 	{ "header_bytes", SB_HEADER_BYTES, 4, false, 255, -EUCLEAN,
 	  "header_bytes" },
@@ -694,7 +694,7 @@ static void test_sb_version(void **state)
 {
 	sb_set(0, SB_VERSION, 4, 7);
 	sb_set(1, SB_VERSION, 4, 7);
-	open_fails(-EPROTO, "pool version 7, this mmfs reads 1 to 2");
+	open_fails(-EPROTO, "pool version 7, this mmfs reads 1 to 3");
 	/* Even when the rest would not checksum: it is another format. */
 	file_flip(SB_POOL_BYTES, 0xff);
 	open_fails(-EPROTO, "pool version 7");
