@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_fs_persist.c -- fs/persist.c on a real pool file, without a mount:
- * a namespace built through the same calls the FUSE handlers make comes
- * back identical from the log alone, from a checkpoint alone, and from a
- * checkpoint plus log; what was never synced is gone after a "crash"
+ * a namespace built through the calls the FUSE handlers make (fs_ns_*)
+ * comes back identical from the log alone, from a checkpoint alone, and
+ * from a checkpoint plus log; what was never synced is gone after a "crash"
  * (the process state dropped without a final checkpoint); the chunk
  * allocator recovers exactly its free space; orphans are freed.
  * 4 KiB chunks, a 16-chunk DRAM tier: files span DRAM and PMEM.
@@ -103,30 +103,17 @@ static struct fs_inode *lookup(struct env *e, struct fs_inode *dir,
 	return de ? de->inode : NULL;
 }
 
+/* mk -- create as a FUSE request would; the kernel's reference dropped */
 static struct fs_inode *mk(struct env *e, struct fs_inode *p,
 			   const char *name, uint32_t mode,
 			   const char *target)
 {
 	struct fs_owner o = { 1000, 100, 022 };
 	struct fs_inode *in;
-	struct fs_txn tx;
 
-	fs_txn_begin(e->fs, &tx);
-	pthread_rwlock_wrlock(&p->lock);
-	assert_int_equal(fs_inode_new(e->fs, mode, &o, p, 0, &in), 0);
-	if (S_ISDIR(mode))
-		assert_int_equal(fs_dir_init(e->fs, &in->dir, p), 0);
-	if (target)
-		in->target = strdup(target);
-	assert_int_equal(fs_dir_add(e->fs, &p->dir, name, in), 0);
-	atomic_store(&in->nlink, S_ISDIR(mode) ? 2 : 1);
-	if (S_ISDIR(mode))
-		atomic_fetch_add(&p->nlink, 1);
-	fs_inode_touch(p, true, true);
-	fs_txn_dirty(in);
-	fs_txn_commit(&tx);
-	pthread_rwlock_unlock(&p->lock);
-	fs_txn_end(&tx);
+	assert_int_equal(fs_ns_create(e->fs, p, name, mode, 0, target, &o,
+				      &in), 0);
+	fs_inode_forget(e->fs, in, 1);
 	return in;
 }
 
@@ -195,38 +182,12 @@ static void xset(struct env *e, struct fs_inode *in, const char *name,
 static void link_to(struct env *e, struct fs_inode *in, struct fs_inode *p,
 		    const char *name)
 {
-	struct fs_txn tx;
-
-	fs_txn_begin(e->fs, &tx);
-	pthread_rwlock_wrlock(&p->lock);
-	assert_int_equal(fs_dir_add(e->fs, &p->dir, name, in), 0);
-	atomic_fetch_add(&in->nlink, 1);
-	fs_inode_touch(in, false, true);
-	fs_inode_touch(p, true, true);
-	fs_txn_commit(&tx);
-	pthread_rwlock_unlock(&p->lock);
-	fs_txn_end(&tx);
+	assert_int_equal(fs_ns_link(e->fs, in, p, name), 0);
 }
 
 static void unlink_name(struct env *e, struct fs_inode *p, const char *name)
 {
-	struct fs_dirent *de;
-	struct fs_inode *in;
-	struct fs_txn tx;
-
-	fs_txn_begin(e->fs, &tx);
-	pthread_rwlock_wrlock(&p->lock);
-	de = fs_dir_lookup(&p->dir, name);
-	assert_non_null(de);
-	in = de->inode;
-	fs_dir_remove(e->fs, &p->dir, de);
-	atomic_fetch_sub(&in->nlink, 1);
-	fs_inode_touch(in, false, true);
-	fs_inode_touch(p, true, true);
-	fs_txn_commit(&tx);
-	pthread_rwlock_unlock(&p->lock);
-	fs_inode_unlinked(e->fs, in);
-	fs_txn_end(&tx);
+	assert_int_equal(fs_ns_unlink(e->fs, p, name), 0);
 }
 
 /* --- a canonical dump of the namespace -------------------------------------- */
