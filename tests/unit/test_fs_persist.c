@@ -190,6 +190,18 @@ static void unlink_name(struct env *e, struct fs_inode *p, const char *name)
 	assert_int_equal(fs_ns_unlink(e->fs, p, name), 0);
 }
 
+static void mv(struct env *e, struct fs_inode *p1, const char *name,
+	       struct fs_inode *p2, const char *newname, unsigned flags)
+{
+	assert_int_equal(fs_ns_rename(e->fs, p1, name, p2, newname, flags),
+			 0);
+}
+
+static void rmd(struct env *e, struct fs_inode *p, const char *name)
+{
+	assert_int_equal(fs_ns_rmdir(e->fs, p, name), 0);
+}
+
 /* --- a canonical dump of the namespace -------------------------------------- */
 
 struct dump {
@@ -383,6 +395,72 @@ static void test_log_replay(void **state)
 	free(b);
 }
 
+static void count_report(void *arg, const char *kind, const char *msg)
+{
+	int *n = arg;
+
+	if (strcmp(kind, "note") != 0)
+		(*n)++;
+}
+
+/*
+ * sorted -- (internal) @d's lines in name order, freeing @d: a replayed
+ * rename is a remove and an add, so a name replaced or exchanged in place
+ * comes back at the end of its directory's readdir order.
+ */
+static char *sorted(char *d)
+{
+	char *lines[256], *r, *p, *save = NULL;
+	size_t n = 0, i, len = strlen(d);
+
+	r = malloc(len + 1);
+	assert_non_null(r);
+	for (p = strtok_r(d, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
+		assert_true(n < 256);
+		lines[n++] = p;
+	}
+	qsort(lines, n, sizeof(lines[0]), cmp_names);
+	for (i = 0, p = r; i < n; i++)
+		p += sprintf(p, "%s\n", lines[i]);
+	*p = '\0';
+	free(d);
+	return r;
+}
+
+/*
+ * Renames and rmdir come back from the log (after a checkpoint): a
+ * directory moved, a name replaced, an empty directory replaced, two
+ * names exchanged; fsck finds the link counts right after the replay.
+ */
+static void test_rename_replay(void **state)
+{
+	struct env *e = *state;
+	struct fs_inode *d;
+	char *a, *b;
+	int n = 0;
+
+	build(e);
+	assert_int_equal(fs_persist_checkpoint(e->fs), 0);
+	d = lookup(e, root(e), "dir");
+	mk(e, root(e), "empty", S_IFDIR | 0755, NULL);
+	mk(e, root(e), "rmme", S_IFDIR | 0755, NULL);
+	mv(e, d, "sub", root(e), "sub", 0);
+	mv(e, root(e), "fifo", root(e), "link", 0);
+	mv(e, root(e), "sub", root(e), "empty", 0);
+	mv(e, d, "file", root(e), "link", RENAME_EXCHANGE);
+	rmd(e, root(e), "rmme");
+	a = sorted(dump(e));
+	assert_int_equal(fs_persist_sync(e->fs), 0);
+	down(e, false);
+	up(e);
+	b = sorted(dump(e));
+	same(a, b);
+	assert_int_equal(fs_check(e->fs, false, count_report, &n), 0);
+	assert_int_equal(n, 0);
+	free(a);
+	free(b);
+}
+
 static void test_checkpoint_then_log(void **state)
 {
 	struct env *e = *state;
@@ -536,14 +614,6 @@ static void test_generations(void **state)
 	assert_true(y->gen != gen && y->gen >= next);
 }
 
-static void count_report(void *arg, const char *kind, const char *msg)
-{
-	int *n = arg;
-
-	if (strcmp(kind, "note") != 0)
-		(*n)++;
-}
-
 /*
  * fsck's checks, fed a damaged namespace: a wrong link count, data beyond
  * EOF, an inode no directory names. Each is found, --repair fixes it, and
@@ -598,6 +668,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_then_log,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_replay, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_unsynced_is_lost, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_allocator_recovery,
