@@ -243,7 +243,7 @@ int fs_root_new(struct fs *fs, uint32_t mode, uint32_t uid, uint32_t gid);
  */
 int fs_inode_install(struct fs *fs, uint64_t ino, uint64_t gen,
 		     uint32_t mode, struct fs_inode **out);
-/* fs_inode_destroy -- recovery and fsck: free an unreachable inode now */
+/* fs_inode_destroy -- recovery: free an unreachable inode now */
 void fs_inode_destroy(struct fs *fs, struct fs_inode *in);
 /* fs_inode_renumber -- recovery: rebuild the free-ino list and counters */
 void fs_inode_renumber(struct fs *fs);

@@ -16,7 +16,7 @@
  * order is fs/LOCKING.md's.
  */
 #include <errno.h>
-#include <stdio.h>
+#include <stdio.h> /* RENAME_NOREPLACE, RENAME_EXCHANGE */
 #include <stdlib.h>
 #include <string.h>
 
