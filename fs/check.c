@@ -95,7 +95,10 @@ static int walk(struct check *c)
 }
 
 
-/* lost_found -- (internal) /lost+found, made if missing (repair only) */
+/*
+ * lost_found -- (internal) /lost+found, made if missing (repair only), as
+ * `mkdir -m 0700 /lost+found` by root would make it.
+ */
 static struct fs_inode *lost_found(struct check *c)
 {
 	struct fs_inode *root = fs_inode_get(c->fs, FS_ROOT_INO);
@@ -105,15 +108,10 @@ static struct fs_inode *lost_found(struct check *c)
 
 	if (de)
 		return S_ISDIR(de->inode->mode) ? de->inode : NULL;
-	if (fs_inode_new(c->fs, S_IFDIR | 0700, &o, root, 0, &in) < 0)
+	if (fs_ns_create(c->fs, root, LOST_FOUND, S_IFDIR | 0700, 0, NULL, &o,
+			 &in) < 0)
 		return NULL;
-	if (fs_dir_init(c->fs, &in->dir, root) < 0 ||
-	    fs_dir_add(c->fs, &root->dir, LOST_FOUND, in) < 0) {
-		fs_inode_destroy(c->fs, in);
-		return NULL;
-	}
-	atomic_store(&in->nlink, 2);
-	atomic_fetch_add(&root->nlink, 1);
+	fs_inode_forget(c->fs, in, 1); /* no kernel here; its name holds it */
 	if (in->ino < c->nino) { /* a reused number the walk may yet reach */
 		c->seen[in->ino] = 1;
 		c->names[in->ino] = 1;
@@ -130,14 +128,10 @@ static bool reattach(struct check *c, struct fs_inode *in)
 	if (!lf || lf == in)
 		return false;
 	snprintf(name, sizeof(name), "#%llu", (unsigned long long)in->ino);
-	if (fs_dir_add(c->fs, &lf->dir, name, in) < 0)
+	if (fs_ns_relink(c->fs, in, lf, name) < 0)
 		return false;
-	if (S_ISDIR(in->mode)) {
-		in->dir.parent = lf;
-		atomic_fetch_add(&lf->nlink, 1);
-		if (lf->ino < c->nino)
-			c->subdirs[lf->ino]++;
-	}
+	if (S_ISDIR(in->mode) && lf->ino < c->nino)
+		c->subdirs[lf->ino]++;
 	return true;
 }
 

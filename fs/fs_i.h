@@ -243,7 +243,7 @@ int fs_root_new(struct fs *fs, uint32_t mode, uint32_t uid, uint32_t gid);
  */
 int fs_inode_install(struct fs *fs, uint64_t ino, uint64_t gen,
 		     uint32_t mode, struct fs_inode **out);
-/* fs_inode_destroy -- recovery and fsck: free an unreachable inode now */
+/* fs_inode_destroy -- recovery: free an unreachable inode now */
 void fs_inode_destroy(struct fs *fs, struct fs_inode *in);
 /* fs_inode_renumber -- recovery: rebuild the free-ino list and counters */
 void fs_inode_renumber(struct fs *fs);
@@ -337,6 +337,71 @@ typedef void (*fs_check_report_fn)(void *arg, const char *kind,
 				   const char *msg);
 int fs_check(struct fs *fs, bool repair, fs_check_report_fn report,
 	     void *arg);
+
+/*
+ * ns.c -- the namespace: names made, linked, removed and renamed, with the
+ * rules of the syscalls (errnos, link counts, times, what a new inode
+ * inherits), their locks (fs/LOCKING.md) and their transaction. FUSE-free:
+ * for the FUSE handlers, fsck and the daemon's own namespace changes.
+ * Permission checks are the kernel's (default_permissions); invalidating
+ * the kernel's caches is the caller's. Each call is one transaction: call
+ * with no fs lock held and no transaction open on the thread. The caller
+ * keeps the inodes it passes alive across the call (a kernel reference,
+ * or nothing else running). Returns: 0 or a negative errno.
+ */
+/*
+ * fs_ns_name_check -- may @name be made or looked up in @dir? -ENOTDIR,
+ * -ENOENT (empty), -ENAMETOOLONG (over FS_NAME_MAX), -EINVAL (a '/').
+ */
+int fs_ns_name_check(const struct fs_inode *dir, const char *name);
+/*
+ * fs_ns_create -- a new inode of @mode (type and permission bits) named
+ * @name in @dir, owned by @o (a setgid @dir gives its group, and its bit to
+ * a directory); @o->umask applies unless @dir has a default ACL, which is
+ * inherited instead; so are @dir's tier and io hints. @rdev for device
+ * nodes; @target for a symlink, which needs one (NULL otherwise).
+ * Returns 0 and *@out with one reference (nlookup) that the caller owns:
+ * a FUSE reply hands it to the kernel, any other caller drops it with
+ * fs_inode_forget(fs, *out, 1). -EEXIST; -ENOENT when @dir was removed;
+ * -ENAMETOOLONG (name, target); -EINVAL (type, name, target);
+ * -ENOTDIR; -ENOSPC (no inode number, or no room in the pool); -ENOMEM.
+ */
+int fs_ns_create(struct fs *fs, struct fs_inode *dir, const char *name,
+		 uint32_t mode, uint64_t rdev, const char *target,
+		 const struct fs_owner *o, struct fs_inode **out);
+/*
+ * fs_ns_link -- a new name @name in @dir for @in (link(2)); takes no
+ * reference (the caller holds one). -EPERM for a directory; -ENOENT when
+ * @in has no name left or @dir was removed; -EEXIST; as create's names.
+ */
+int fs_ns_link(struct fs *fs, struct fs_inode *in, struct fs_inode *dir,
+	       const char *name);
+/*
+ * fs_ns_relink -- fsck: @in, which no entry names any more, gets the name
+ * @name in @dir. Unlike a link, its link count stays (it still counts the
+ * lost name), and a directory may be relinked: @dir becomes its parent.
+ * -ENOENT when either has no links; -EINVAL for @dir inside @in; -EEXIST.
+ */
+int fs_ns_relink(struct fs *fs, struct fs_inode *in, struct fs_inode *dir,
+		 const char *name);
+/*
+ * fs_ns_unlink / fs_ns_rmdir -- remove the name @name from @dir. The inode
+ * goes (fs_inode_unlinked) once nothing else holds it. unlink: -EISDIR for
+ * a directory; rmdir: -ENOTDIR for anything else, -ENOTEMPTY (also for
+ * ".."), -EINVAL for "."; both: -ENOENT, -ENOTDIR when @dir is not one.
+ */
+int fs_ns_unlink(struct fs *fs, struct fs_inode *dir, const char *name);
+int fs_ns_rmdir(struct fs *fs, struct fs_inode *dir, const char *name);
+/*
+ * fs_ns_rename -- rename(2) and renameat2(2) with @flags RENAME_NOREPLACE
+ * (-EEXIST if @nname exists) or RENAME_EXCHANGE (both must exist; they
+ * swap). A replaced victim goes as an unlink would. Renaming a name onto
+ * another name of the same inode does nothing. -EINVAL (other flags, both,
+ * a directory into its own subtree), -ENOENT, -ENOTDIR, -EISDIR,
+ * -ENOTEMPTY, as create's names for @nname; -ENOMEM.
+ */
+int fs_ns_rename(struct fs *fs, struct fs_inode *odir, const char *oname,
+		 struct fs_inode *ndir, const char *nname, unsigned flags);
 
 /* dir.c -- callers hold the directory's ->lock as noted */
 int fs_dir_init(struct fs *fs, struct fs_dir *d, struct fs_inode *parent);

@@ -94,25 +94,6 @@ static void fill_entry(struct fs *fs, struct fs_inode *in,
 	fs_inode_stat(fs, in, &e->attr);
 }
 
-/*
- * entry_check -- (internal) a name to create or look up in @p: @p must be a
- * directory, the name a single component of at most NAME_MAX bytes.
- */
-static int entry_check(const struct fs_inode *p, const char *name)
-{
-	size_t len = strlen(name);
-
-	if (!S_ISDIR(p->mode))
-		return -ENOTDIR;
-	if (len == 0)
-		return -ENOENT;
-	if (len > FS_NAME_MAX)
-		return -ENAMETOOLONG;
-	if (strchr(name, '/'))
-		return -EINVAL;
-	return 0;
-}
-
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	const struct fs *fs = userdata;
@@ -219,7 +200,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	p = inode_of(req, parent);
 	if (!p)
 		return;
-	rc = entry_check(p, name);
+	rc = fs_ns_name_check(p, name);
 	if (rc < 0)
 		return reply_err(req, rc);
 	pthread_rwlock_rdlock(&p->lock);
@@ -532,33 +513,10 @@ static void open_flags(struct fs *fs, struct fs_inode *in,
 }
 
 /*
- * inherit_hint -- (internal) a directory's user.mmfs.tier passes to the
- * children made in it (so a whole subtree can be pinned), as DESIGN.md
- * asks; parent ->lock held, the child not yet reachable.
- */
-static int inherit_hint(struct fs *fs, struct fs_inode *p,
-			struct fs_inode *in)
-{
-	size_t size;
-	void *v = fs_xattr_peek(p, FS_XATTR_TIER, &size);
-	int hint, rc = 0;
-
-	if (v && (hint = fs_hint_parse(v, size)) >= 0) {
-		in->hint = (uint8_t)hint;
-		rc = fs_xattr_set(fs, in, FS_XATTR_TIER, v, size, 0);
-	}
-	v = fs_xattr_peek(p, FS_XATTR_IO, &size);
-	if (rc == 0 && v && (hint = fs_io_parse(v, size)) >= 0) {
-		in->io_direct = hint == 1;
-		rc = fs_xattr_set(fs, in, FS_XATTR_IO, v, size, 0);
-	}
-	return rc;
-}
-
-/*
- * make_node -- (internal) create and link a new inode of any type.
- * The kernel already applied the umask (no FUSE_CAP_DONT_MASK) and checked
- * write and search permission on the parent (default_permissions).
+ * make_node -- (internal) MKNOD, MKDIR, SYMLINK and CREATE: fs_ns_create
+ * as the sender, whose umask reaches us unapplied (FUSE_CAP_DONT_MASK).
+ * The kernel has checked write and search permission on the parent
+ * (default_permissions).
  */
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, dev_t rdev, const char *target,
@@ -570,60 +528,14 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_inode *p = inode_of(req, parent);
 	struct fuse_entry_param e;
 	struct fs_inode *in;
-	struct fs_txn tx;
 	int rc;
 
 	if (!p)
 		return;
-	rc = entry_check(p, name);
+	rc = fs_ns_create(fs, p, name, mode, rdev, target, &owner, &in);
 	if (rc < 0)
 		return reply_err(req, rc);
-	if (target && strlen(target) > FS_SYMLINK_MAX)
-		return reply_err(req, -ENAMETOOLONG);
-	rc = fs_persist_room(fs);
-	if (rc < 0)
-		return reply_err(req, rc);
-	fs_txn_begin(fs, &tx);
-	pthread_rwlock_wrlock(&p->lock);
-	if (atomic_load(&p->nlink) == 0) {
-		rc = -ENOENT; /* the directory was removed under us */
-		goto out_unlock;
-	}
-	if (fs_dir_lookup(&p->dir, name)) {
-		rc = -EEXIST;
-		goto out_unlock;
-	}
-	pthread_mutex_lock(&p->alock);
-	rc = fs_inode_new(fs, mode, &owner, p, rdev, &in);
-	pthread_mutex_unlock(&p->alock);
-	if (rc < 0)
-		goto out_unlock;
-	if (S_ISDIR(mode))
-		rc = fs_dir_init(fs, &in->dir, p);
-	else if (S_ISLNK(mode))
-		rc = (in->target = strdup(target)) ? 0 : -ENOMEM;
-	if (rc == 0)
-		rc = fs_acl_inherit(fs, p, in, owner.umask);
-	if (rc == 0)
-		rc = inherit_hint(fs, p, in);
-	if (rc == 0)
-		rc = fs_dir_add(fs, &p->dir, name, in);
-	if (rc < 0) {
-		fs_inode_maybe_free(fs, in); /* nlink 0, nlookup 0: freed */
-		goto out_unlock;
-	}
-	if (S_ISLNK(mode))
-		atomic_fetch_add(&fs->meta_bytes, (int64_t)strlen(target) + 1);
-	atomic_store(&in->nlink, S_ISDIR(mode) ? 2 : 1);
-	if (S_ISDIR(mode))
-		atomic_fetch_add(&p->nlink, 1);
-	fs_inode_touch(p, true, true);
-	fs_txn_dirty(in);
-	fs_inode_ref(in);
-	fill_entry(fs, in, &e);
-	fs_txn_commit(&tx);
-	pthread_rwlock_unlock(&p->lock);
-	fs_txn_end(&tx);
+	fill_entry(fs, in, &e); /* the reply hands our reference over */
 	if (fi) {
 		atomic_fetch_add(&in->opens, 1); /* new: cannot be gone */
 		open_flags(fs, in, fi);
@@ -632,13 +544,6 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	} else {
 		fuse_reply_entry(req, &e);
 	}
-	return;
-
-out_unlock:
-	fs_txn_commit(&tx);
-	pthread_rwlock_unlock(&p->lock);
-	fs_txn_end(&tx);
-	reply_err(req, rc);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -671,247 +576,32 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	make_node(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, fi);
 }
 
-/*
- * victim_locked -- (internal) the entry @name of @p that unlink (want_dir
- * false) or rmdir (true) may remove, with their errnos. Parent ->lock held.
- */
-static int victim_locked(struct fs_inode *p, const char *name, bool want_dir,
-			 struct fs_dirent **out)
-{
-	struct fs_dirent *de;
-
-	if (!S_ISDIR(p->mode))
-		return -ENOTDIR;
-	de = fs_dir_lookup(&p->dir, name);
-	if (!de)
-		return -ENOENT;
-	if (S_ISDIR(de->inode->mode) != want_dir)
-		return want_dir ? -ENOTDIR : -EISDIR;
-	*out = de;
-	return 0;
-}
-
-/*
- * remove_entry -- (internal) unlink (@dir false) or rmdir (@dir true). A
- * directory is locked after its parent and must be empty; it loses both
- * its links at once, and its parent the ".." link.
- */
-static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
-			 bool dir)
-{
-	struct fs *fs = req_fs(req);
-	struct fs_inode *p = inode_of(req, parent);
-	struct fs_dirent *de;
-	struct fs_inode *in;
-	struct fs_txn tx;
-	int rc;
-
-	if (!p)
-		return;
-	fs_txn_begin(fs, &tx);
-	pthread_rwlock_wrlock(&p->lock);
-	rc = victim_locked(p, name, dir, &de);
-	if (rc < 0)
-		goto out_unlock;
-	in = de->inode;
-	if (dir) {
-		pthread_rwlock_wrlock(&in->lock);
-		if (!fs_dir_empty(&in->dir)) {
-			pthread_rwlock_unlock(&in->lock);
-			rc = -ENOTEMPTY;
-			goto out_unlock;
-		}
-	}
-	fs_dir_remove(fs, &p->dir, de);
-	if (dir) {
-		atomic_store(&in->nlink, 0);
-		pthread_rwlock_unlock(&in->lock);
-		atomic_fetch_sub(&p->nlink, 1);
-	} else {
-		atomic_fetch_sub(&in->nlink, 1);
-	}
-	fs_inode_touch(in, false, true);
-	fs_inode_touch(p, true, true);
-	fs_txn_commit(&tx);
-	pthread_rwlock_unlock(&p->lock);
-	fs_inode_unlinked(fs, in);
-	fs_txn_end(&tx);
-	fuse_reply_err(req, 0);
-	return;
-
-out_unlock:
-	pthread_rwlock_unlock(&p->lock);
-	fs_txn_end(&tx);
-	reply_err(req, rc);
-}
-
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	remove_entry(req, parent, name, false);
+	struct fs_inode *p = inode_of(req, parent);
+
+	if (p)
+		reply_err(req, fs_ns_unlink(req_fs(req), p, name));
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	if (strcmp(name, ".") == 0)
-		return reply_err(req, -EINVAL);
-	if (strcmp(name, "..") == 0)
-		return reply_err(req, -ENOTEMPTY);
-	remove_entry(req, parent, name, true);
-}
+	struct fs_inode *p = inode_of(req, parent);
 
-/* is_ancestor -- (internal) is @a @b or above it? Under rename_lock. */
-static bool is_ancestor(const struct fs_inode *a, const struct fs_inode *b)
-{
-	for (; b; b = b->dir.parent) {
-		if (a == b)
-			return true;
-		if (b->ino == FS_ROOT_INO)
-			break;
-	}
-	return false;
-}
-
-/* rename_checks -- (internal) the errno rules of rename(2) */
-static int rename_checks(struct fs_inode *src, struct fs_inode *dst,
-			 struct fs_inode *p2, struct fs_inode *p1,
-			 unsigned flags)
-{
-	if (S_ISDIR(src->mode) && is_ancestor(src, p2))
-		return -EINVAL; /* into its own subtree */
-	if (!dst)
-		return 0;
-	if (flags & RENAME_EXCHANGE)
-		return S_ISDIR(dst->mode) && is_ancestor(dst, p1) ? -EINVAL : 0;
-	if (S_ISDIR(src->mode) && !S_ISDIR(dst->mode))
-		return -ENOTDIR;
-	if (!S_ISDIR(src->mode) && S_ISDIR(dst->mode))
-		return -EISDIR;
-	if (S_ISDIR(dst->mode) && !fs_dir_empty(&dst->dir))
-		return -ENOTEMPTY;
-	return 0;
-}
-
-/* log_repoint -- (internal) entry @de of @dir is about to name @in */
-static void log_repoint(struct fs_inode *dir, struct fs_dirent *de,
-			struct fs_inode *in)
-{
-	fs_txn_rec_dent(&dir->dir, de->name, de->namelen, 0);
-	fs_txn_rec_dent(&dir->dir, de->name, de->namelen, in->ino);
-}
-
-/* reparent -- (internal) a directory moved from @from to @to */
-static void reparent(struct fs_inode *dir, struct fs_inode *from,
-		     struct fs_inode *to)
-{
-	if (!S_ISDIR(dir->mode) || from == to)
-		return;
-	dir->dir.parent = to;
-	atomic_fetch_sub(&from->nlink, 1);
-	atomic_fetch_add(&to->nlink, 1);
+	if (p)
+		reply_err(req, fs_ns_rmdir(req_fs(req), p, name));
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
-	struct fs *fs = req_fs(req);
-	struct fs_inode *p1 = inode_of(req, parent), *p2, *first, *second;
-	struct fs_inode *src, *dst = NULL, *victim = NULL;
-	struct fs_dirent *de, *de2;
-	struct fs_txn tx;
-	int rc;
+	struct fs_inode *p1 = inode_of(req, parent), *p2;
 
 	if (!p1 || !(p2 = inode_of(req, newparent)))
 		return;
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
-	    (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
-		return reply_err(req, -EINVAL);
-	if (!S_ISDIR(p1->mode))
-		return reply_err(req, -ENOTDIR);
-	rc = entry_check(p2, newname);
-	if (rc < 0)
-		return reply_err(req, rc);
-	fs_txn_begin(fs, &tx);
-	pthread_mutex_lock(&fs->rename_lock);
-	/* Ancestor first, else lower ino first: see fs_i.h. */
-	first = p1;
-	second = p2;
-	if (is_ancestor(p2, p1) ||
-	    (!is_ancestor(p1, p2) && p2->ino < p1->ino)) {
-		first = p2;
-		second = p1;
-	}
-	pthread_rwlock_wrlock(&first->lock);
-	if (second != first)
-		pthread_rwlock_wrlock(&second->lock);
-	de = fs_dir_lookup(&p1->dir, name);
-	de2 = fs_dir_lookup(&p2->dir, newname);
-	if (!de || (!de2 && (flags & RENAME_EXCHANGE))) {
-		rc = -ENOENT;
-		goto out_unlock;
-	}
-	if (de2 && (flags & RENAME_NOREPLACE)) {
-		rc = -EEXIST;
-		goto out_unlock;
-	}
-	src = de->inode;
-	dst = de2 ? de2->inode : NULL;
-	if (src == dst) {
-		rc = 0; /* two names of one file: POSIX says do nothing */
-		goto out_unlock;
-	}
-	if (dst && S_ISDIR(dst->mode))
-		pthread_rwlock_wrlock(&dst->lock);
-	rc = rename_checks(src, dst, p2, p1, flags);
-	if (rc < 0)
-		goto out_unlock_dst;
-	if (flags & RENAME_EXCHANGE) {
-		/* Swap what the two names point at; names and cookies stay. */
-		log_repoint(p1, de, dst);
-		log_repoint(p2, de2, src);
-		de->inode = dst;
-		de2->inode = src;
-		reparent(src, p1, p2);
-		reparent(dst, p2, p1);
-		fs_inode_touch(dst, false, true);
-	} else if (de2) {
-		/* Reuse the victim's entry: replacing cannot fail. */
-		victim = dst;
-		log_repoint(p2, de2, src);
-		de2->inode = src;
-		fs_dir_remove(fs, &p1->dir, de);
-		if (S_ISDIR(victim->mode)) {
-			atomic_store(&victim->nlink, 0);
-			atomic_fetch_sub(&p2->nlink, 1);
-		} else {
-			atomic_fetch_sub(&victim->nlink, 1);
-		}
-		fs_inode_touch(victim, false, true);
-		reparent(src, p1, p2);
-	} else {
-		rc = fs_dir_add(fs, &p2->dir, newname, src);
-		if (rc < 0)
-			goto out_unlock_dst;
-		fs_dir_remove(fs, &p1->dir, de);
-		reparent(src, p1, p2);
-	}
-	fs_inode_touch(src, false, true);
-	fs_inode_touch(p1, true, true);
-	if (p2 != p1)
-		fs_inode_touch(p2, true, true);
-out_unlock_dst:
-	if (dst && S_ISDIR(dst->mode))
-		pthread_rwlock_unlock(&dst->lock);
-out_unlock:
-	fs_txn_commit(&tx);
-	if (second != first)
-		pthread_rwlock_unlock(&second->lock);
-	pthread_rwlock_unlock(&first->lock);
-	pthread_mutex_unlock(&fs->rename_lock);
-	if (victim)
-		fs_inode_unlinked(fs, victim);
-	fs_txn_end(&tx);
-	reply_err(req, rc);
+	reply_err(req, fs_ns_rename(req_fs(req), p1, name, p2, newname,
+				    flags));
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -920,39 +610,15 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct fs *fs = req_fs(req);
 	struct fs_inode *in = inode_of(req, ino), *p;
 	struct fuse_entry_param e;
-	struct fs_txn tx;
 	int rc;
 
 	if (!in || !(p = inode_of(req, newparent)))
 		return;
-	if (S_ISDIR(in->mode))
-		return reply_err(req, -EPERM);
-	rc = entry_check(p, newname);
-	if (rc == 0)
-		rc = fs_persist_room(fs);
+	rc = fs_ns_link(fs, in, p, newname);
 	if (rc < 0)
 		return reply_err(req, rc);
-	fs_txn_begin(fs, &tx);
-	pthread_rwlock_wrlock(&p->lock);
-	if (atomic_load(&p->nlink) == 0)
-		rc = -ENOENT;
-	else if (atomic_load(&in->nlink) == 0)
-		rc = -ENOENT; /* linkat of an unlinked file, as ext4 */
-	else
-		rc = fs_dir_add(fs, &p->dir, newname, in);
-	if (rc < 0) {
-		pthread_rwlock_unlock(&p->lock);
-		fs_txn_end(&tx);
-		return reply_err(req, rc);
-	}
-	atomic_fetch_add(&in->nlink, 1);
-	fs_inode_touch(in, false, true);
-	fs_inode_touch(p, true, true);
-	fs_inode_ref(in);
+	fs_inode_ref(in); /* the new entry's, for the kernel */
 	fill_entry(fs, in, &e);
-	fs_txn_commit(&tx);
-	pthread_rwlock_unlock(&p->lock);
-	fs_txn_end(&tx);
 	fuse_reply_entry(req, &e);
 }
 
