@@ -66,7 +66,14 @@ static int walk(struct check *c)
 	c->seen[FS_ROOT_INO] = 1;
 	while (head < tail) {
 		struct fs_inode *d = queue[head++];
+		struct fs_inode *sd = d->dir.snapdir;
 
+		/* .snap: named once, by its directory, and no subdirectory */
+		if (sd && !c->seen[sd->ino]) {
+			c->names[sd->ino]++;
+			c->seen[sd->ino] = 1;
+			queue[tail++] = sd;
+		}
 		for (i = 0; i < d->dir.norder; i++) {
 			struct fs_dirent *de = d->dir.order[i].d;
 			struct fs_inode *in;

@@ -76,6 +76,12 @@ struct fs_dir {
 	size_t live;             /* entries; stat reads it atomically */
 	uint64_t next_seq;       /* starts at 3: 1 and 2 are . and .. */
 	struct fs_inode *parent; /* ".."; changed under fs->rename_lock */
+	/*
+	 * The directory's ".snap" (snap.c), made on first lookup, or NULL.
+	 * Not an entry: readdir, emptiness and link counts never see it.
+	 * Set and cleared under this directory's ->lock.
+	 */
+	struct fs_inode *snapdir;
 };
 
 struct fs_xattr {
@@ -97,6 +103,13 @@ struct fs_inode {
 	uint8_t hint;             /* enum mmfs_tier_hint (user.mmfs.tier) */
 	bool io_direct;           /* user.mmfs.io=direct: opens uncached */
 	bool sampled;             /* held by the sampler; under its lock */
+	/*
+	 * Snapshots (snap.c): @frozen, inside a snapshot (read-only for
+	 * everyone); @is_snapdir, a ".snap" directory. Set before the inode
+	 * is reachable, or at load; never cleared.
+	 */
+	bool frozen;
+	bool is_snapdir;
 	uint32_t mode;            /* file type bits never change */
 
 	/*
@@ -270,11 +283,20 @@ struct fs_txn {
 	struct fs_inode *dirty[FS_TXN_INODES];
 	unsigned ndirty;
 	int err;
-	bool on;
+	bool on;                 /* records are kept (a persistent pool) */
+	bool locked;             /* plock held: shared, or with @excl */
+	bool excl;
 	bool kick;               /* staged enough to start a commit early */
 	char inl[240];
 };
 void fs_txn_begin(struct fs *fs, struct fs_txn *tx);
+/*
+ * fs_txn_begin_excl -- a transaction that holds plock exclusively: no
+ * other metadata change or write runs until fs_txn_end, on a volatile
+ * mount too (every transaction holds plock). For changes that must be
+ * atomic against every request: snapshots, rollback, clones.
+ */
+void fs_txn_begin_excl(struct fs *fs, struct fs_txn *tx);
 void fs_txn_dirty(struct fs_inode *in);
 void fs_txn_commit(struct fs_txn *tx);
 void fs_txn_end(struct fs_txn *tx);
@@ -284,6 +306,8 @@ void fs_txn_rec_dent(const struct fs_dir *d, const char *name, size_t len,
 		     uint64_t ino);
 void fs_txn_rec_xattr(struct fs_inode *in, const char *name,
 		      const void *value, size_t size, bool set);
+/* fs_txn_rec_snapdir -- @dir's .snap became @snapdir (NULL: removed) */
+void fs_txn_rec_snapdir(struct fs_inode *dir, struct fs_inode *snapdir);
 
 struct mmfs_pool;
 struct fs_persist_opts {
@@ -402,6 +426,57 @@ int fs_ns_rmdir(struct fs *fs, struct fs_inode *dir, const char *name);
  */
 int fs_ns_rename(struct fs *fs, struct fs_inode *odir, const char *oname,
 		 struct fs_inode *ndir, const char *nname, unsigned flags);
+
+/*
+ * snap.c -- directory snapshots: DIR/.snap/NAME (frozen copies of DIR's
+ * tree sharing every file's chunks), rollback and writable clones. Each
+ * call is one transaction holding plock exclusively: call it with no fs
+ * lock held and no transaction open. @uid is the caller's: the owner of
+ * the directory, or root, may take, delete and roll back its snapshots
+ * (others: -EPERM). Names: -EINVAL for "", ".", "..", "/" or > 255 bytes.
+ */
+#define FS_SNAPDIR ".snap"
+bool fs_snap_is_name(const char *name);
+/* fs_snap_frozen -- no change may reach @in: a snapshot's, or a .snap */
+static inline bool fs_snap_frozen(const struct fs_inode *in)
+{
+	return in->frozen || in->is_snapdir;
+}
+/*
+ * fs_snap_dir -- @dir's .snap, made on first use, with a kernel reference
+ * taken (as a lookup); -ENOENT inside a snapshot or a .snap.
+ */
+int fs_snap_dir(struct fs *fs, struct fs_inode *dir, struct fs_inode **out);
+/* fs_snap_create -- snapshot @dir as @name; *@out (may be NULL) gets its
+ * root with a kernel reference. -EEXIST, -ENOSPC, -ENOMEM. */
+int fs_snap_create(struct fs *fs, struct fs_inode *dir, const char *name,
+		   uint32_t uid, struct fs_inode **out);
+/* fs_snap_delete -- free what only snapshot @name of @dir holds */
+int fs_snap_delete(struct fs *fs, struct fs_inode *dir, const char *name,
+		   uint32_t uid);
+/*
+ * fs_snap_rollback -- @dir becomes what its snapshot @name was, at once;
+ * every snapshot stays. @names (may be NULL) is called with @dir's
+ * entries before the change (@before) and after it, inside the
+ * operation, so the caller can tell the kernel which names changed.
+ */
+typedef void (*fs_snap_names_fn)(void *arg, struct fs_inode *dir,
+				 bool before);
+int fs_snap_rollback(struct fs *fs, struct fs_inode *dir, const char *name,
+		     uint32_t uid, fs_snap_names_fn names, void *arg);
+/* fs_snap_clone -- a writable copy of snapshot directory @snap as
+ * @parent/@name; *@out (may be NULL) with a kernel reference */
+int fs_snap_clone(struct fs *fs, struct fs_inode *snap,
+		  struct fs_inode *parent, const char *name, uint32_t uid,
+		  struct fs_inode **out);
+/*
+ * fs_snap_release_dir -- @dir goes (rmdir, or replaced by a rename): its
+ * .snap goes too if it holds no snapshot, else -ENOTEMPTY. In the
+ * caller's transaction, @dir's ->lock exclusive.
+ */
+int fs_snap_release_dir(struct fs *fs, struct fs_inode *dir);
+/* fs_snap_load -- after recovery: mark .snap directories and snapshots */
+int fs_snap_load(struct fs *fs);
 
 /* dir.c -- callers hold the directory's ->lock as noted */
 int fs_dir_init(struct fs *fs, struct fs_dir *d, struct fs_inode *parent);

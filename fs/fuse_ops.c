@@ -203,6 +203,13 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = fs_ns_name_check(p, name);
 	if (rc < 0)
 		return reply_err(req, rc);
+	if (fs_snap_is_name(name)) {
+		rc = fs_snap_dir(fs, p, &in);
+		if (rc < 0)
+			return reply_err(req, rc);
+		fill_entry(fs, in, &e); /* the reply hands our reference over */
+		return (void)fuse_reply_entry(req, &e);
+	}
 	pthread_rwlock_rdlock(&p->lock);
 	de = fs_dir_lookup(&p->dir, name);
 	in = de ? de->inode : NULL;
@@ -375,6 +382,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	if (!in)
 		return;
+	if (fs_snap_frozen(in))
+		return reply_err(req, -EROFS); /* a snapshot */
 	if (valid & FUSE_SET_ATTR_SIZE) {
 		if (S_ISDIR(in->mode))
 			return reply_err(req, -EISDIR);
@@ -558,9 +567,29 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	make_node(req, parent, name, mode, rdev, NULL, NULL);
 }
 
+/* snap_mkdir -- (internal) mkdir DIR/.snap/NAME: a snapshot of DIR */
+static void snap_mkdir(fuse_req_t req, struct fs_inode *sd, const char *name)
+{
+	struct fs *fs = req_fs(req);
+	struct fuse_entry_param e;
+	struct fs_inode *root;
+	int rc;
+
+	rc = fs_snap_create(fs, sd->dir.parent, name, fuse_req_ctx(req)->uid,
+			    &root);
+	if (rc < 0)
+		return reply_err(req, rc);
+	fill_entry(fs, root, &e); /* the reply hands our reference over */
+	fuse_reply_entry(req, &e);
+}
+
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode)
 {
+	struct fs_inode *p = fs_inode_get(req_fs(req), parent);
+
+	if (p && p->is_snapdir)
+		return snap_mkdir(req, p, name);
 	make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL, NULL);
 }
 
@@ -588,8 +617,14 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_inode *p = inode_of(req, parent);
 
-	if (p)
-		reply_err(req, fs_ns_rmdir(req_fs(req), p, name));
+	if (!p)
+		return;
+	/* rmdir DIR/.snap/NAME deletes the snapshot */
+	if (p->is_snapdir)
+		return reply_err(req, fs_snap_delete(req_fs(req), p->dir.parent,
+						     name,
+						     fuse_req_ctx(req)->uid));
+	reply_err(req, fs_ns_rmdir(req_fs(req), p, name));
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -628,6 +663,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (!in)
 		return;
+	if (fs_snap_frozen(in) && ((fi->flags & O_ACCMODE) != O_RDONLY ||
+				   (fi->flags & O_TRUNC)))
+		return reply_err(req, -EROFS); /* a snapshot */
 	if (S_ISDIR(in->mode))
 		return reply_err(req, -EISDIR);
 	if (S_ISREG(in->mode)) {
@@ -760,6 +798,8 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino,
 
 	if (!in)
 		return;
+	if (fs_snap_frozen(in))
+		return reply_err(req, -EROFS);
 	if (off < 0)
 		return reply_err(req, -EINVAL);
 	if (fs->null_io) {
@@ -1085,6 +1125,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	if (!in)
 		return;
+	if (fs_snap_frozen(in))
+		return reply_err(req, -EROFS); /* a snapshot */
 	if (is_virtual(name))
 		return reply_err(req, -EPERM); /* read-only, computed */
 	if (!strcmp(name, FS_XATTR_TIER)) {
@@ -1205,6 +1247,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 	if (!in)
 		return;
+	if (fs_snap_frozen(in))
+		return reply_err(req, -EROFS); /* a snapshot */
 	rc = fs_xattr_name_check(name);
 	if (rc < 0)
 		return reply_err(req, rc);
@@ -1238,6 +1282,8 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 
 	if (!in)
 		return;
+	if (fs_snap_frozen(in))
+		return reply_err(req, -EROFS); /* a snapshot */
 	if (offset < 0 || length <= 0)
 		return reply_err(req, -EINVAL);
 	if (!S_ISREG(in->mode))
@@ -1293,6 +1339,8 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 		return;
 	if (flags)
 		return reply_err(req, -EINVAL);
+	if (fs_snap_frozen(dst))
+		return reply_err(req, -EROFS); /* into a snapshot */
 	if (!S_ISREG(src->mode) || !S_ISREG(dst->mode))
 		return reply_err(req, -EINVAL);
 	if (off_in < 0 || off_out < 0)

@@ -86,7 +86,9 @@ static int create_locked(struct fs *fs, struct fs_inode *p, const char *name,
 
 	if (atomic_load(&p->nlink) == 0)
 		return -ENOENT; /* the directory was removed under us */
-	if (fs_dir_lookup(&p->dir, name))
+	if (fs_snap_frozen(p))
+		return -EROFS; /* a snapshot, or .snap itself */
+	if (fs_dir_lookup(&p->dir, name) || fs_snap_is_name(name))
 		return -EEXIST;
 	/* alock: a setgid directory's group and bit, read by inode_new */
 	pthread_mutex_lock(&p->alock);
@@ -167,6 +169,12 @@ int fs_ns_link(struct fs *fs, struct fs_inode *in, struct fs_inode *dir,
 		rc = -ENOENT;
 	else if (atomic_load(&in->nlink) == 0)
 		rc = -ENOENT; /* linkat of an unlinked file, as ext4 */
+	else if (fs_snap_frozen(dir))
+		rc = -EROFS;
+	else if (in->frozen)
+		rc = -EXDEV; /* out of a snapshot: as across btrfs subvolumes */
+	else if (fs_snap_is_name(name))
+		rc = -EEXIST;
 	else
 		rc = fs_dir_add(fs, &dir->dir, name, in);
 	if (rc < 0) {
@@ -269,15 +277,16 @@ static int ns_remove(struct fs *fs, struct fs_inode *p, const char *name,
 
 	fs_txn_begin(fs, &tx);
 	pthread_rwlock_wrlock(&p->lock);
-	rc = victim_locked(p, name, want_dir, &de);
+	rc = fs_snap_frozen(p) ? -EROFS : victim_locked(p, name, want_dir, &de);
 	if (rc < 0)
 		goto out_unlock;
 	in = de->inode;
 	if (want_dir) {
 		pthread_rwlock_wrlock(&in->lock);
-		if (!fs_dir_empty(&in->dir)) {
+		rc = fs_dir_empty(&in->dir) ? fs_snap_release_dir(fs, in)
+					    : -ENOTEMPTY;
+		if (rc < 0) {
 			pthread_rwlock_unlock(&in->lock);
-			rc = -ENOTEMPTY;
 			goto out_unlock;
 		}
 	}
@@ -384,6 +393,10 @@ static int rename_locked(struct fs *fs, struct fs_inode *p1, const char *name,
 	if (dst && S_ISDIR(dst->mode))
 		pthread_rwlock_wrlock(&dst->lock);
 	rc = rename_checks(src, dst, p2, p1, flags);
+	/* A directory replaced takes its .snap along, if it is empty */
+	if (rc == 0 && dst && S_ISDIR(dst->mode) &&
+	    !(flags & RENAME_EXCHANGE))
+		rc = fs_snap_release_dir(fs, dst);
 	if (rc < 0)
 		goto out_unlock_dst;
 	if (flags & RENAME_EXCHANGE) {
@@ -439,6 +452,10 @@ int fs_ns_rename(struct fs *fs, struct fs_inode *odir, const char *oname,
 	if (!S_ISDIR(odir->mode))
 		return -ENOTDIR;
 	rc = fs_ns_name_check(ndir, nname);
+	if (rc == 0 && (fs_snap_frozen(odir) || fs_snap_frozen(ndir)))
+		rc = -EROFS;
+	if (rc == 0 && fs_snap_is_name(nname))
+		rc = -EEXIST;
 	if (rc < 0)
 		return rc;
 	fs_txn_begin(fs, &tx);

@@ -44,6 +44,7 @@ enum {
 	OP_MAP_SHARE = 10, /* a range of one map shared into another */
 	OP_NODE = 11,     /* checkpoints only: one map node of the table */
 	OP_MAP_ROOT = 12, /* checkpoints only: a file's map, by its root */
+	OP_SNAPDIR = 13,  /* a directory's .snap (snap.c) made or removed */
 };
 
 /* On-media records: little-endian, packed, after a one-byte opcode. */
@@ -68,6 +69,11 @@ struct __attribute__((packed)) op_map_set {
 
 struct __attribute__((packed)) op_map_punch {
 	uint64_t ino, first, last;
+};
+
+/* A directory's .snap: @snapdir, or 0 when it went. */
+struct __attribute__((packed)) op_snapdir {
+	uint64_t dir, snapdir;
 };
 
 /* A reflink: dst's [dfirst, dfirst+n) became src's [sfirst, sfirst+n). */
@@ -234,7 +240,7 @@ static void tx_inode(struct fs_txn *tx, struct fs_inode *in)
 	       0);
 }
 
-void fs_txn_begin(struct fs *fs, struct fs_txn *tx)
+static void txn_begin(struct fs *fs, struct fs_txn *tx, bool excl)
 {
 	tx->fs = fs;
 	tx->buf = tx->inl;
@@ -243,12 +249,31 @@ void fs_txn_begin(struct fs *fs, struct fs_txn *tx)
 	tx->ndirty = 0;
 	tx->err = 0;
 	tx->kick = false;
+	tx->excl = excl;
 	tx->on = fs->plog != NULL && !fs->plog->rdonly;
+	/*
+	 * plock on a volatile mount too: a snapshot holds it exclusively to
+	 * see the namespace and every file at one instant.
+	 */
+	if (excl)
+		pthread_rwlock_wrlock(&fs->plock);
+	else
+		pthread_rwlock_rdlock(&fs->plock);
+	tx->locked = true;
 	if (!tx->on)
 		return;
 	MMFS_ASSERT(!txn_cur); /* one request, one transaction */
-	pthread_rwlock_rdlock(&fs->plock);
 	txn_cur = tx;
+}
+
+void fs_txn_begin(struct fs *fs, struct fs_txn *tx)
+{
+	txn_begin(fs, tx, false);
+}
+
+void fs_txn_begin_excl(struct fs *fs, struct fs_txn *tx)
+{
+	txn_begin(fs, tx, true);
 }
 
 void fs_txn_dirty(struct fs_inode *in)
@@ -302,6 +327,17 @@ void fs_txn_rec_xattr(struct fs_inode *in, const char *name,
 			       .namelen = (uint8_t)len };
 	tx_put(txn_cur, set ? OP_XATTR_SET : OP_XATTR_DEL, &r, sizeof(r),
 	       name, len, value, size);
+}
+
+void fs_txn_rec_snapdir(struct fs_inode *dir, struct fs_inode *snapdir)
+{
+	struct op_snapdir r;
+
+	if (!txn_cur)
+		return;
+	r = (struct op_snapdir){ .dir = dir->ino,
+				 .snapdir = snapdir ? snapdir->ino : 0 };
+	tx_put(txn_cur, OP_SNAPDIR, &r, sizeof(r), NULL, 0, NULL, 0);
 }
 
 static struct fs_inode *map_owner(struct mmfs_snap_map *m)
@@ -397,17 +433,19 @@ void fs_txn_end(struct fs_txn *tx)
 {
 	struct fs_plog *pl = tx->fs->plog;
 
-	if (!tx->on)
-		return;
-	fs_txn_commit(tx);
-	txn_cur = NULL;
-	pthread_rwlock_unlock(&tx->fs->plock);
-	if (tx->buf != tx->inl)
-		free(tx->buf);
-	tx->on = false;
-	if (tx->kick) {
-		mmfs_ticker_kick(pl->committer);
+	if (tx->on) {
+		fs_txn_commit(tx);
+		txn_cur = NULL;
+		if (tx->buf != tx->inl)
+			free(tx->buf);
+		tx->on = false;
 	}
+	if (tx->locked) {
+		pthread_rwlock_unlock(&tx->fs->plock);
+		tx->locked = false;
+	}
+	if (tx->kick)
+		mmfs_ticker_kick(pl->committer);
 }
 
 /*
@@ -576,6 +614,12 @@ static int ser_content(void *arg, struct fs_inode *in)
 					      .namelen = de->namelen };
 			ser_put(s, OP_DENT_ADD, &r, sizeof(r), de->name,
 				de->namelen, NULL, 0);
+		}
+		if (in->dir.snapdir) {
+			struct op_snapdir r = { .dir = in->ino,
+						.snapdir = in->dir.snapdir->ino };
+
+			ser_put(s, OP_SNAPDIR, &r, sizeof(r), NULL, 0, NULL, 0);
 		}
 	}
 	pthread_rwlock_unlock(&in->lock);
@@ -962,6 +1006,27 @@ static int apply_map(struct fs_plog *pl, uint8_t op, const void *p)
 	return mmfs_snap_map_punch(pl->fs->snap, &in->map, u.first, u.last);
 }
 
+static int apply_snapdir(struct fs_plog *pl, const struct op_snapdir *r)
+{
+	struct fs_inode *dir = get_inode(pl->fs, r->dir, S_IFDIR);
+	struct fs_inode *sd = NULL;
+
+	if (!dir)
+		return BAD(pl, ".snap of missing directory %llu",
+			   (unsigned long long)r->dir);
+	if (r->snapdir) {
+		sd = get_inode(pl->fs, r->snapdir, S_IFDIR);
+		if (!sd || sd == dir)
+			return BAD(pl, "directory %llu: bad .snap %llu",
+				   (unsigned long long)r->dir,
+				   (unsigned long long)r->snapdir);
+		sd->dir.parent = dir;
+		sd->is_snapdir = true;
+	}
+	dir->dir.snapdir = sd;
+	return 0;
+}
+
 static int apply_share(struct fs_plog *pl, const struct op_map_share *r)
 {
 	struct fs_inode *dst = get_inode(pl->fs, r->dst, S_IFREG);
@@ -1077,6 +1142,15 @@ static int apply(struct fs_plog *pl, const char *p, size_t len)
 			rc = apply_map(pl, op, p);
 			p += sizeof(struct op_map_punch);
 			break;
+		case OP_SNAPDIR: {
+			struct op_snapdir r;
+
+			NEED(sizeof(r));
+			memcpy(&r, p, sizeof(r));
+			p += sizeof(r);
+			rc = apply_snapdir(pl, &r);
+			break;
+		}
 		case OP_MAP_SHARE: {
 			struct op_map_share r;
 
@@ -1320,6 +1394,8 @@ int fs_persist_open(struct fs *fs, struct mmfs_pool *pool,
 		goto out_fail;
 	}
 	rc = finish(pl, !o->rdonly);
+	if (rc == 0)
+		rc = fs_snap_load(fs);
 	if (rc < 0)
 		goto out_fail;
 	if (fresh && !o->rdonly) {

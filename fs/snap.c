@@ -1,0 +1,774 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * snap.c -- directory snapshots (DIR/.snap/NAME), rollback and writable
+ * clones: namespace operations the daemon runs itself.
+ *
+ * A snapshot is a copy of DIR's tree made of new inodes that share every
+ * file's chunk map (one root reference each, snapshot/map.c): it costs
+ * one inode, one entry and a few records per inode of the tree, whatever
+ * the files hold. Its inodes are frozen (read-only for everyone) and have
+ * their own numbers. Each directory's ".snap" is a real directory inode
+ * hanging off the directory (fs_dir.snapdir), not an entry, so readdir,
+ * `cp -a`, tar and find never see it and a snapshot never contains the
+ * snapshots of its subdirectories; a rename of DIR carries it along.
+ *
+ * Every operation runs in one transaction holding plock exclusively
+ * (fs_txn_begin_excl): no request changes metadata or writes data while
+ * the tree is copied, so the copy is of one instant, and its records form
+ * one log record, replayed whole or not at all. Readers go on.
+ *
+ * A snapshot inode's birth time (btime) is when the snapshot was taken;
+ * every other attribute is the original's.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/fs_i.h"
+#include "utils/err.h"
+
+/* --- the tree copy ---------------------------------------------------------- */
+
+/* A hard link of the tree being copied: source inode -> its copy. */
+struct link_pair {
+	struct fs_inode *src, *dst;
+};
+
+struct tree_copy {
+	struct fs *fs;
+	bool frozen;                  /* make a snapshot (else a live tree) */
+	struct timespec born;
+	struct link_pair *links;      /* files with more than one name */
+	size_t nlinks, links_cap;
+	struct fs_inode **made;       /* every inode made, for the records */
+	size_t nmade, made_cap;
+};
+
+static int push(void ***v, size_t *n, size_t *cap, size_t size)
+{
+	void *p;
+
+	if (*n < *cap)
+		return 0;
+	*cap = *cap ? *cap * 2 : 64;
+	p = realloc(*v, *cap * size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	return 0;
+}
+
+static struct fs_inode *link_find(struct tree_copy *tc, struct fs_inode *src)
+{
+	size_t i;
+
+	/* Files with several names are rare: a scan costs less than a map */
+	for (i = 0; i < tc->nlinks; i++)
+		if (tc->links[i].src == src)
+			return tc->links[i].dst;
+	return NULL;
+}
+
+/* copy_xattrs -- (internal) @dst gets @src's xattrs, in their order */
+static int copy_xattrs(struct fs *fs, struct fs_inode *src,
+		       struct fs_inode *dst)
+{
+	struct fs_xattr *x, **v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	/* The list is newest first: set oldest first to keep its order. */
+	for (x = src->xattrs; x && rc == 0; x = x->next) {
+		rc = push((void ***)&v, &n, &cap, sizeof(*v));
+		if (rc == 0)
+			v[n++] = x;
+	}
+	while (rc == 0 && n--)
+		rc = fs_xattr_set(fs, dst, v[n]->name, v[n]->value, v[n]->size,
+				  0);
+	free(v);
+	return rc;
+}
+
+/*
+ * copy_inode -- (internal) a copy of @src (not yet named anywhere): its
+ * attributes, xattrs, a symlink's target, a file's map shared whole, a
+ * directory empty. @src's ->lock is held shared by the caller.
+ */
+static int copy_inode(struct tree_copy *tc, struct fs_inode *src,
+		      struct fs_inode *parent, struct fs_inode **out)
+{
+	struct fs *fs = tc->fs;
+	struct fs_owner o = { .uid = src->uid, .gid = src->gid };
+	struct fs_inode *dst;
+	uint64_t done;
+	int rc;
+
+	rc = fs_inode_new(fs, src->mode | src->perm, &o, NULL, src->rdev,
+			  &dst);
+	if (rc < 0)
+		return rc;
+	rc = push((void ***)&tc->made, &tc->nmade, &tc->made_cap,
+		  sizeof(*tc->made));
+	if (rc < 0)
+		goto out_free;
+	tc->made[tc->nmade++] = dst;
+	pthread_mutex_lock(&src->alock);
+	dst->perm = src->perm;
+	dst->uid = src->uid;
+	dst->gid = src->gid;
+	dst->atime = src->atime;
+	dst->mtime = src->mtime;
+	dst->ctime = src->ctime;
+	pthread_mutex_unlock(&src->alock);
+	dst->btime = tc->born;
+	dst->hint = src->hint;
+	dst->io_direct = src->io_direct;
+	dst->frozen = tc->frozen;
+	switch (src->mode & S_IFMT) {
+	case S_IFDIR:
+		rc = fs_dir_init(fs, &dst->dir, parent);
+		break;
+	case S_IFLNK:
+		dst->target = strdup(src->target);
+		rc = dst->target ? 0 : -ENOMEM;
+		if (rc == 0)
+			atomic_fetch_add(&fs->meta_bytes,
+					 (int64_t)strlen(dst->target) + 1);
+		break;
+	case S_IFREG:
+		rc = mmfs_snap_map_share(fs->snap, &dst->map, 0, &src->map, 0,
+					 MMFS_SNAP_ALL, &done);
+		if (rc == 0) {
+			dst->size = src->size;
+			dst->blocks = mmfs_snap_map_chunks(&dst->map);
+			atomic_fetch_add(&fs->file_bytes, (int64_t)dst->size);
+		}
+		break;
+	}
+	if (rc == 0)
+		rc = copy_xattrs(fs, src, dst);
+	if (rc < 0)
+		return rc; /* in tc->made: the caller drops it */
+	*out = dst;
+	return 0;
+
+out_free:
+	fs_inode_maybe_free(fs, dst);
+	return rc;
+}
+
+/* name_of -- (internal) an entry's name, NUL-terminated */
+static const char *name_of(const struct fs_dirent *de, char *buf)
+{
+	memcpy(buf, de->name, de->namelen);
+	buf[de->namelen] = 0;
+	return buf;
+}
+
+struct copy_job {
+	struct fs_inode *src, *dst;
+};
+
+/*
+ * copy_entries -- (internal) @dst (a copy of directory @src) gets a copy
+ * of everything below @src, depth first with a stack of its own (a tree
+ * may be deeper than a thread's stack). Hard links within the tree stay
+ * links; links to outside it become separate copies.
+ */
+static int copy_entries(struct tree_copy *tc, struct fs_inode *src,
+			struct fs_inode *dst)
+{
+	struct copy_job *stack = NULL;
+	size_t n = 0, cap = 0;
+	char name[FS_NAME_MAX + 1];
+	int rc;
+
+	rc = push((void ***)&stack, &n, &cap, sizeof(*stack));
+	if (rc < 0)
+		return rc;
+	stack[n++] = (struct copy_job){ src, dst };
+	while (n && rc == 0) {
+		struct copy_job job = stack[--n];
+		uint64_t end;
+		size_t i = 0;
+		struct fs_dirent *de;
+
+		pthread_rwlock_rdlock(&job.src->lock);
+		end = fs_dir_end(&job.src->dir);
+		while (rc == 0 && (de = fs_dir_next(&job.src->dir, &i, end))) {
+			struct fs_inode *c = de->inode, *copy;
+
+			copy = S_ISDIR(c->mode) ? NULL : link_find(tc, c);
+			if (copy) {
+				rc = fs_dir_add(tc->fs, &job.dst->dir,
+						name_of(de, name), copy);
+				if (rc == 0)
+					atomic_fetch_add(&copy->nlink, 1);
+				continue;
+			}
+			pthread_rwlock_rdlock(&c->lock);
+			rc = copy_inode(tc, c, job.dst, &copy);
+			pthread_rwlock_unlock(&c->lock);
+			if (rc == 0)
+				rc = fs_dir_add(tc->fs, &job.dst->dir,
+						name_of(de, name), copy);
+			if (rc < 0)
+				break;
+			if (S_ISDIR(c->mode)) {
+				atomic_store(&copy->nlink, 2);
+				atomic_fetch_add(&job.dst->nlink, 1);
+				rc = push((void ***)&stack, &n, &cap,
+					  sizeof(*stack));
+				if (rc == 0)
+					stack[n++] = (struct copy_job){ c,
+									copy };
+			} else {
+				atomic_store(&copy->nlink, 1);
+				if (atomic_load(&c->nlink) > 1) {
+					rc = push((void ***)&tc->links,
+						  &tc->nlinks, &tc->links_cap,
+						  sizeof(*tc->links));
+					if (rc == 0)
+						tc->links[tc->nlinks++] =
+							(struct link_pair){
+								c, copy };
+				}
+			}
+		}
+		pthread_rwlock_unlock(&job.src->lock);
+	}
+	free(stack);
+	return rc;
+}
+
+static void drop_tree(struct fs *fs, struct fs_inode *root);
+
+/*
+ * copy_tree -- (internal) a copy of directory @src and everything below it,
+ * not named anywhere yet (its ".." is @parent). In an exclusive txn.
+ */
+static int copy_tree(struct fs *fs, struct fs_inode *src,
+		     struct fs_inode *parent, bool frozen,
+		     struct fs_inode **out)
+{
+	struct tree_copy tc = { .fs = fs, .frozen = frozen };
+	struct fs_inode *root = NULL;
+	size_t i;
+	int rc;
+
+	fs_now(&tc.born);
+	pthread_rwlock_rdlock(&src->lock);
+	rc = copy_inode(&tc, src, parent, &root);
+	pthread_rwlock_unlock(&src->lock);
+	if (rc == 0) {
+		atomic_store(&root->nlink, 2);
+		rc = copy_entries(&tc, src, root);
+	}
+	if (rc < 0) {
+		/*
+		 * Undo: copies never named anywhere go first (a failed one
+		 * among them), then the tree, which releases the rest.
+		 */
+		for (i = 0; i < tc.nmade; i++)
+			if (atomic_load(&tc.made[i]->nlink) == 0)
+				fs_inode_unlinked(fs, tc.made[i]);
+		if (root && atomic_load(&root->nlink)) {
+			atomic_store(&root->nlink, 1);
+			drop_tree(fs, root);
+		}
+		goto out;
+	}
+	/* Final attributes (link counts) of every copy, for the log */
+	for (i = 0; i < tc.nmade; i++)
+		fs_txn_dirty(tc.made[i]);
+	*out = root;
+out:
+	free(tc.links);
+	free(tc.made);
+	return rc;
+}
+
+/* --- dropping trees ---------------------------------------------------------- */
+
+/*
+ * drop_entries -- (internal) remove every name below directory @dir, as
+ * `rm -rf DIR/ *` would: inodes whose last name goes are released (now,
+ * or at their last close). Snapshots of directories in the tree go too.
+ */
+static void drop_entries(struct fs *fs, struct fs_inode *dir)
+{
+	struct fs_inode **stack = NULL, **gone = NULL;
+	size_t n = 0, cap = 0, ngone = 0, gcap = 0, i;
+
+	if (push((void ***)&stack, &n, &cap, sizeof(*stack)) < 0)
+		return;
+	stack[n++] = dir;
+	while (n) {
+		struct fs_inode *d = stack[--n];
+		struct fs_dirent *de;
+		size_t k = 0;
+
+		pthread_rwlock_wrlock(&d->lock);
+		if (d->dir.snapdir && d != dir) {
+			struct fs_inode *sd = d->dir.snapdir;
+
+			fs_txn_rec_snapdir(d, NULL);
+			d->dir.snapdir = NULL;
+			/* Its snapshots go with it, and it with its parent */
+			atomic_store(&sd->nlink, 1);
+			if (push((void ***)&stack, &n, &cap,
+				 sizeof(*stack)) == 0)
+				stack[n++] = sd;
+			if (push((void ***)&gone, &ngone, &gcap,
+				 sizeof(*gone)) == 0)
+				gone[ngone++] = sd;
+		}
+		while ((de = fs_dir_next(&d->dir, &k, UINT64_MAX))) {
+			struct fs_inode *c = de->inode;
+
+			fs_dir_remove(fs, &d->dir, de);
+			if (S_ISDIR(c->mode)) {
+				atomic_fetch_sub(&d->nlink, 1);
+				if (push((void ***)&stack, &n, &cap,
+					 sizeof(*stack)) == 0)
+					stack[n++] = c;
+			} else {
+				atomic_fetch_sub(&c->nlink, 1);
+			}
+			fs_inode_touch(c, false, true);
+			if (push((void ***)&gone, &ngone, &gcap,
+				 sizeof(*gone)) == 0)
+				gone[ngone++] = c;
+		}
+		if (d != dir)
+			atomic_store(&d->nlink, 0);
+		pthread_rwlock_unlock(&d->lock);
+	}
+	fs_inode_touch(dir, true, true);
+	fs_txn_dirty(dir);
+	for (i = 0; i < ngone; i++)
+		fs_txn_dirty(gone[i]);
+	/* Outside the directories' locks: freeing data takes the file's */
+	for (i = 0; i < ngone; i++)
+		fs_inode_unlinked(fs, gone[i]);
+	free(stack);
+	free(gone);
+}
+
+/* drop_tree -- (internal) @root, named nowhere now, and all below it */
+static void drop_tree(struct fs *fs, struct fs_inode *root)
+{
+	drop_entries(fs, root);
+	atomic_store(&root->nlink, 0);
+	fs_txn_dirty(root);
+	fs_inode_unlinked(fs, root);
+}
+
+/* --- .snap --------------------------------------------------------------- */
+
+bool fs_snap_is_name(const char *name)
+{
+	return strcmp(name, FS_SNAPDIR) == 0;
+}
+
+int fs_snap_dir(struct fs *fs, struct fs_inode *dir, struct fs_inode **out)
+{
+	struct fs_owner o;
+	struct fs_inode *sd;
+	struct fs_txn tx;
+	int rc = 0;
+
+	if (!S_ISDIR(dir->mode))
+		return -ENOTDIR;
+	if (dir->frozen || dir->is_snapdir)
+		return -ENOENT; /* no snapshots of snapshots */
+	pthread_rwlock_rdlock(&dir->lock);
+	sd = dir->dir.snapdir;
+	if (sd)
+		fs_inode_ref(sd);
+	pthread_rwlock_unlock(&dir->lock);
+	if (sd)
+		goto out;
+	/* The first look at it makes it: `ls DIR/.snap` works at once */
+	fs_txn_begin(fs, &tx);
+	pthread_rwlock_wrlock(&dir->lock);
+	sd = dir->dir.snapdir;
+	if (sd || atomic_load(&dir->nlink) == 0) {
+		rc = sd ? 0 : -ENOENT;
+		goto out_unlock;
+	}
+	pthread_mutex_lock(&dir->alock);
+	o = (struct fs_owner){ .uid = dir->uid, .gid = dir->gid };
+	pthread_mutex_unlock(&dir->alock);
+	rc = fs_inode_new(fs, S_IFDIR | 0755, &o, NULL, 0, &sd);
+	if (rc < 0)
+		goto out_unlock;
+	rc = fs_dir_init(fs, &sd->dir, dir);
+	if (rc < 0) {
+		fs_inode_maybe_free(fs, sd);
+		sd = NULL;
+		goto out_unlock;
+	}
+	sd->is_snapdir = true;
+	atomic_store(&sd->nlink, 2);
+	dir->dir.snapdir = sd;
+	fs_txn_dirty(sd);
+	fs_txn_rec_snapdir(dir, sd);
+out_unlock:
+	if (sd)
+		fs_inode_ref(sd);
+	fs_txn_commit(&tx);
+	pthread_rwlock_unlock(&dir->lock);
+	fs_txn_end(&tx);
+	if (rc < 0)
+		return rc;
+out:
+	*out = sd;
+	return 0;
+}
+
+/* may_snap -- (internal) the owner of @dir, or root, may snapshot it */
+static int may_snap(struct fs_inode *dir, uint32_t uid)
+{
+	uint32_t owner;
+
+	pthread_mutex_lock(&dir->alock);
+	owner = dir->uid;
+	pthread_mutex_unlock(&dir->alock);
+	return uid == 0 || uid == owner ? 0 : -EPERM;
+}
+
+static int snap_name_check(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > FS_NAME_MAX || strchr(name, '/') ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* snapdir_of -- (internal) @dir's .snap, made if needed, no reference */
+static int snapdir_of(struct fs *fs, struct fs_inode *dir,
+		      struct fs_inode **out)
+{
+	int rc = fs_snap_dir(fs, dir, out);
+
+	if (rc == 0)
+		fs_inode_forget(fs, *out, 1); /* dir holds it */
+	return rc;
+}
+
+int fs_snap_create(struct fs *fs, struct fs_inode *dir, const char *name,
+		   uint32_t uid, struct fs_inode **out)
+{
+	struct fs_inode *sd, *root = NULL;
+	struct fs_txn tx;
+	int rc;
+
+	rc = snap_name_check(name);
+	if (rc == 0)
+		rc = may_snap(dir, uid);
+	if (rc == 0)
+		rc = fs_persist_room(fs);
+	if (rc == 0)
+		rc = snapdir_of(fs, dir, &sd);
+	if (rc < 0)
+		return rc;
+	fs_txn_begin_excl(fs, &tx);
+	if (atomic_load(&dir->nlink) == 0) {
+		rc = -ENOENT;
+		goto out;
+	}
+	pthread_rwlock_rdlock(&sd->lock);
+	rc = fs_dir_lookup(&sd->dir, name) ? -EEXIST : 0;
+	pthread_rwlock_unlock(&sd->lock);
+	if (rc < 0)
+		goto out;
+	rc = copy_tree(fs, dir, sd, true, &root);
+	if (rc < 0)
+		goto out;
+	pthread_rwlock_wrlock(&sd->lock);
+	rc = fs_dir_add(fs, &sd->dir, name, root);
+	if (rc == 0) {
+		atomic_fetch_add(&sd->nlink, 1);
+		fs_inode_touch(sd, true, true);
+		fs_txn_dirty(sd);
+		if (out)
+			fs_inode_ref(root);
+	}
+	pthread_rwlock_unlock(&sd->lock);
+	if (rc < 0) {
+		atomic_store(&root->nlink, 1);
+		drop_tree(fs, root);
+		goto out;
+	}
+	if (out)
+		*out = root;
+out:
+	fs_txn_end(&tx);
+	return rc;
+}
+
+/* snap_lookup -- (internal) snapshot @name of @dir, or -ENOENT */
+static int snap_lookup(struct fs_inode *dir, const char *name,
+		       struct fs_inode **sdp, struct fs_inode **rootp)
+{
+	struct fs_inode *sd = dir->dir.snapdir;
+	struct fs_dirent *de;
+
+	if (!sd)
+		return -ENOENT;
+	pthread_rwlock_rdlock(&sd->lock);
+	de = fs_dir_lookup(&sd->dir, name);
+	*rootp = de ? de->inode : NULL;
+	pthread_rwlock_unlock(&sd->lock);
+	*sdp = sd;
+	return *rootp ? 0 : -ENOENT;
+}
+
+int fs_snap_delete(struct fs *fs, struct fs_inode *dir, const char *name,
+		   uint32_t uid)
+{
+	struct fs_inode *sd, *root;
+	struct fs_dirent *de;
+	struct fs_txn tx;
+	int rc;
+
+	rc = snap_name_check(name);
+	if (rc == 0)
+		rc = may_snap(dir, uid);
+	if (rc < 0)
+		return rc;
+	fs_txn_begin_excl(fs, &tx);
+	rc = snap_lookup(dir, name, &sd, &root);
+	if (rc < 0)
+		goto out;
+	pthread_rwlock_wrlock(&sd->lock);
+	de = fs_dir_lookup(&sd->dir, name);
+	fs_dir_remove(fs, &sd->dir, de);
+	atomic_fetch_sub(&sd->nlink, 1);
+	fs_inode_touch(sd, true, true);
+	fs_txn_dirty(sd);
+	pthread_rwlock_unlock(&sd->lock);
+	drop_tree(fs, root);
+out:
+	fs_txn_end(&tx);
+	return rc;
+}
+
+/*
+ * move_entries -- (internal) every entry of @from goes to @to (empty),
+ * directories reparented; ->lock of both held exclusively.
+ */
+static int move_entries(struct fs *fs, struct fs_inode *from,
+			struct fs_inode *to)
+{
+	char name[FS_NAME_MAX + 1];
+	struct fs_dirent *de;
+	size_t k = 0;
+	int rc = 0;
+
+	while (rc == 0 && (de = fs_dir_next(&from->dir, &k, UINT64_MAX))) {
+		struct fs_inode *c = de->inode;
+
+		rc = fs_dir_add(fs, &to->dir, name_of(de, name), c);
+		if (rc < 0)
+			break;
+		fs_dir_remove(fs, &from->dir, de);
+		if (S_ISDIR(c->mode)) {
+			c->dir.parent = to;
+			atomic_fetch_sub(&from->nlink, 1);
+			atomic_fetch_add(&to->nlink, 1);
+		}
+	}
+	return rc;
+}
+
+/* take_attrs -- (internal) @dir's mode, owner, times, xattrs become @src's */
+static int take_attrs(struct fs *fs, struct fs_inode *dir,
+		      struct fs_inode *src)
+{
+	struct fs_xattr *x;
+	int rc;
+
+	while ((x = dir->xattrs)) {
+		char name[FS_XATTR_NAME_MAX + 1];
+
+		memcpy(name, x->name, (size_t)x->namelen + 1);
+		rc = fs_xattr_remove(fs, dir, name);
+		if (rc < 0)
+			return rc;
+	}
+	rc = copy_xattrs(fs, src, dir);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&dir->alock);
+	dir->perm = src->perm;
+	dir->uid = src->uid;
+	dir->gid = src->gid;
+	dir->atime = src->atime;
+	dir->mtime = src->mtime;
+	dir->ctime = src->ctime;
+	pthread_mutex_unlock(&dir->alock);
+	dir->hint = src->hint;
+	dir->io_direct = src->io_direct;
+	fs_txn_dirty(dir);
+	return 0;
+}
+
+int fs_snap_rollback(struct fs *fs, struct fs_inode *dir, const char *name,
+		     uint32_t uid, fs_snap_names_fn names, void *arg)
+{
+	struct fs_inode *sd, *snap, *tree = NULL;
+	struct fs_txn tx;
+	int rc;
+
+	rc = snap_name_check(name);
+	if (rc == 0)
+		rc = may_snap(dir, uid);
+	if (rc == 0)
+		rc = fs_persist_room(fs);
+	if (rc < 0)
+		return rc;
+	fs_txn_begin_excl(fs, &tx);
+	rc = snap_lookup(dir, name, &sd, &snap);
+	if (rc < 0)
+		goto out;
+	/* The snapshot's tree, live, beside DIR; then DIR takes its place */
+	rc = copy_tree(fs, snap, dir, false, &tree);
+	if (rc < 0)
+		goto out;
+	if (names)
+		names(arg, dir, true);
+	drop_entries(fs, dir);
+	pthread_rwlock_wrlock(&dir->lock);
+	pthread_rwlock_wrlock(&tree->lock);
+	rc = move_entries(fs, tree, dir);
+	if (rc == 0)
+		rc = take_attrs(fs, dir, tree);
+	pthread_rwlock_unlock(&tree->lock);
+	pthread_rwlock_unlock(&dir->lock);
+	if (names)
+		names(arg, dir, false);
+	/* What did not move (only on ENOMEM) goes with the copy's root */
+	atomic_store(&tree->nlink, 1);
+	drop_tree(fs, tree);
+out:
+	fs_txn_end(&tx);
+	return rc;
+}
+
+int fs_snap_clone(struct fs *fs, struct fs_inode *snap,
+		  struct fs_inode *parent, const char *name, uint32_t uid,
+		  struct fs_inode **out)
+{
+	struct fs_inode *tree = NULL;
+	struct fs_txn tx;
+	int rc;
+
+	if (!S_ISDIR(snap->mode) || !snap->frozen)
+		return -EINVAL; /* a snapshot's root, or any of its dirs */
+	rc = fs_ns_name_check(parent, name);
+	if (rc == 0 && (parent->frozen || parent->is_snapdir))
+		rc = -EROFS;
+	if (rc == 0 && fs_snap_is_name(name))
+		rc = -EEXIST;
+	if (rc == 0)
+		rc = may_snap(parent, uid);
+	if (rc == 0)
+		rc = fs_persist_room(fs);
+	if (rc < 0)
+		return rc;
+	fs_txn_begin_excl(fs, &tx);
+	if (atomic_load(&parent->nlink) == 0) {
+		rc = -ENOENT;
+		goto out;
+	}
+	pthread_rwlock_rdlock(&parent->lock);
+	rc = fs_dir_lookup(&parent->dir, name) ? -EEXIST : 0;
+	pthread_rwlock_unlock(&parent->lock);
+	if (rc < 0)
+		goto out;
+	rc = copy_tree(fs, snap, parent, false, &tree);
+	if (rc < 0)
+		goto out;
+	pthread_rwlock_wrlock(&parent->lock);
+	rc = fs_dir_add(fs, &parent->dir, name, tree);
+	if (rc == 0) {
+		atomic_fetch_add(&parent->nlink, 1);
+		fs_inode_touch(parent, true, true);
+		fs_txn_dirty(parent);
+		if (out)
+			fs_inode_ref(tree);
+	}
+	pthread_rwlock_unlock(&parent->lock);
+	if (rc < 0) {
+		atomic_store(&tree->nlink, 1);
+		drop_tree(fs, tree);
+		goto out;
+	}
+	if (out)
+		*out = tree;
+out:
+	fs_txn_end(&tx);
+	return rc;
+}
+
+int fs_snap_release_dir(struct fs *fs, struct fs_inode *dir)
+{
+	struct fs_inode *sd = dir->dir.snapdir;
+
+	if (!sd)
+		return 0;
+	if (!fs_dir_empty(&sd->dir))
+		return -ENOTEMPTY;
+	/* An empty .snap goes with its directory */
+	fs_txn_rec_snapdir(dir, NULL);
+	dir->dir.snapdir = NULL;
+	atomic_store(&sd->nlink, 0);
+	fs_txn_dirty(sd);
+	fs_inode_unlinked(fs, sd);
+	return 0;
+}
+
+/* --- load ------------------------------------------------------------------ */
+
+static int mark_frozen(void *arg, struct fs_inode *in)
+{
+	struct fs_inode **stack = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	(void)arg;
+	if (!S_ISDIR(in->mode) || !in->dir.snapdir)
+		return 0;
+	in->dir.snapdir->is_snapdir = true;
+	rc = push((void ***)&stack, &n, &cap, sizeof(*stack));
+	if (rc < 0)
+		return rc;
+	stack[n++] = in->dir.snapdir;
+	while (n && rc == 0) {
+		struct fs_inode *d = stack[--n];
+		struct fs_dirent *de;
+		size_t k = 0;
+
+		while ((de = fs_dir_next(&d->dir, &k, UINT64_MAX))) {
+			de->inode->frozen = true;
+			if (!S_ISDIR(de->inode->mode))
+				continue;
+			rc = push((void ***)&stack, &n, &cap, sizeof(*stack));
+			if (rc < 0)
+				break;
+			stack[n++] = de->inode;
+		}
+	}
+	free(stack);
+	return rc;
+}
+
+int fs_snap_load(struct fs *fs)
+{
+	return fs_inode_each(fs, mark_frozen, NULL);
+}
