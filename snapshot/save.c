@@ -22,6 +22,7 @@
 struct seen {
 	const struct mmfs_snap_node *n;
 	uint32_t val; /* saver: its number; audit: references counted */
+	bool shared;  /* exclusive bytes: reachable from outside the set */
 };
 
 #define SEEN_BLOCK 256
@@ -449,4 +450,152 @@ out:
 	free(a);
 	*ap = NULL;
 	return bad;
+}
+
+/* --- exclusive bytes -------------------------------------------------------- */
+
+/*
+ * What deleting a set of maps would free: a node is the set's alone when
+ * every reference to it comes from the set (maps or nodes of the set's
+ * own) and no node above it is reachable from outside; a chunk when every
+ * leaf slot holding it is in such nodes. Found in two passes: count the
+ * references the set makes, then go down level by level marking what an
+ * outside reference reaches.
+ */
+struct mmfs_snap_excl {
+	struct mmfs_snap *s;
+	struct seen_set nodes;
+	uint32_t *ids;       /* chunk ids held by inline roots of the set */
+	size_t nids, cap;
+};
+
+int mmfs_snap_excl_new(struct mmfs_snap *s, struct mmfs_snap_excl **out)
+{
+	struct mmfs_snap_excl *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	e->s = s;
+	if (seen_init(&e->nodes) < 0) {
+		free(e);
+		return -ENOMEM;
+	}
+	*out = e;
+	return 0;
+}
+
+static int excl_id(struct mmfs_snap_excl *e, uint32_t entry)
+{
+	if (e->nids == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 256;
+		uint32_t *p = realloc(e->ids, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		e->ids = p;
+		e->cap = cap;
+	}
+	e->ids[e->nids++] = ENTRY_ID(entry);
+	return 0;
+}
+
+static int excl_node(struct mmfs_snap_excl *e, const struct mmfs_snap_node *n)
+{
+	struct seen *it = seen_find(&e->nodes, n);
+	unsigned i;
+	int rc;
+
+	if (it) {
+		it->val++;
+		return 0;
+	}
+	if (!seen_add(&e->nodes, n, 1))
+		return -ENOMEM;
+	if (n->level == 1)
+		return 0;
+	for (i = 0; i < FAN; i++) {
+		if (n->child[i]) {
+			rc = excl_node(e, n->child[i]);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int mmfs_snap_excl_map(struct mmfs_snap_excl *e,
+		       const struct mmfs_snap_map *m)
+{
+	if (m->height == 0)
+		return m->root_id ? excl_id(e, m->root_id) : 0;
+	return excl_node(e, m->root);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int mmfs_snap_excl_end(struct mmfs_snap_excl **ep, uint64_t *chunks)
+{
+	struct mmfs_snap_excl *e = *ep;
+	struct seen_block *b;
+	unsigned level, i, k;
+	uint64_t n = 0;
+	size_t j;
+	int rc = 0;
+
+	/* Top down: a node outside hands "reachable from outside" down. */
+	for (level = MAX_HEIGHT; level >= 1 && rc == 0; level--) {
+		for (b = e->nodes.blocks; b; b = b->next) {
+			for (i = 0; i < b->n; i++) {
+				struct seen *it = &b->item[i];
+				const struct mmfs_snap_node *nd = it->n;
+
+				if (nd->level != level)
+					continue;
+				if (node_refs(nd) != it->val)
+					it->shared = true;
+				if (level == 1) {
+					if (it->shared)
+						continue;
+					for (k = 0; k < FAN && rc == 0; k++)
+						if (nd->id[k])
+							rc = excl_id(e, nd->id[k]);
+					continue;
+				}
+				if (!it->shared)
+					continue;
+				for (k = 0; k < FAN; k++) {
+					struct seen *c;
+
+					if (!nd->child[k])
+						continue;
+					c = seen_find(&e->nodes, nd->child[k]);
+					c->shared = true;
+				}
+			}
+		}
+	}
+	if (rc == 0) {
+		/* A chunk is the set's when all its slots are the set's */
+		qsort(e->ids, e->nids, sizeof(*e->ids), cmp_u32);
+		for (j = 0; j < e->nids;) {
+			size_t run = 1;
+
+			while (j + run < e->nids && e->ids[j + run] == e->ids[j])
+				run++;
+			if (mmfs_snap_chunk_refs(e->s, e->ids[j]) == run)
+				n++;
+			j += run;
+		}
+		*chunks = n;
+	}
+	seen_fini(&e->nodes);
+	free(e->ids);
+	free(e);
+	*ep = NULL;
+	return rc;
 }

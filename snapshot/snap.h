@@ -214,4 +214,15 @@ int64_t mmfs_snap_audit_end(struct mmfs_snap_audit **a,
 			    void (*report)(void *arg, const char *msg),
 			    void *arg);
 
+/*
+ * Exclusive bytes: how many chunks only a set of maps holds (what deleting
+ * them all would free), counting shared nodes once. The maps must not
+ * change meanwhile (a snapshot's never do). _end frees the set.
+ */
+struct mmfs_snap_excl;
+int mmfs_snap_excl_new(struct mmfs_snap *s, struct mmfs_snap_excl **out);
+int mmfs_snap_excl_map(struct mmfs_snap_excl *e,
+		       const struct mmfs_snap_map *m);
+int mmfs_snap_excl_end(struct mmfs_snap_excl **e, uint64_t *chunks);
+
 #endif
