@@ -333,8 +333,12 @@ out_unlock:
 			/* Non-temporal: fence before the caller's stores. */
 			mmfs_pool_drain(t->pool);
 		}
-		/* Even all zeros must reach the home before a log names it. */
-		dirty_set(t, *id);
+		/*
+		 * Even all zeros must reach the home before a log names it;
+		 * and a promotion that copied the home before it was cleared
+		 * must copy again (a preallocated chunk gets no write).
+		 */
+		mmfs_tier_chunk_dirty(t, *id);
 	}
 	return rc;
 }
