@@ -320,6 +320,11 @@ static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
 	uint64_t moved = 0, prom = 0, dem = 0;
 	size_t i;
 
+	/*
+	 * From the check to the last copy, no freed id is handed out again
+	 * (move_lock): a pool demotion writes into the home its id names.
+	 */
+	pthread_mutex_lock(&t->move_lock);
 	pthread_mutex_lock(&t->lock);
 	for (i = 0; i < n; i++)
 		m[i].ok = prepare_locked(t, &m[i]);
@@ -330,6 +335,13 @@ static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
 		touched_clear(t, m[i].id);
 		copy_one(t, &m[i]);
 	}
+	/*
+	 * A chunk freed from here on (even handed out again) fails the
+	 * remap's check, or is a DRAM chunk in the same frame, touched by
+	 * its allocation, and copied again under mlock: its home is written
+	 * only if it is still the chunk being demoted.
+	 */
+	pthread_mutex_unlock(&t->move_lock);
 	pthread_rwlock_wrlock(&t->mlock);
 	drain(t); /* non-temporal copies: visible to all */
 	pthread_mutex_lock(&t->lock);

@@ -5,7 +5,8 @@
  * Lock ordering (all of mmfs):
  *   fs inode lock (parent before child, lower ino first)
  *     -> fs inode-table lock
- *       -> tier->lock (innermost; no syscalls under it)
+ *       -> tier->move_lock (engine copies; epoch_end)
+ *         -> tier->lock (innermost; no syscalls under it)
  *
  * Ids are stable for the life of a chunk, whatever tier holds its bytes, so
  * that maps (snapshot/) never learn placement.
@@ -60,6 +61,7 @@ int mmfs_tier_new(const struct mmfs_tier_opts *o, struct mmfs_tier **out)
 	t->chunk_size = cs;
 	t->chunk_shift = (uint32_t)__builtin_ctz(cs);
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->move_lock, NULL);
 	{
 		pthread_rwlockattr_t a;
 
@@ -142,6 +144,7 @@ out_fini:
 	tier_dram_fini(&t->dram);
 out_free:
 	pthread_rwlock_destroy(&t->mlock);
+	pthread_mutex_destroy(&t->move_lock);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	return rc;
@@ -168,6 +171,7 @@ void mmfs_tier_free(struct mmfs_tier **tp)
 	tier_dram_fini(&t->slow);
 	tier_dram_fini(&t->dram);
 	pthread_rwlock_destroy(&t->mlock);
+	pthread_mutex_destroy(&t->move_lock);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	*tp = NULL;
@@ -329,8 +333,12 @@ out_unlock:
 			/* Non-temporal: fence before the caller's stores. */
 			mmfs_pool_drain(t->pool);
 		}
-		/* Even all zeros must reach the home before a log names it. */
-		dirty_set(t, *id);
+		/*
+		 * Even all zeros must reach the home before a log names it;
+		 * and a promotion that copied the home before it was cleared
+		 * must copy again (a preallocated chunk gets no write).
+		 */
+		mmfs_tier_chunk_dirty(t, *id);
 	}
 	return rc;
 }
@@ -539,10 +547,13 @@ void mmfs_tier_epoch_end(struct mmfs_tier *t, struct mmfs_tier_epoch *e)
 	size_t i;
 
 	if (e->nfreed) {
+		/* Not while a demotion may still copy into a freed id's home. */
+		pthread_mutex_lock(&t->move_lock);
 		pthread_mutex_lock(&t->lock);
 		for (i = 0; i < e->nfreed; i++)
 			t->id_free[t->id_nfree++] = e->freed[i];
 		pthread_mutex_unlock(&t->lock);
+		pthread_mutex_unlock(&t->move_lock);
 	}
 	free(e->fresh);
 	free(e->freed);

@@ -108,6 +108,17 @@ struct mmfs_tier {
 	pthread_rwlock_t mlock;
 	_Atomic uint64_t *touched;
 	/*
+	 * move_lock: a pool demotion copies into the chunk's home, which is
+	 * its id, beside the I/O; were the id freed and handed out again
+	 * meanwhile, that late copy would overwrite the new chunk's bytes.
+	 * So the engine holds move_lock from checking a batch's placement
+	 * until its copies beside the I/O are done, and mmfs_tier_epoch_end
+	 * holds it to make freed ids reusable: an id freed during a copy is
+	 * handed out only after it. Taken before tier->lock, never with
+	 * mlock; commits wait at most one batch's copies.
+	 */
+	pthread_mutex_t move_lock;
+	/*
 	 * sampled: one bit per id, set when fs/ dropped the kernel's cached
 	 * copy of the chunk, cleared (atomically) by the access that comes
 	 * back for it; sampling says whether any bit was ever set, so that

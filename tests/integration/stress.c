@@ -187,6 +187,44 @@ static void op_pwrite(void)
 		f->size = off + len;
 }
 
+/*
+ * report_diff -- say where @got differs from @f's model, whether the wrong
+ * bytes are zeros, and whether a cold re-read (past the page cache) still
+ * differs: what tells a lost write or a clobbered chunk from a bad read
+ */
+static void report_diff(struct ofile *f, const unsigned char *got,
+			const char *why)
+{
+	static unsigned char again[MAXSIZE + 1];
+	size_t i, first = f->size, last = 0, nbad = 0, nzero = 0;
+	const char *cold = "cannot re-read";
+	ssize_t n;
+	int fd;
+
+	for (i = 0; i < f->size; i++) {
+		if (got[i] == f->data[i])
+			continue;
+		if (first == f->size)
+			first = i;
+		last = i;
+		nbad++;
+		nzero += got[i] == 0;
+	}
+	fd = open(f->path, O_RDONLY);
+	if (fd >= 0) {
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		n = pread(fd, again, f->size, 0);
+		close(fd);
+		if (n == (ssize_t)f->size)
+			cold = memcmp(again, f->data, f->size) ?
+				       "a cold re-read differs too" :
+				       "a cold re-read is right";
+	}
+	err("%s: content differs at byte %zu of %zu (%s): bytes %zu..%zu, "
+	    "%zu wrong, %zu of them zeros; %s", f->path, first, f->size, why,
+	    first, last, nbad, nzero, cold);
+}
+
 static void op_verify(struct ofile *f, const char *why)
 {
 	static unsigned char buf[MAXSIZE + 1];
@@ -213,14 +251,8 @@ static void op_verify(struct ofile *f, const char *why)
 		    why);
 		return;
 	}
-	if (memcmp(buf, f->data, f->size)) {
-		size_t i = 0;
-
-		while (buf[i] == f->data[i])
-			i++;
-		err("%s: content differs at byte %zu of %zu (%s)", f->path, i,
-		    f->size, why);
-	}
+	if (memcmp(buf, f->data, f->size))
+		report_diff(f, buf, why);
 }
 
 static void op_truncate(void)

@@ -12,9 +12,12 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tier/tier_i.h"
@@ -269,6 +272,137 @@ static void test_migration_keeps_bytes(void **state)
 }
 
 /*
+ * A demotion's copy into a chunk's home against the id's reuse. The
+ * engine checks a batch's placement, then copies beside the I/O; a pool
+ * demotion copies into the home its id names. Here, just before that copy
+ * (mmfs_pool_copy is wrapped), another thread frees the chunk, fills its
+ * DRAM frame with a new chunk, ends the commit epoch (the id may be handed
+ * out again) and gets the id back for a chunk placed in PMEM, which it
+ * writes. The late copy must not land on those bytes: epoch_end waits for
+ * the engine's copies (move_lock), so the id comes back only after them.
+ * Before that rule the new chunk read the old frame's zeros (the pool
+ * stress test's "content differs at byte 0").
+ */
+void __real_mmfs_pool_copy(struct mmfs_pool *p, void *pmem_dst,
+			   const void *src, size_t len);
+void __wrap_mmfs_pool_copy(struct mmfs_pool *p, void *pmem_dst,
+			   const void *src, size_t len);
+
+struct reuse {
+	struct env *e;
+	void *home;       /* the engine's copy to arm on */
+	uint32_t victim;  /* the chunk being demoted */
+	uint32_t filler;  /* the new chunk in its frame */
+	int filler_tier;
+	int rc;           /* of the racer's allocations */
+	uint32_t reused;  /* the id the racer got back */
+	sem_t go, done;
+};
+
+static struct reuse *armed;
+
+void __wrap_mmfs_pool_copy(struct mmfs_pool *p, void *pmem_dst,
+			   const void *src, size_t len)
+{
+	struct reuse *r = armed;
+
+	if (r && pmem_dst == r->home) {
+		struct timespec ts;
+
+		armed = NULL;
+		sem_post(&r->go);
+		/* With the fix the racer is held in epoch_end: do not wait
+		 * for it past a bound; without it, it is done well before. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		sem_timedwait(&r->done, &ts);
+	}
+	__real_mmfs_pool_copy(p, pmem_dst, src, len);
+}
+
+static void *racer(void *arg)
+{
+	struct reuse *r = arg;
+	struct mmfs_tier *t = r->e->t;
+	struct mmfs_tier_epoch ep;
+
+	/* cmocka asserts belong to the test's thread: only record here. */
+	sem_wait(&r->go);
+	mmfs_tier_chunk_free(t, r->victim);
+	/* The freed frame goes to a new chunk (a new id: the old one is
+	 * not reusable before its epoch ends)... */
+	r->rc = mmfs_tier_chunk_alloc(t, &r->filler);
+	if (r->rc == 0)
+		r->filler_tier = mmfs_tier_chunk_tier(t, r->filler);
+	/* ...a commit ends the epoch: the id may come back... */
+	mmfs_tier_epoch_take(t, &ep);
+	mmfs_tier_epoch_end(t, &ep);
+	/* ...for a chunk placed in PMEM (no frame is free), written. */
+	if (r->rc == 0)
+		r->rc = mmfs_tier_chunk_alloc(t, &r->reused);
+	if (r->rc == 0) {
+		memset(mmfs_tier_chunk_addr(t, r->reused), 'N', 4096);
+		mmfs_tier_chunk_dirty(t, r->reused);
+	}
+	sem_post(&r->done);
+	return NULL;
+}
+
+static void test_demotion_vs_id_reuse(void **state)
+{
+	struct env *e = *state;
+	struct reuse r = { .e = e };
+	pthread_t th;
+	uint32_t id[4];
+	const char *p;
+	int i, j;
+
+	/* Four chunks fill the four frames; the first is pinned to PMEM. */
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(mmfs_tier_chunk_alloc(e->t, &id[i]), 0);
+		assert_int_equal(mmfs_tier_chunk_tier(e->t, id[i]),
+				 MMFS_TIER_DRAM);
+		memset(mmfs_tier_chunk_addr(e->t, id[i]), 'a' + i, 4096);
+		mmfs_tier_chunk_dirty(e->t, id[i]);
+	}
+	r.victim = id[0];
+	r.home = mmfs_pool_slot_addr(e->pool, id[0] - 1);
+	mmfs_tier_chunk_hint(e->t, id[0], MMFS_HINT_PMEM);
+	assert_int_equal(sem_init(&r.go, 0, 0), 0);
+	assert_int_equal(sem_init(&r.done, 0, 0), 0);
+	assert_int_equal(pthread_create(&th, NULL, racer, &r), 0);
+	armed = &r;
+	mmfs_tier_engine_epoch(e->t);
+	armed = NULL;
+	pthread_join(th, NULL);
+	/* The scenario happened: the demoted chunk's frame went to a new
+	 * chunk, and its id came back for one in PMEM. */
+	assert_int_equal(r.rc, 0);
+	assert_int_not_equal(r.filler, r.victim);
+	assert_int_equal(r.filler_tier, MMFS_TIER_DRAM);
+	assert_int_equal(r.reused, r.victim);
+	assert_int_equal(mmfs_tier_chunk_tier(e->t, r.reused), MMFS_TIER_PMEM);
+	p = mmfs_tier_chunk_addr(e->t, r.reused);
+	for (j = 0; j < 4096; j++)
+		assert_int_equal(p[j], 'N');
+	for (i = 1; i < 4; i++) {
+		p = mmfs_tier_chunk_addr(e->t, id[i]);
+		for (j = 0; j < 4096; j++)
+			assert_int_equal(p[j], 'a' + i);
+	}
+	sem_destroy(&r.go);
+	sem_destroy(&r.done);
+	for (i = 1; i < 4; i++)
+		mmfs_tier_chunk_free(e->t, id[i]);
+	mmfs_tier_chunk_free(e->t, r.filler);
+	mmfs_tier_chunk_free(e->t, r.reused);
+}
+
+/*
  * A volatile slow tier (the CXL node's role; here unbound memory): new
  * chunks fill DRAM, then the slow arena; the engine moves them both ways
  * with their bytes; frees give both kinds of slots back, and reused slots
@@ -382,6 +516,8 @@ int main(void)
 		cmocka_unit_test(test_hint_precedence),
 		cmocka_unit_test_setup_teardown(test_decay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_keeps_bytes,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_demotion_vs_id_reuse,
 						setup, teardown),
 		cmocka_unit_test(test_slow_tier),
 		cmocka_unit_test_setup_teardown(test_slow_tier_options, setup,
