@@ -187,6 +187,7 @@ struct fs {
 	bool direct_io;              /* every open uncached (option) */
 	_Atomic int atime;           /* enum fs_atime; set at mount, by remount */
 	struct fs_sample *sample;    /* page-cache sampling, or NULL */
+	struct fs_sched *sched;      /* snapshot schedules (snap.c), or NULL */
 };
 
 struct fs_owner {
@@ -475,7 +476,32 @@ int fs_snap_clone(struct fs *fs, struct fs_inode *snap,
  * caller's transaction, @dir's ->lock exclusive.
  */
 int fs_snap_release_dir(struct fs *fs, struct fs_inode *dir);
-/* fs_snap_load -- after recovery: mark .snap directories and snapshots */
+/* fs_snap_info -- a snapshot (its root @root): inodes, what deleting it
+ * frees, when it was taken */
+struct fs_snap_info {
+	uint64_t inodes, excl_bytes;
+	struct timespec created;
+};
+int fs_snap_info(struct fs *fs, struct fs_inode *root,
+		 struct fs_snap_info *info);
+/* fs_snap_stat -- snapshots, and bytes only snapshots hold */
+int fs_snap_stat(struct fs *fs, uint64_t *snapshots, uint64_t *bytes);
+/*
+ * Schedules: fs_snap_schedule -- a snapshot of @dir every @every seconds,
+ * the newest @keep kept (@every 0: no schedule); persistent. _get: the
+ * current one (0, 0 for none). fs_snap_start -- the thread that takes
+ * them (after the daemon forked); @notify tells the kernel that name
+ * @name of directory @dir changed behind its back. fs_snap_stop -- end it.
+ */
+typedef void (*fs_snap_notify_fn)(void *arg, uint64_t dir, const char *name);
+int fs_snap_schedule(struct fs *fs, struct fs_inode *dir, uint64_t every,
+		     uint64_t keep, uint32_t uid);
+int fs_snap_schedule_get(struct fs *fs, struct fs_inode *dir,
+			 uint64_t *every, uint64_t *keep);
+int fs_snap_start(struct fs *fs, fs_snap_notify_fn notify, void *arg);
+void fs_snap_stop(struct fs *fs);
+/* fs_snap_load -- after recovery: mark .snap directories and snapshots,
+ * and find the schedules */
 int fs_snap_load(struct fs *fs);
 
 /* dir.c -- callers hold the directory's ->lock as noted */

@@ -54,6 +54,16 @@ void mmfs_fuse_set_remount(mmfs_fuse_remount_fn fn)
 	mmfs_remount = fn;
 }
 
+void mmfs_fuse_inval_entry(void *arg, uint64_t dir, const char *name)
+{
+	(void)arg;
+	if (mmfs_session) {
+		fuse_lowlevel_notify_inval_entry(mmfs_session, dir, name,
+						 strlen(name));
+		fuse_lowlevel_notify_inval_inode(mmfs_session, dir, -1, 0);
+	}
+}
+
 int mmfs_fuse_inval(void *arg, uint64_t ino, uint64_t off, uint64_t len)
 {
 	(void)arg;
@@ -1416,6 +1426,141 @@ static void do_remount(fuse_req_t req, const void *in_buf, size_t in_bufsz,
 	free(rq);
 }
 
+/* A list of names, to tell the kernel after a reply which ones changed */
+struct name_list {
+	uint64_t dir;
+	char **name;
+	size_t n, cap;
+};
+
+static void names_add(struct name_list *l, const char *name, size_t len)
+{
+	char **p;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+
+		p = realloc(l->name, cap * sizeof(*p));
+		if (!p)
+			return; /* the kernel's cache then ages out instead */
+		l->name = p;
+		l->cap = cap;
+	}
+	l->name[l->n] = strndup(name, len);
+	if (l->name[l->n])
+		l->n++;
+}
+
+/* rollback_names -- fs_snap_rollback's callback: DIR's names, both sides */
+static void rollback_names(void *arg, struct fs_inode *dir, bool before)
+{
+	struct name_list *l = arg;
+	struct fs_dirent *de;
+	size_t k = 0;
+
+	(void)before;
+	l->dir = dir->ino;
+	while ((de = fs_dir_next(&dir->dir, &k, UINT64_MAX)))
+		names_add(l, de->name, de->namelen);
+}
+
+/* names_notify -- (internal) after the reply: drop the kernel's entries */
+static void names_notify(struct name_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		if (mmfs_session)
+			fuse_lowlevel_notify_inval_entry(mmfs_session, l->dir,
+							 l->name[i],
+							 strlen(l->name[i]));
+		free(l->name[i]);
+	}
+	if (mmfs_session && l->dir)
+		fuse_lowlevel_notify_inval_inode(mmfs_session, l->dir, -1, 0);
+	free(l->name);
+}
+
+/*
+ * do_snap -- (internal) MMFS_IOC_SNAP: what mmfsctl snapshot asks. The
+ * kernel caches names it has not seen change: after the reply, it is told
+ * which ones did (never while a request of ours holds its locks).
+ */
+static void do_snap(fuse_req_t req, fuse_ino_t ino, const void *in_buf,
+		    size_t in_bufsz, size_t out_bufsz)
+{
+	struct fs *fs = req_fs(req);
+	uint32_t uid = fuse_req_ctx(req)->uid;
+	struct name_list names = { 0 };
+	struct fs_snap_info info;
+	struct mmfs_ioc_snap rq;
+	struct fs_inode *in = fs_inode_get(fs, ino), *snap, *sd;
+	int rc;
+
+	if (in_bufsz < sizeof(rq) || out_bufsz < sizeof(rq))
+		return reply_err(req, -EINVAL);
+	memcpy(&rq, in_buf, sizeof(rq));
+	rq.name[sizeof(rq.name) - 1] = '\0';
+	if (rq.version != MMFS_IOC_SNAP_VERSION)
+		return reply_err(req, -EPROTO);
+	if (!in)
+		return reply_err(req, -ESTALE);
+	if (!S_ISDIR(in->mode))
+		return reply_err(req, -ENOTDIR);
+	switch (rq.op) {
+	case MMFS_SNAP_CREATE:
+		rc = fs_snap_create(fs, in, rq.name, uid, NULL);
+		break;
+	case MMFS_SNAP_DELETE:
+		rc = fs_snap_delete(fs, in, rq.name, uid);
+		break;
+	case MMFS_SNAP_ROLLBACK:
+		rc = fs_snap_rollback(fs, in, rq.name, uid, rollback_names,
+				      &names);
+		break;
+	case MMFS_SNAP_CLONE:
+		snap = fs_inode_get_linked(fs, rq.snap_ino);
+		rc = snap ? fs_snap_clone(fs, snap, in, rq.name, uid, NULL)
+			  : -ENOENT;
+		if (snap)
+			fs_inode_forget(fs, snap, 1);
+		if (rc == 0)
+			names_add(&names, rq.name, strlen(rq.name));
+		names.dir = in->ino;
+		break;
+	case MMFS_SNAP_INFO:
+		if (!in->frozen) { /* a directory: its schedule */
+			rc = fs_snap_schedule_get(fs, in, &rq.every_secs,
+						  &rq.keep);
+			break;
+		}
+		rc = fs_snap_info(fs, in, &info);
+		if (rc == 0) {
+			rq.inodes = info.inodes;
+			rq.excl_bytes = info.excl_bytes;
+			rq.created_sec = info.created.tv_sec;
+			rq.created_nsec = (uint64_t)info.created.tv_nsec;
+		}
+		break;
+	case MMFS_SNAP_SCHEDULE:
+		rc = fs_snap_schedule(fs, in, rq.every_secs, rq.keep, uid);
+		break;
+	default:
+		rc = -EINVAL;
+		break;
+	}
+	if (rc == 0 && (rq.op == MMFS_SNAP_CREATE || rq.op == MMFS_SNAP_DELETE) &&
+	    (sd = in->dir.snapdir)) {
+		names.dir = sd->ino;
+		names_add(&names, rq.name, strlen(rq.name));
+	}
+	if (rc < 0)
+		reply_err(req, rc);
+	else
+		fuse_reply_ioctl(req, 0, &rq, sizeof(rq));
+	names_notify(&names);
+}
+
 static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		     void *arg, struct fuse_file_info *fi, unsigned flags,
 		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
@@ -1461,6 +1606,7 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		}
 		fs_sample_stat(fs, &st.sample_passes, &st.sample_dropped,
 			       &st.sample_files);
+		(void)fs_snap_stat(fs, &st.snapshots, &st.snap_bytes);
 		if (mmfs_tier_tiered(fs->tier)) {
 			st.promotions = ts.promotions;
 			st.demotions = ts.demotions;
@@ -1481,6 +1627,8 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 	}
 	case MMFS_IOC_REMOUNT:
 		return do_remount(req, in_buf, in_bufsz, out_bufsz);
+	case MMFS_IOC_SNAP:
+		return do_snap(req, ino, in_buf, in_bufsz, out_bufsz);
 	default:
 		/* What ext4 says for an ioctl it does not know. */
 		return reply_err(req, -ENOTTY);

@@ -19,6 +19,9 @@ void mmfs_fuse_set_session(struct fuse_session *se);
  * @ino (the page-cache sampler's callback; @arg unused). 0 or -errno.
  */
 int mmfs_fuse_inval(void *arg, uint64_t ino, uint64_t off, uint64_t len);
+/* mmfs_fuse_inval_entry -- the kernel forgets name @name of @dir (an
+ * fs_snap_notify_fn: scheduled snapshots appear and go behind its back) */
+void mmfs_fuse_inval_entry(void *arg, uint64_t dir, const char *name);
 
 /*
  * A remount's options for the live mount (MMFS_IOC_REMOUNT): check them

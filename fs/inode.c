@@ -472,6 +472,7 @@ void fs_fini(struct fs *fs)
 {
 	uint64_t top, i;
 
+	fs_snap_stop(fs); /* the schedules found at load */
 	/*
 	 * At unmount every inode still in the table goes, reachable or not.
 	 * Directories are emptied first so that no entry outlives its inode.

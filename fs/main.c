@@ -1107,6 +1107,11 @@ int main(int argc, char *argv[])
 		mmfs_err("%s: cannot start the commit thread", o.source);
 		goto out_unmount;
 	}
+	if (fs_snap_start(fs, mmfs_fuse_inval_entry, NULL) < 0) {
+		mmfs_err("%s: cannot start the snapshot scheduler",
+			 o.mountpoint);
+		goto out_unmount;
+	}
 	if ((pool || to.slow_bytes) &&
 	    !(o.tiering && strcmp(o.tiering, "off") == 0) &&
 	    mmfs_tier_engine_start(tier) < 0) {
@@ -1130,6 +1135,7 @@ out_free:
 	if (tier)
 		mmfs_tier_engine_stop(tier);
 	if (fs) {
+		fs_snap_stop(fs);
 		/* Its holds go first: unlinked files' data is freed. */
 		fs_sample_stop(fs);
 		/* Unmounted (or never mounted): a final checkpoint. */

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define MMFS_IOC_MAGIC 'M'
-#define MMFS_IOC_STAT_VERSION 2
+#define MMFS_IOC_STAT_VERSION 3
 
 struct mmfs_ioc_stat {
 	uint32_t version;        /* MMFS_IOC_STAT_VERSION */
@@ -47,6 +47,9 @@ struct mmfs_ioc_stat {
 	uint64_t sample_passes;  /* sampling passes since mount */
 	uint64_t sample_dropped; /* chunk ranges dropped from the page cache */
 	uint64_t sample_files;   /* open files being sampled */
+	/* Snapshots (version 3): */
+	uint64_t snapshots;      /* snapshots of all directories */
+	uint64_t snap_bytes;     /* bytes only snapshots hold (shared: 0) */
 };
 
 #define MMFS_IOC_STAT _IOR(MMFS_IOC_MAGIC, 1, struct mmfs_ioc_stat)
@@ -73,5 +76,37 @@ struct mmfs_ioc_remount {
 };
 
 #define MMFS_IOC_REMOUNT _IOWR(MMFS_IOC_MAGIC, 3, struct mmfs_ioc_remount)
+
+/*
+ * Snapshots: DIR/.snap/NAME, as mkdir/rmdir there do, and what only the
+ * daemon can do. Issued on DIR (CREATE, DELETE, ROLLBACK, SCHEDULE), on
+ * the directory to hold a clone (CLONE, with the snapshot's st_ino), or on
+ * a snapshot (INFO). The owner of DIR, or root; @result 0 or -errno.
+ */
+#define MMFS_IOC_SNAP_VERSION 1
+enum mmfs_ioc_snap_op {
+	MMFS_SNAP_CREATE = 1,   /* snapshot DIR as @name */
+	MMFS_SNAP_DELETE = 2,   /* delete DIR/.snap/@name */
+	MMFS_SNAP_ROLLBACK = 3, /* DIR becomes DIR/.snap/@name, atomically */
+	MMFS_SNAP_CLONE = 4,    /* @name: a writable copy of @snap_ino */
+	MMFS_SNAP_INFO = 5,     /* out: @inodes, @excl_bytes, @created_* */
+	MMFS_SNAP_SCHEDULE = 6, /* every @every_secs keep @keep (0: off) */
+};
+
+struct mmfs_ioc_snap {
+	uint32_t version;        /* MMFS_IOC_SNAP_VERSION */
+	uint32_t op;             /* enum mmfs_ioc_snap_op */
+	uint64_t snap_ino;       /* CLONE: the snapshot directory */
+	uint64_t every_secs;     /* SCHEDULE; out of INFO on DIR: current */
+	uint64_t keep;
+	uint64_t inodes;         /* INFO: inodes of the snapshot */
+	uint64_t excl_bytes;     /* INFO: what deleting it would free */
+	int64_t created_sec;     /* INFO: when it was taken */
+	uint64_t created_nsec;
+	uint64_t reserved[8];
+	char name[256];          /* NUL-terminated */
+};
+
+#define MMFS_IOC_SNAP _IOWR(MMFS_IOC_MAGIC, 4, struct mmfs_ioc_snap)
 
 #endif

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fs/fs_i.h"
+#include "fs/mmfsctl.h"
 #include "fs/mmfs_ioctl.h"
 #include "utils/size.h"
 
@@ -37,6 +38,10 @@ static void usage(FILE *out)
 		"devdax)\n"
 		"       mmfsctl info POOL [--json]    superblock and layout\n"
 		"       mmfsctl fsck [--repair] POOL  check an unmounted pool\n"
+		"       mmfsctl snapshot create|delete|rollback|clone|list|"
+		"schedule ...\n"
+		"                                     directory snapshots "
+		"(mmfsctl snapshot --help)\n"
 		"       mmfsctl --version\n");
 }
 
@@ -103,6 +108,11 @@ static void print_human(const char *path, const struct mmfs_ioc_stat *st)
 	mmfs_size_format(st->meta_bytes, c, sizeof(c));
 	printf("  files:  %llu inodes, %s apparent size, %s of metadata\n",
 	       (unsigned long long)st->inodes, b, c);
+	if (st->snapshots) {
+		mmfs_size_format(st->snap_bytes, a, sizeof(a));
+		printf("  snaps:  %llu snapshots, %s held only by snapshots\n",
+		       (unsigned long long)st->snapshots, a);
+	}
 }
 
 static void print_json(const struct mmfs_ioc_stat *st)
@@ -117,7 +127,7 @@ static void print_json(const struct mmfs_ioc_stat *st)
 	       "\"promotions\":%llu,\"demotions\":%llu,\"moved_bytes\":%llu,"
 	       "\"epochs\":%llu,\"heat\":[%llu,%llu,%llu,%llu,%llu,%llu,%llu,"
 	       "%llu],\"sample\":{\"passes\":%llu,\"dropped\":%llu,"
-	       "\"files\":%llu}}\n",
+	       "\"files\":%llu},\"snapshots\":%llu,\"snap_bytes\":%llu}\n",
 	       st->version, st->chunk_size,
 	       (unsigned long long)st->dram_total,
 	       (unsigned long long)st->dram_used,
@@ -145,7 +155,9 @@ static void print_json(const struct mmfs_ioc_stat *st)
 	       (unsigned long long)st->heat[6], (unsigned long long)st->heat[7],
 	       (unsigned long long)st->sample_passes,
 	       (unsigned long long)st->sample_dropped,
-	       (unsigned long long)st->sample_files);
+	       (unsigned long long)st->sample_files,
+	       (unsigned long long)st->snapshots,
+	       (unsigned long long)st->snap_bytes);
 }
 
 static void print_persist(const struct mmfs_ioc_stat *st)
@@ -693,6 +705,8 @@ int main(int argc, char *argv[])
 		return cmd_info(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "fsck"))
 		return cmd_fsck(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "snapshot"))
+		return mmfsctl_snapshot(argc, argv);
 	if (argc < 3 || strcmp(argv[1], "stat") != 0) {
 		usage(stderr);
 		return 2;

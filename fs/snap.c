@@ -21,11 +21,15 @@
  * every other attribute is the original's.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fs/fs_i.h"
 #include "utils/err.h"
+#include "utils/log.h"
+#include "utils/ticker.h"
 
 /* --- the tree copy ---------------------------------------------------------- */
 
@@ -735,16 +739,21 @@ int fs_snap_release_dir(struct fs *fs, struct fs_inode *dir)
 
 /* --- load ------------------------------------------------------------------ */
 
+static int sched_load(struct fs *fs, struct fs_inode *dir,
+		      struct fs_inode *sd);
+
 static int mark_frozen(void *arg, struct fs_inode *in)
 {
 	struct fs_inode **stack = NULL;
 	size_t n = 0, cap = 0;
 	int rc = 0;
 
-	(void)arg;
 	if (!S_ISDIR(in->mode) || !in->dir.snapdir)
 		return 0;
 	in->dir.snapdir->is_snapdir = true;
+	rc = sched_load(arg, in, in->dir.snapdir);
+	if (rc < 0)
+		return rc;
 	rc = push((void ***)&stack, &n, &cap, sizeof(*stack));
 	if (rc < 0)
 		return rc;
@@ -770,5 +779,417 @@ static int mark_frozen(void *arg, struct fs_inode *in)
 
 int fs_snap_load(struct fs *fs)
 {
-	return fs_inode_each(fs, mark_frozen, NULL);
+	return fs_inode_each(fs, mark_frozen, fs);
+}
+
+/* --- what snapshots hold ---------------------------------------------------- */
+
+struct info_walk {
+	struct mmfs_snap_excl *excl;
+	struct fs_inode **multi;      /* files met with several names */
+	size_t nmulti, cap;
+	uint64_t inodes;
+	int rc;
+};
+
+/* info_one -- (internal) count @in once, and its map into the set */
+static void info_one(struct info_walk *w, struct fs_inode *in)
+{
+	size_t i;
+
+	if (!S_ISDIR(in->mode) && atomic_load(&in->nlink) > 1) {
+		for (i = 0; i < w->nmulti; i++)
+			if (w->multi[i] == in)
+				return;
+		if (push((void ***)&w->multi, &w->nmulti, &w->cap,
+			 sizeof(*w->multi)) < 0) {
+			w->rc = -ENOMEM;
+			return;
+		}
+		w->multi[w->nmulti++] = in;
+	}
+	w->inodes++;
+	if (S_ISREG(in->mode) && w->rc == 0)
+		w->rc = mmfs_snap_excl_map(w->excl, &in->map);
+}
+
+int fs_snap_info(struct fs *fs, struct fs_inode *root,
+		 struct fs_snap_info *info)
+{
+	struct info_walk w = { 0 };
+	struct fs_inode **stack = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t chunks = 0;
+	struct fs_txn tx;
+	int rc;
+
+	if (!root->frozen || !S_ISDIR(root->mode))
+		return -EINVAL;
+	rc = mmfs_snap_excl_new(fs->snap, &w.excl);
+	if (rc < 0)
+		return rc;
+	/* Shared plock: a delete (exclusive) cannot free the tree under us */
+	fs_txn_begin(fs, &tx);
+	w.rc = push((void ***)&stack, &n, &cap, sizeof(*stack));
+	if (w.rc == 0) {
+		stack[n++] = root;
+		info_one(&w, root);
+	}
+	while (n && w.rc == 0) {
+		struct fs_inode *d = stack[--n];
+		struct fs_dirent *de;
+		size_t k = 0;
+
+		while (w.rc == 0 && (de = fs_dir_next(&d->dir, &k, UINT64_MAX))) {
+			info_one(&w, de->inode);
+			if (S_ISDIR(de->inode->mode)) {
+				w.rc = push((void ***)&stack, &n, &cap,
+					    sizeof(*stack));
+				if (w.rc == 0)
+					stack[n++] = de->inode;
+			}
+		}
+	}
+	rc = mmfs_snap_excl_end(&w.excl, &chunks);
+	fs_txn_end(&tx);
+	if (w.rc < 0)
+		rc = w.rc;
+	free(stack);
+	free(w.multi);
+	if (rc < 0)
+		return rc;
+	info->inodes = w.inodes;
+	info->excl_bytes = chunks * fs->chunk_size;
+	info->created = root->btime;
+	return 0;
+}
+
+struct stat_walk {
+	struct mmfs_snap_excl *excl;
+	uint64_t snapshots;
+	int rc;
+};
+
+static int stat_one(void *arg, struct fs_inode *in)
+{
+	struct stat_walk *w = arg;
+
+	if (!in->frozen)
+		return 0;
+	if (S_ISDIR(in->mode) && in->dir.parent && in->dir.parent->is_snapdir)
+		w->snapshots++;
+	if (S_ISREG(in->mode) && atomic_load(&in->nlink))
+		w->rc = mmfs_snap_excl_map(w->excl, &in->map);
+	return w->rc;
+}
+
+int fs_snap_stat(struct fs *fs, uint64_t *snapshots, uint64_t *bytes)
+{
+	struct stat_walk w = { 0 };
+	uint64_t chunks = 0;
+	struct fs_txn tx;
+	int rc;
+
+	rc = mmfs_snap_excl_new(fs->snap, &w.excl);
+	if (rc < 0)
+		return rc;
+	fs_txn_begin(fs, &tx);
+	pthread_mutex_lock(&fs->itable_lock); /* no inode freed meanwhile */
+	fs_inode_each(fs, stat_one, &w);
+	pthread_mutex_unlock(&fs->itable_lock);
+	rc = mmfs_snap_excl_end(&w.excl, &chunks);
+	fs_txn_end(&tx);
+	if (w.rc < 0)
+		rc = w.rc;
+	if (rc < 0)
+		return rc;
+	*snapshots = w.snapshots;
+	*bytes = chunks * fs->chunk_size;
+	return 0;
+}
+
+/* --- schedules ------------------------------------------------------------ */
+
+/*
+ * A schedule (AutoSave): every @every seconds a snapshot of a directory
+ * named by its UTC time as Samba's shadow_copy2 names them (so a Samba
+ * share of the directory shows them as Previous Versions), keeping the
+ * newest @keep of those. Persistent as an xattr of the directory's .snap;
+ * run by the daemon's own thread, never by cron.
+ */
+#define SCHED_XATTR "trusted.mmfs.schedule"
+#define SCHED_PREFIX "@GMT-"
+#define SCHED_FORMAT "@GMT-%Y.%m.%d-%H.%M.%S"
+
+struct sched_ent {
+	uint64_t ino;            /* the directory */
+	uint64_t every, keep;
+	time_t last;             /* the newest scheduled snapshot's time */
+};
+
+struct fs_sched {
+	pthread_mutex_t lock;    /* the entries; a leaf below plock */
+	struct sched_ent *ent;
+	size_t n, cap;
+	struct mmfs_ticker *ticker;
+	fs_snap_notify_fn notify;
+	void *notify_arg;
+};
+
+static int sched_get(struct fs *fs, struct fs_sched **out)
+{
+	struct fs_sched *sc = fs->sched;
+
+	if (!sc) {
+		sc = calloc(1, sizeof(*sc));
+		if (!sc)
+			return -ENOMEM;
+		pthread_mutex_init(&sc->lock, NULL);
+		fs->sched = sc;
+	}
+	*out = sc;
+	return 0;
+}
+
+/* sched_set -- (internal) the registry entry of @ino; every 0 removes */
+static int sched_set(struct fs_sched *sc, uint64_t ino, uint64_t every,
+		     uint64_t keep, time_t last)
+{
+	size_t i;
+	int rc = 0;
+
+	pthread_mutex_lock(&sc->lock);
+	for (i = 0; i < sc->n && sc->ent[i].ino != ino; i++)
+		;
+	if (every == 0) {
+		if (i < sc->n)
+			sc->ent[i] = sc->ent[--sc->n];
+		goto out;
+	}
+	if (i == sc->n) {
+		rc = push((void ***)&sc->ent, &sc->n, &sc->cap,
+			  sizeof(*sc->ent));
+		if (rc < 0)
+			goto out;
+		sc->n++;
+	}
+	sc->ent[i] = (struct sched_ent){ ino, every, keep, last };
+out:
+	pthread_mutex_unlock(&sc->lock);
+	return rc;
+}
+
+static int sched_parse(const void *v, size_t size, uint64_t *every,
+		       uint64_t *keep)
+{
+	char buf[64];
+	unsigned long long e, k;
+
+	if (size >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, v, size);
+	buf[size] = 0;
+	if (sscanf(buf, "every=%llu keep=%llu", &e, &k) != 2 || !e || !k)
+		return -EINVAL;
+	*every = e;
+	*keep = k;
+	return 0;
+}
+
+/* newest -- (internal) the time of @sd's newest scheduled snapshot, or 0 */
+static time_t newest(struct fs_inode *sd)
+{
+	struct fs_dirent *de;
+	time_t t = 0;
+	size_t k = 0;
+
+	while ((de = fs_dir_next(&sd->dir, &k, UINT64_MAX)))
+		if (de->namelen > 5 && !memcmp(de->name, SCHED_PREFIX, 5) &&
+		    de->inode->btime.tv_sec > t)
+			t = de->inode->btime.tv_sec;
+	return t;
+}
+
+int fs_snap_schedule(struct fs *fs, struct fs_inode *dir, uint64_t every,
+		     uint64_t keep, uint32_t uid)
+{
+	struct fs_sched *sc;
+	struct fs_inode *sd;
+	struct fs_txn tx;
+	char v[64];
+	int rc;
+
+	if (every && !keep)
+		return -EINVAL;
+	rc = may_snap(dir, uid);
+	if (rc == 0)
+		rc = sched_get(fs, &sc);
+	if (rc == 0)
+		rc = snapdir_of(fs, dir, &sd);
+	if (rc < 0)
+		return rc;
+	snprintf(v, sizeof(v), "every=%llu keep=%llu",
+		 (unsigned long long)every, (unsigned long long)keep);
+	fs_txn_begin(fs, &tx);
+	pthread_rwlock_wrlock(&sd->lock);
+	if (every)
+		rc = fs_xattr_set(fs, sd, SCHED_XATTR, v, strlen(v), 0);
+	else if (fs_xattr_peek(sd, SCHED_XATTR, &(size_t){ 0 }))
+		rc = fs_xattr_remove(fs, sd, SCHED_XATTR);
+	if (rc == 0)
+		rc = sched_set(sc, dir->ino, every, keep, newest(sd));
+	fs_txn_commit(&tx);
+	pthread_rwlock_unlock(&sd->lock);
+	fs_txn_end(&tx);
+	if (rc == 0 && sc->ticker)
+		mmfs_ticker_kick(sc->ticker);
+	return rc;
+}
+
+int fs_snap_schedule_get(struct fs *fs, struct fs_inode *dir,
+			 uint64_t *every, uint64_t *keep)
+{
+	struct fs_sched *sc = fs->sched;
+	size_t i;
+
+	*every = *keep = 0;
+	if (!sc)
+		return 0;
+	pthread_mutex_lock(&sc->lock);
+	for (i = 0; i < sc->n; i++) {
+		if (sc->ent[i].ino == dir->ino) {
+			*every = sc->ent[i].every;
+			*keep = sc->ent[i].keep;
+		}
+	}
+	pthread_mutex_unlock(&sc->lock);
+	return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* prune -- (internal) delete @dir's oldest scheduled snapshots past @keep */
+static void prune(struct fs *fs, struct fs_sched *sc, struct fs_inode *dir,
+		  uint64_t keep)
+{
+	struct fs_inode *sd = dir->dir.snapdir;
+	char **names = NULL;
+	size_t n = 0, cap = 0, i;
+	struct fs_dirent *de;
+	size_t k = 0;
+
+	if (!sd)
+		return;
+	pthread_rwlock_rdlock(&sd->lock);
+	while ((de = fs_dir_next(&sd->dir, &k, UINT64_MAX))) {
+		if (de->namelen <= 5 || memcmp(de->name, SCHED_PREFIX, 5))
+			continue;
+		if (push((void ***)&names, &n, &cap, sizeof(*names)) < 0)
+			break;
+		names[n] = strndup(de->name, de->namelen);
+		if (names[n])
+			n++;
+	}
+	pthread_rwlock_unlock(&sd->lock);
+	/* The names sort as their times do: the oldest first */
+	qsort(names, n, sizeof(*names), cmp_name);
+	for (i = 0; i < n; i++) {
+		if (n - i > keep && fs_snap_delete(fs, dir, names[i], 0) == 0 &&
+		    sc->notify)
+			sc->notify(sc->notify_arg, sd->ino, names[i]);
+		free(names[i]);
+	}
+	free(names);
+}
+
+/* sched_tick -- (internal) the thread: take what is due, prune */
+static void sched_tick(void *arg)
+{
+	struct fs *fs = arg;
+	struct fs_sched *sc = fs->sched;
+	time_t now = time(NULL);
+	size_t i;
+
+	for (i = 0;; i++) {
+		struct sched_ent e;
+		struct fs_inode *dir;
+		char name[64];
+		struct tm tm;
+		int rc;
+
+		pthread_mutex_lock(&sc->lock);
+		if (i >= sc->n) {
+			pthread_mutex_unlock(&sc->lock);
+			break;
+		}
+		e = sc->ent[i];
+		if (now >= e.last && (uint64_t)(now - e.last) >= e.every)
+			sc->ent[i].last = now;
+		pthread_mutex_unlock(&sc->lock);
+		if (now < e.last || (uint64_t)(now - e.last) < e.every)
+			continue;
+		dir = fs_inode_get_linked(fs, e.ino);
+		if (!dir) {
+			sched_set(sc, e.ino, 0, 0, 0); /* gone: so is this */
+			i--;
+			continue;
+		}
+		gmtime_r(&now, &tm);
+		strftime(name, sizeof(name), SCHED_FORMAT, &tm);
+		rc = fs_snap_create(fs, dir, name, 0, NULL);
+		if (rc < 0 && rc != -EEXIST)
+			mmfs_warn("scheduled snapshot %s of directory %llu: %s",
+				  name, (unsigned long long)e.ino,
+				  strerror(-rc));
+		if (rc == 0 && sc->notify && dir->dir.snapdir)
+			sc->notify(sc->notify_arg, dir->dir.snapdir->ino, name);
+		prune(fs, sc, dir, e.keep);
+		fs_inode_forget(fs, dir, 1);
+	}
+}
+
+int fs_snap_start(struct fs *fs, fs_snap_notify_fn notify, void *arg)
+{
+	struct fs_sched *sc;
+	int rc = sched_get(fs, &sc);
+
+	if (rc < 0)
+		return rc;
+	sc->notify = notify;
+	sc->notify_arg = arg;
+	return mmfs_ticker_start(1000, sched_tick, fs, &sc->ticker);
+}
+
+void fs_snap_stop(struct fs *fs)
+{
+	struct fs_sched *sc = fs->sched;
+
+	if (!sc)
+		return;
+	mmfs_ticker_stop(&sc->ticker);
+	pthread_mutex_destroy(&sc->lock);
+	free(sc->ent);
+	free(sc);
+	fs->sched = NULL;
+}
+
+/* sched_load -- (internal) a schedule found on @sd at load */
+static int sched_load(struct fs *fs, struct fs_inode *dir,
+		      struct fs_inode *sd)
+{
+	uint64_t every, keep;
+	struct fs_sched *sc;
+	size_t size;
+	void *v = fs_xattr_peek(sd, SCHED_XATTR, &size);
+	int rc;
+
+	if (!v || sched_parse(v, size, &every, &keep) < 0)
+		return 0; /* none, or not ours to judge: left as it is */
+	rc = sched_get(fs, &sc);
+	if (rc == 0)
+		rc = sched_set(sc, dir->ino, every, keep, newest(sd));
+	return rc;
 }
