@@ -299,6 +299,11 @@ void fs_txn_begin(struct fs *fs, struct fs_txn *tx);
  */
 void fs_txn_begin_excl(struct fs *fs, struct fs_txn *tx);
 void fs_txn_dirty(struct fs_inode *in);
+/*
+ * fs_txn_rec_inode -- record @in's attributes now, not at the commit: for
+ * an inode that may be freed before the transaction ends (released).
+ */
+void fs_txn_rec_inode(struct fs_inode *in);
 void fs_txn_commit(struct fs_txn *tx);
 void fs_txn_end(struct fs_txn *tx);
 /* Recording hooks for dir.c, xattr.c and inode.c (no-ops outside a txn) */

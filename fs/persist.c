@@ -293,6 +293,22 @@ void fs_txn_dirty(struct fs_inode *in)
 	tx->dirty[tx->ndirty++] = in;
 }
 
+void fs_txn_rec_inode(struct fs_inode *in)
+{
+	struct fs_txn *tx = txn_cur;
+	unsigned i;
+
+	if (!tx)
+		return;
+	for (i = 0; i < tx->ndirty; i++) {
+		if (tx->dirty[i] == in) {
+			tx->dirty[i] = tx->dirty[--tx->ndirty];
+			break;
+		}
+	}
+	tx_inode(tx, in);
+}
+
 void fs_txn_rec_inode_new(struct fs_inode *in)
 {
 	if (txn_cur)

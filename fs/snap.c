@@ -332,15 +332,18 @@ static void drop_entries(struct fs *fs, struct fs_inode *dir)
 			struct fs_inode *c = de->inode;
 
 			fs_dir_remove(fs, &d->dir, de);
+			fs_inode_touch(c, false, true);
 			if (S_ISDIR(c->mode)) {
 				atomic_fetch_sub(&d->nlink, 1);
 				if (push((void ***)&stack, &n, &cap,
 					 sizeof(*stack)) == 0)
 					stack[n++] = c;
-			} else {
-				atomic_fetch_sub(&c->nlink, 1);
+			} else if (atomic_fetch_sub(&c->nlink, 1) > 1) {
+				/* Another name keeps it: only the count */
+				fs_txn_rec_inode(c);
+				continue;
 			}
-			fs_inode_touch(c, false, true);
+			/* Its last name: released below, once */
 			if (push((void ***)&gone, &ngone, &gcap,
 				 sizeof(*gone)) == 0)
 				gone[ngone++] = c;
@@ -351,8 +354,9 @@ static void drop_entries(struct fs *fs, struct fs_inode *dir)
 	}
 	fs_inode_touch(dir, true, true);
 	fs_txn_dirty(dir);
+	/* Now, not at the commit: releasing may free them */
 	for (i = 0; i < ngone; i++)
-		fs_txn_dirty(gone[i]);
+		fs_txn_rec_inode(gone[i]);
 	/* Outside the directories' locks: freeing data takes the file's */
 	for (i = 0; i < ngone; i++)
 		fs_inode_unlinked(fs, gone[i]);
@@ -365,7 +369,7 @@ static void drop_tree(struct fs *fs, struct fs_inode *root)
 {
 	drop_entries(fs, root);
 	atomic_store(&root->nlink, 0);
-	fs_txn_dirty(root);
+	fs_txn_rec_inode(root);
 	fs_inode_unlinked(fs, root);
 }
 
@@ -732,7 +736,7 @@ int fs_snap_release_dir(struct fs *fs, struct fs_inode *dir)
 	fs_txn_rec_snapdir(dir, NULL);
 	dir->dir.snapdir = NULL;
 	atomic_store(&sd->nlink, 0);
-	fs_txn_dirty(sd);
+	fs_txn_rec_inode(sd);
 	fs_inode_unlinked(fs, sd);
 	return 0;
 }

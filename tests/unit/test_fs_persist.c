@@ -39,6 +39,7 @@ static void up(struct env *e)
 	struct fs_persist_opts po = { .commit_secs = 3600,
 				      .root_mode = 01777 };
 	char why[MMFS_POOL_WHY];
+	int rc;
 
 	assert_int_equal(mmfs_pool_open(e->path, 0, &e->pool, why), 0);
 	to.pool = e->pool;
@@ -47,7 +48,9 @@ static void up(struct env *e)
 	e->fs = calloc(1, sizeof(*e->fs));
 	assert_non_null(e->fs);
 	fs_init(e->fs, e->tier, e->snap);
-	assert_int_equal(fs_persist_open(e->fs, e->pool, &po, why), 0);
+	rc = fs_persist_open(e->fs, e->pool, &po, why);
+	if (rc < 0)
+		fail_msg("pool does not load: %s (%d)", why, rc);
 }
 
 /* down -- @clean: unmount; else a crash: memory dropped, nothing written */
@@ -262,9 +265,10 @@ static void dump_inode(struct env *e, struct dump *d, struct fs_inode *in,
 	char *names[64];
 	size_t n = 0, i;
 
-	out(d, "%s ino=%llu gen=%llu mode=%o uid=%u gid=%u nlink=%u", path,
-	    (unsigned long long)in->ino, (unsigned long long)in->gen,
-	    in->mode | in->perm, in->uid, in->gid, atomic_load(&in->nlink));
+	out(d, "%s ino=%llu gen=%llu mode=%o uid=%u gid=%u nlink=%u%s%s",
+	    path, (unsigned long long)in->ino, (unsigned long long)in->gen,
+	    in->mode | in->perm, in->uid, in->gid, atomic_load(&in->nlink),
+	    in->frozen ? " frozen" : "", in->is_snapdir ? " snapdir" : "");
 	if (dir_times || !S_ISDIR(in->mode))
 		out(d, " mtime=%lld.%09ld", (long long)in->mtime.tv_sec,
 		    in->mtime.tv_nsec);
@@ -310,6 +314,14 @@ static void dump_dir(struct env *e, struct dump *d, struct fs_inode *dir,
 		dump_inode(e, d, de->inode, sub);
 		if (S_ISDIR(de->inode->mode))
 			dump_dir(e, d, de->inode, sub);
+		free(sub);
+	}
+	if (dir->dir.snapdir) { /* not an entry: dumped as one */
+		char *sub;
+
+		assert_true(asprintf(&sub, "%s/.snap", path) > 0);
+		dump_inode(e, d, dir->dir.snapdir, sub);
+		dump_dir(e, d, dir->dir.snapdir, sub);
 		free(sub);
 	}
 }
@@ -759,6 +771,70 @@ static void test_reflink_persists(void **state)
 	free(b);
 }
 
+/*
+ * Snapshots, a rollback and a clone: the whole namespace, frozen marks
+ * and .snap links included, comes back the same from the log and from a
+ * checkpoint, files still share their chunks, and fsck agrees.
+ */
+static void test_snapshots_persist(void **state)
+{
+	struct env *e = *state;
+	struct fs_inode *d, *f, *sd, *snap;
+	uint64_t used;
+	char *a, *b;
+
+	build(e);
+	d = lookup(e, root(e), "dir");
+	used = used_chunks(e);
+	assert_int_equal(fs_snap_create(e->fs, d, "s1", 0, NULL), 0);
+	assert_int_equal(used_chunks(e), used); /* metadata only */
+	f = lookup(e, d, "file");
+	wr(e, f, 0, 11, 10);                    /* one chunk copied */
+	unlink_name(e, d, "file");
+	assert_int_equal(fs_snap_create(e->fs, d, "s2", 0, NULL), 0);
+	assert_int_equal(fs_snap_create(e->fs, d, "s2", 0, NULL), -EEXIST);
+	assert_int_equal(fs_snap_create(e->fs, d, "a/b", 0, NULL), -EINVAL);
+	assert_int_equal(fs_snap_create(e->fs, d, "s3", 1234, NULL), -EPERM);
+	assert_int_equal(fs_snap_rollback(e->fs, d, "s1", 0, NULL, NULL), 0);
+	assert_non_null(lookup(e, d, "file"));
+	sd = d->dir.snapdir;
+	assert_non_null(sd);
+	snap = lookup(e, sd, "s2");
+	assert_non_null(snap);
+	assert_true(snap->frozen);
+	assert_int_equal(fs_snap_clone(e->fs, snap, root(e), "copy", 0, NULL),
+			 0);
+	assert_false(lookup(e, root(e), "copy")->frozen);
+	assert_int_equal(fs_ns_unlink(e->fs, snap, "hard"), -EROFS);
+	fsck_clean(e);
+	used = used_chunks(e);
+
+	a = dump(e);
+	assert_int_equal(fs_persist_sync(e->fs), 0);
+	down(e, false); /* crash: the log alone */
+	up(e);
+	b = dump(e);
+	same(a, b);
+	free(b);
+	assert_int_equal(used_chunks(e), used);
+	fsck_clean(e);
+	assert_int_equal(fs_persist_checkpoint(e->fs), 0);
+	down(e, false); /* the checkpoint alone */
+	up(e);
+	b = dump(e);
+	same(a, b);
+	assert_int_equal(used_chunks(e), used);
+	fsck_clean(e);
+	/* Deleting both frees what only they held; rmdir works again */
+	d = lookup(e, root(e), "dir");
+	assert_int_equal(fs_snap_delete(e->fs, d, "s1", 0), 0);
+	assert_int_equal(fs_snap_delete(e->fs, d, "s2", 0), 0);
+	assert_int_equal(fs_snap_delete(e->fs, d, "s2", 0), -ENOENT);
+	fsck_clean(e);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -777,6 +853,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_orphan_freed, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reflink_persists, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_snapshots_persist, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fsck_finds_and_repairs,
 						setup, teardown),
