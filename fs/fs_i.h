@@ -98,11 +98,6 @@ struct fs_inode {
 	_Atomic uint64_t nlookup; /* kernel references (lookup - forget) */
 	_Atomic uint32_t nlink;
 	_Atomic bool dead;        /* set once, by whoever frees the inode */
-	_Atomic uint32_t opens;   /* open files (mmaps included); hold it */
-	_Atomic bool data_gone;   /* unlinked and closed: chunks freed */
-	uint8_t hint;             /* enum mmfs_tier_hint (user.mmfs.tier) */
-	bool io_direct;           /* user.mmfs.io=direct: opens uncached */
-	bool sampled;             /* held by the sampler; under its lock */
 	/*
 	 * Snapshots (snap.c): @frozen, inside a snapshot (read-only for
 	 * everyone); @is_snapdir, a ".snap" directory. Set before the inode
@@ -110,6 +105,11 @@ struct fs_inode {
 	 */
 	bool frozen;
 	bool is_snapdir;
+	_Atomic uint32_t opens;   /* open files (mmaps included); hold it */
+	_Atomic bool data_gone;   /* unlinked and closed: chunks freed */
+	uint8_t hint;             /* enum mmfs_tier_hint (user.mmfs.tier) */
+	bool io_direct;           /* user.mmfs.io=direct: opens uncached */
+	bool sampled;             /* held by the sampler; under its lock */
 	uint32_t mode;            /* file type bits never change */
 
 	/*
