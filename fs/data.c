@@ -434,7 +434,11 @@ static int64_t share_chunks(struct fs *fs, struct fs_inode *src,
 	uint64_t want = n, done;
 	int rc;
 
-	if (to_end)
+	/*
+	 * Within one file "to the end" would overlap the range itself (the
+	 * map refuses that with EINVAL): there the @n chunks are all.
+	 */
+	if (to_end && dst != src)
 		want = MMFS_SNAP_ALL - MMFS_MAX(sfirst, dfirst);
 	rc = mmfs_snap_map_share(fs->snap, &dst->map, dfirst, &src->map,
 				 sfirst, want, &done);
@@ -482,7 +486,12 @@ int64_t fs_data_copy(struct fs *fs, struct fs_inode *src, uint64_t soff,
 	}
 	to_end = end == src->size && dst->size <= doff + len;
 	whole = (len - pos) >> fs->chunk_shift;
-	if (to_end && chunk_off(fs, end))
+	/*
+	 * The partial last chunk goes shared only if the range reaches its
+	 * start: a head that took the whole range ended inside that chunk,
+	 * whose bytes before doff are dst's own.
+	 */
+	if (to_end && chunk_off(fs, end) && pos < len)
 		whole++;
 	if (whole) {
 		n = share_chunks(fs, src, chunk_idx(fs, soff + pos), dst,

@@ -10,6 +10,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,9 @@ static void usage(FILE *out)
 		"       mmfsctl top MOUNT [--interval SECS] [--count N]\n"
 		"                                     live view: use, moves and "
 		"heat per second\n"
+		"       mmfsctl clone [--force] SRC DST\n"
+		"                                     DST shares SRC's chunks "
+		"(a reflink), or fails\n"
 		"       mmfsctl mkfs [--size SIZE] [--chunk SIZE] [--meta SIZE] "
 		"[--sparse] [--force] POOL\n"
 		"                                     make a pool (file or "
@@ -414,6 +419,157 @@ bad:
 	return 2;
 }
 
+/* --- mmfsctl clone ---------------------------------------------------------- */
+
+/* clone_err -- (internal) the one line of a failed clone; returns 1 */
+static int clone_err(const char *src, const char *dst, const char *why)
+{
+	fprintf(stderr, "mmfsctl: clone %s %s: %s\n", src, dst, why);
+	return 1;
+}
+
+/*
+ * cmd_clone -- DST becomes a copy-on-write clone of SRC: every chunk
+ * shared, no byte copied. mmfs shares chunks in copy_file_range wherever
+ * source and destination offsets agree within a chunk, and 0 to 0 always
+ * does (fs/data.c fs_data_copy; the last partial chunk too, since DST is
+ * empty beyond the range). So this is copy_file_range(SRC, 0, DST, 0) in a
+ * loop (one request shares at most 1 GiB), after the checks that make it
+ * share: SRC a regular file on an mmfs mount (MMFS_IOC_STAT answers on
+ * it), DST on the same mount. There is no read/write fallback: a clone
+ * that cannot share fails, and a DST it created is removed. cp's rules
+ * for the mode: a new DST gets SRC's permission bits minus the umask, an
+ * existing one (--force: truncated first) keeps its own.
+ */
+static int cmd_clone(int argc, char *argv[])
+{
+	const char *src = NULL, *dst = NULL;
+	char dir[PATH_MAX], why[PATH_MAX + 64];
+	struct mmfs_ioc_stat ist;
+	struct stat ss, ds;
+	bool force = false, created = false;
+	int sfd, dfd = -1, i, rc = 1;
+	loff_t in = 0, out = 0;
+	ssize_t n;
+
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f"))
+			force = true;
+		else if (!src && argv[i][0] != '-')
+			src = argv[i];
+		else if (!dst && argv[i][0] != '-')
+			dst = argv[i];
+		else
+			src = dst = NULL, i = argc;
+	}
+	if (!src || !dst) {
+		usage(stderr);
+		return 2;
+	}
+	sfd = open(src, O_RDONLY | O_CLOEXEC);
+	if (sfd < 0)
+		return clone_err(src, dst, strerror(errno));
+	if (fstat(sfd, &ss) < 0) {
+		clone_err(src, dst, strerror(errno));
+		goto out_src;
+	}
+	if (!S_ISREG(ss.st_mode)) {
+		clone_err(src, dst, S_ISDIR(ss.st_mode)
+				    ? "SRC is a directory"
+				    : "SRC is not a regular file");
+		goto out_src;
+	}
+	memset(&ist, 0, sizeof(ist));
+	if (ioctl(sfd, MMFS_IOC_STAT, &ist) < 0) {
+		clone_err(src, dst, "SRC is not on an mmfs mount");
+		goto out_src;
+	}
+	/* DST's directory first: nothing is created on another mount. */
+	snprintf(dir, sizeof(dir), "%s", dst);
+	if (stat(dirname(dir), &ds) < 0) {
+		snprintf(why, sizeof(why), "%s: %s", dir, strerror(errno));
+		clone_err(src, dst, why);
+		goto out_src;
+	}
+	if (ds.st_dev != ss.st_dev) {
+		clone_err(src, dst, "DST is not on the same mount as SRC");
+		goto out_src;
+	}
+	dfd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		   ss.st_mode & 0777);
+	if (dfd >= 0) {
+		created = true;
+	} else if (errno == EEXIST && force) {
+		dfd = open(dst, O_WRONLY | O_CLOEXEC);
+	} else if (errno == EEXIST) {
+		clone_err(src, dst, "DST exists (--force replaces its "
+				    "contents)");
+		goto out_src;
+	}
+	if (dfd < 0) {
+		clone_err(src, dst, strerror(errno));
+		goto out_src;
+	}
+	if (fstat(dfd, &ds) < 0) {
+		clone_err(src, dst, strerror(errno));
+		goto out_dst;
+	}
+	if (!S_ISREG(ds.st_mode)) {
+		clone_err(src, dst, "DST is not a regular file");
+		goto out_dst;
+	}
+	if (ds.st_dev != ss.st_dev) { /* a mount point raced in */
+		clone_err(src, dst, "DST is not on the same mount as SRC");
+		goto out_dst;
+	}
+	if (ds.st_ino == ss.st_ino) {
+		clone_err(src, dst, "SRC and DST are the same file");
+		goto out_dst;
+	}
+	if (!created && ftruncate(dfd, 0) < 0) {
+		clone_err(src, dst, strerror(errno));
+		goto out_dst;
+	}
+	while (in < ss.st_size) {
+		n = copy_file_range(sfd, &in, dfd, &out,
+				    (size_t)(ss.st_size - in), 0);
+		if (n == 0)
+			break; /* SRC shrank meanwhile: DST is what it holds */
+		if (n > 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		if (errno == EXDEV)
+			clone_err(src, dst, "DST is not on the same mount as "
+					    "SRC");
+		else if (errno == EOPNOTSUPP || errno == ENOSYS ||
+			 errno == EINVAL)
+			clone_err(src, dst, "this mmfs or kernel cannot share "
+					    "chunks (copy_file_range refused)");
+		else if (errno == ENOSPC || errno == ENOMEM)
+			clone_err(src, dst, "no memory left for the chunk map "
+					    "(ENOSPC)");
+		else
+			clone_err(src, dst, strerror(errno));
+		goto out_dst;
+	}
+	if (close(dfd) < 0) {
+		dfd = -1;
+		clone_err(src, dst, strerror(errno));
+		goto out_dst;
+	}
+	dfd = -1;
+	rc = 0;
+out_dst:
+	if (dfd >= 0)
+		close(dfd);
+	if (rc && created)
+		unlink(dst);
+out_src:
+	close(sfd);
+	return rc;
+}
+
 static int cmd_mkfs(int argc, char *argv[])
 {
 	struct mmfs_pool_mkfs_opts o = { .chunk_size = MMFS_CHUNK_DEFAULT };
@@ -699,6 +855,8 @@ int main(int argc, char *argv[])
 		return cmd_sync(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "top"))
 		return cmd_top(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "clone"))
+		return cmd_clone(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "mkfs"))
 		return cmd_mkfs(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "info"))

@@ -333,6 +333,42 @@ static void test_copy(void **state)
 	assert_int_equal(fs_data_copy(e->fs, e->a, 4 * CS, e->b, 0, CS), 0);
 }
 
+/*
+ * copy_file_range's EOF case: a range inside one chunk that starts past
+ * dst's own bytes there keeps them (the last chunk is shared only when the
+ * range covers its start), and a copy of a file's tail to a later offset
+ * of the same file works (no sharing "to the end" over the range itself).
+ */
+static void test_copy_eof_edges(void **state)
+{
+	struct env *e = *state;
+	char w[2 * CS], d[100], r[2 * CS];
+
+	fill(w, sizeof(w), 8);
+	fill(d, sizeof(d), 9);
+	assert_int_equal(do_write(e, e->a, 0, w, 150), 150);
+	assert_int_equal(do_write(e, e->b, 0, d, 100), 100);
+	assert_int_equal(fs_data_copy(e->fs, e->a, 100, e->b, 100, 50), 50);
+	assert_int_equal(e->b->size, 150);
+	assert_int_equal(do_read(e, e->b, 0, r, 150), 150);
+	assert_memory_equal(r, d, 100);
+	assert_memory_equal(r + 100, w + 100, 50);
+	/* A whole chunk and a partial one at EOF, to 4 chunks further on. */
+	assert_int_equal(do_write(e, e->a, 0, w, CS + 100), CS + 100);
+	assert_int_equal(fs_data_copy(e->fs, e->a, 0, e->a, 4 * CS, CS + 100),
+			 CS + 100);
+	assert_int_equal(e->a->size, 5 * CS + 100);
+	assert_int_equal(do_read(e, e->a, 4 * CS, r, CS + 100), CS + 100);
+	assert_memory_equal(r, w, CS + 100);
+	assert_int_equal(do_read(e, e->a, 0, r, CS + 100), CS + 100);
+	assert_memory_equal(r, w, CS + 100);
+	/* Only the tail, from inside the last chunk. */
+	assert_int_equal(fs_data_copy(e->fs, e->a, 5 * CS, e->a, 8 * CS, 100),
+			 100);
+	assert_int_equal(do_read(e, e->a, 8 * CS, r, 100), 100);
+	assert_memory_equal(r, w + CS, 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +386,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unwritten, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_eof_edges, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
