@@ -589,6 +589,7 @@ int mmfs_snap_map_write_prep(struct mmfs_snap *s, struct mmfs_snap_map *m,
 	memcpy(mmfs_tier_chunk_addr(s->tier, nid),
 	       mmfs_tier_chunk_addr(s->tier, ENTRY_ID(cur)),
 	       mmfs_tier_chunk_size(s->tier));
+	mmfs_tier_chunk_inherit(s->tier, nid, ENTRY_ID(cur));
 	mmfs_snap_chunk_put(s, ENTRY_ID(*slot));
 	*slot = nid;
 	*id = nid;

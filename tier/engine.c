@@ -190,6 +190,16 @@ uint16_t mmfs_tier_chunk_heat(const struct mmfs_tier *t, uint32_t id)
 	return __atomic_load_n(&t->chunks[id].heat, __ATOMIC_RELAXED);
 }
 
+void mmfs_tier_chunk_inherit(struct mmfs_tier *t, uint32_t id, uint32_t from)
+{
+	if (!t->tiered || id < 1 || id > t->max_id || from < 1 ||
+	    from > t->max_id)
+		return;
+	__atomic_store_n(&t->chunks[id].heat,
+			 __atomic_load_n(&t->chunks[from].heat, __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
+}
+
 void mmfs_tier_chunk_sampled(struct mmfs_tier *t, uint32_t id)
 {
 	if (!t->tiered || id < 1 || id > t->max_id)

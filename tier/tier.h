@@ -193,6 +193,12 @@ void mmfs_tier_chunk_sampled(struct mmfs_tier *t, uint32_t id);
 void mmfs_tier_chunk_hint(struct mmfs_tier *t, uint32_t id,
 			  enum mmfs_tier_hint hint);
 uint16_t mmfs_tier_chunk_heat(const struct mmfs_tier *t, uint32_t id);
+/*
+ * mmfs_tier_chunk_inherit -- new chunk @id is a copy of chunk @from (copy
+ * on write): it starts with @from's heat, so the engine keeps as hot what
+ * was hot. Placement stays where allocation put it.
+ */
+void mmfs_tier_chunk_inherit(struct mmfs_tier *t, uint32_t id, uint32_t from);
 
 /* --- persistent pools (no-ops on a volatile tier set) --------------------- */
 bool mmfs_tier_persistent(const struct mmfs_tier *t);
