@@ -1,0 +1,86 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# shared_pin.sh -- tiering of shared chunks on a real mount (a pool, DRAM
+# 8 MiB, the engine running):
+#   - a reflink copy starts exactly as warm as its source and in the same
+#     place: one chunk, one placement, one heat (user.mmfs.residency and
+#     user.mmfs.heat equal);
+#   - a user.mmfs.tier pin set on the copy moves the chunks it shares with
+#     the source too (the rule tier/README.md and fs/README.md state: a
+#     shared chunk follows the hint applied last by any sharer); releasing
+#     the pin (auto) releases them;
+#   - a chunk copied on write starts with the heat of the chunk it came
+#     from, not cold;
+#   - every byte is intact at the end.
+#
+# TIMEOUT: 120
+# NEEDS: root
+
+. "$(dirname "$0")/../lib/common.sh"
+
+require_root
+require_real_mmfs
+require_cmd getfattr setfattr sha256sum dd cp
+mmfs_has_option epoch_ms || skip "mmfs has no tiering engine"
+
+MMFS_SOURCE=$TEST_DIR/pool
+EPOCHS=40 # the most epochs placement may take to follow (200 ms each)
+mmfs_mount pmem_size=256M,dram=8M,epoch_ms=200
+
+xattr() { getfattr --absolute-names --only-values -n "user.mmfs.$2" "$1"; }
+bytes_in() { xattr "$1" residency | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+heat_max() { xattr "$1" heat | tr ' ' '\n' | sed -n 's/^max=//p'; }
+
+head -c 4M /dev/urandom >"$MNT/a" || fail "write a"
+sum=$(sha256sum <"$MNT/a")
+cp "$MNT/a" "$MNT/b" || fail "cp a b"
+[ "$(xattr "$MNT/a" residency)" = "$(xattr "$MNT/b" residency)" ] ||
+	fail "a copy is placed apart from its source: $(xattr "$MNT/a" residency) vs $(xattr "$MNT/b" residency)"
+[ "$(xattr "$MNT/a" heat)" = "$(xattr "$MNT/b" heat)" ] ||
+	fail "a copy is not as warm as its source: $(xattr "$MNT/a" heat) vs $(xattr "$MNT/b" heat)"
+log "ok - the copy shares placement and heat: $(xattr "$MNT/b" residency)"
+
+# wait_tier FILE TIER -- all of FILE in TIER within EPOCHS
+wait_tier() {
+	local i
+	for ((i = 0; i < EPOCHS; i++)); do
+		[ "$(bytes_in "$1" "$2")" = 4194304 ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+setfattr -n user.mmfs.tier -v pmem "$MNT/b" || fail "pin b to pmem"
+wait_tier "$MNT/b" pmem || fail "b pinned to pmem: $(xattr "$MNT/b" residency)"
+wait_tier "$MNT/a" pmem || fail "the shared chunks did not follow b's pin: a: $(xattr "$MNT/a" residency)"
+log "ok - a pin on one sharer moves the chunks it shares"
+setfattr -n user.mmfs.tier -v dram "$MNT/a" || fail "pin a to dram"
+wait_tier "$MNT/b" dram || fail "the hint applied last (a: dram) does not rule: b: $(xattr "$MNT/b" residency)"
+log "ok - the hint applied last by any sharer rules"
+setfattr -n user.mmfs.tier -v auto "$MNT/a" || fail "release a"
+setfattr -n user.mmfs.tier -v auto "$MNT/b" || fail "release b"
+
+# Heat: read a hard (every read reaches the daemon), then copy b's first
+# chunk on write: it must not start cold.
+for r in 1 2 3 4 5 6 7 8; do
+	dd if="$MNT/a" of=/dev/null bs=64k count=1 iflag=direct status=none ||
+		fail "read a"
+done
+src=$(heat_max "$MNT/a")
+[ "${src%.*}" -ge 4 ] || fail "reading did not heat a (max $src)"
+dd if=/dev/zero of="$MNT/b" bs=1 count=1 conv=notrunc status=none || fail "write b"
+sync "$MNT/b"
+got=$(heat_max "$MNT/b")
+# An epoch may halve both meanwhile: at least half the source's heat.
+[ "${got%.*}" -ge $((${src%.*} / 2)) ] ||
+	fail "a copied-on-write chunk started cold: heat $got, its source $src"
+log "ok - a copied-on-write chunk keeps its source's heat ($got of $src)"
+
+[ "$(sha256sum <"$MNT/a")" = "$sum" ] || fail "a changed"
+cmp -s -n 1 /dev/zero "$MNT/b" || fail "b's write is lost"
+cmp -s -i 1 "$MNT/a" "$MNT/b" || fail "b differs from a beyond its write"
+log "ok - every byte intact"
+mmfs_umount_checked
+"$MMFSCTL_BIN" fsck "$MMFS_SOURCE" || fail "fsck"
+exit 0
