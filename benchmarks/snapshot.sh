@@ -27,6 +27,7 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/.." && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 FILES=${SNAP_FILES:-10000}
@@ -35,6 +36,7 @@ BIG=$(bytes "${SNAP_BIG:-16G}")
 REPS=${SNAP_REPS:-5}
 POOL_DIR=${POOL_DIR:-/dev/shm}
 MOUNT_TIMEOUT=30
+EXIT_TIMEOUT=30
 
 usage() { sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'; }
 [ "${1:-}" = --help ] && { usage; exit 0; }
