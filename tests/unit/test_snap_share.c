@@ -426,6 +426,77 @@ static void test_saver_writes_shared_nodes_once(void **state)
 	free(rs.r);
 }
 
+/* excl -- chunks only the maps in @set hold */
+static uint64_t excl(struct fix *f, const int *set, int n)
+{
+	struct mmfs_snap_excl *e;
+	uint64_t chunks = 0;
+	int i;
+
+	assert_int_equal(mmfs_snap_excl_new(f->snap, &e), 0);
+	for (i = 0; i < n; i++)
+		assert_int_equal(mmfs_snap_excl_map(e, &f->map[set[i]]), 0);
+	assert_int_equal(mmfs_snap_excl_end(&e, &chunks), 0);
+	return chunks;
+}
+
+/*
+ * Exclusive bytes, against the truth: what fini of the set frees. A tree
+ * shared whole, then changed on both sides, shared again in parts.
+ */
+static void test_exclusive_bytes(void **state)
+{
+	struct fix *f = *state;
+	static const int sets[][3] = { { 0 }, { 1 }, { 2 }, { 3 }, { 0, 1 },
+				       { 1, 2 }, { 0, 2, 3 }, { 1, 3 } };
+	static const int lens[] = { 1, 1, 1, 1, 2, 2, 3, 2 };
+	uint64_t i, want;
+	size_t k;
+	int m;
+
+	for (i = 0; i < 9000; i++)
+		put(f, 0, i);
+	assert_int_equal(excl(f, (int[]){ 0 }, 1), 9000);
+	share(f, 1, 0, 0, 0, MMFS_SNAP_ALL);     /* a snapshot */
+	assert_int_equal(excl(f, (int[]){ 0 }, 1), 0);
+	assert_int_equal(excl(f, (int[]){ 0, 1 }, 2), 9000);
+	for (i = 0; i < 100; i++)
+		put(f, 0, i * 7);                /* 100 chunks diverge */
+	share(f, 2, 0, 1, 4096, 4096);           /* a level-2 subtree */
+	share(f, 3, 5, 0, 300, 500);             /* entry by entry */
+	for (i = 0; i < 50; i++)
+		put(f, 3, 5 + i);
+	for (k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		uint8_t *own = __real_calloc(mmfs_tier_max_id(f->tier) + 1, 1);
+		uint64_t got = excl(f, sets[k], lens[k]);
+
+		/* The truth: ids the set's maps name and no other map does */
+		assert_non_null(own);
+		for (m = 0; m < NMAPS; m++) {
+			bool in = false;
+			int j;
+
+			for (j = 0; j < lens[k]; j++)
+				in |= sets[k][j] == m;
+			for (i = 0; i < MODEL; i++) {
+				uint32_t id = mmfs_snap_map_lookup(&f->map[m],
+								   i);
+
+				if (id)
+					own[id] |= in ? 1 : 2;
+			}
+		}
+		for (want = 0, i = 1; i <= mmfs_tier_max_id(f->tier); i++)
+			want += own[i] == 1;
+		free(own);
+		if (got != want)
+			fail_msg("set %zu: exclusive %llu, want %llu", k,
+				 (unsigned long long)got,
+				 (unsigned long long)want);
+	}
+	check(f);
+}
+
 /* --- the loader, on a real pool (claims need one) --- */
 
 struct pfix {
@@ -547,6 +618,7 @@ int main(void)
 		T(test_random_vs_model),
 		T(test_enomem_on_shared_path),
 		T(test_saver_writes_shared_nodes_once),
+		T(test_exclusive_bytes),
 		cmocka_unit_test(test_loader_round_trip_and_refusals),
 #undef T
 	};
