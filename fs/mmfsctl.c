@@ -114,9 +114,15 @@ static void print_human(const char *path, const struct mmfs_ioc_stat *st)
 	printf("  files:  %llu inodes, %s apparent size, %s of metadata\n",
 	       (unsigned long long)st->inodes, b, c);
 	if (st->snapshots) {
+		/* In use: a pool's chunks all have a home there */
+		uint64_t used = st->persistent ? st->pmem_used
+					       : st->dram_used + st->pmem_used;
+
 		mmfs_size_format(st->snap_bytes, a, sizeof(a));
-		printf("  snaps:  %llu snapshots, %s held only by snapshots\n",
-		       (unsigned long long)st->snapshots, a);
+		mmfs_size_format(used > st->snap_bytes ? used - st->snap_bytes
+						       : 0, b, sizeof(b));
+		printf("  snaps:  %llu snapshots, %s held only by snapshots, "
+		       "%s live\n", (unsigned long long)st->snapshots, a, b);
 	}
 }
 
