@@ -926,7 +926,7 @@ int fs_snap_stat(struct fs *fs, uint64_t *snapshots, uint64_t *bytes)
 #define SCHED_FORMAT "@GMT-%Y.%m.%d-%H.%M.%S"
 
 struct sched_ent {
-	uint64_t ino;            /* the directory */
+	uint64_t ino, gen;       /* the directory (a reused number is not) */
 	uint64_t every, keep;
 	time_t last;             /* the newest scheduled snapshot's time */
 };
@@ -956,8 +956,8 @@ static int sched_get(struct fs *fs, struct fs_sched **out)
 }
 
 /* sched_set -- (internal) the registry entry of @ino; every 0 removes */
-static int sched_set(struct fs_sched *sc, uint64_t ino, uint64_t every,
-		     uint64_t keep, time_t last)
+static int sched_set(struct fs_sched *sc, uint64_t ino, uint64_t gen,
+		     uint64_t every, uint64_t keep, time_t last)
 {
 	size_t i;
 	int rc = 0;
@@ -977,7 +977,7 @@ static int sched_set(struct fs_sched *sc, uint64_t ino, uint64_t every,
 			goto out;
 		sc->n++;
 	}
-	sc->ent[i] = (struct sched_ent){ ino, every, keep, last };
+	sc->ent[i] = (struct sched_ent){ ino, gen, every, keep, last };
 out:
 	pthread_mutex_unlock(&sc->lock);
 	return rc;
@@ -1041,7 +1041,7 @@ int fs_snap_schedule(struct fs *fs, struct fs_inode *dir, uint64_t every,
 	else if (fs_xattr_peek(sd, SCHED_XATTR, &(size_t){ 0 }))
 		rc = fs_xattr_remove(fs, sd, SCHED_XATTR);
 	if (rc == 0)
-		rc = sched_set(sc, dir->ino, every, keep, newest(sd));
+		rc = sched_set(sc, dir->ino, dir->gen, every, keep, newest(sd));
 	fs_txn_commit(&tx);
 	pthread_rwlock_unlock(&sd->lock);
 	fs_txn_end(&tx);
@@ -1136,8 +1136,11 @@ static void sched_tick(void *arg)
 		if (now < e.last || (uint64_t)(now - e.last) < e.every)
 			continue;
 		dir = fs_inode_get_linked(fs, e.ino);
-		if (!dir) {
-			sched_set(sc, e.ino, 0, 0, 0); /* gone: so is this */
+		if (!dir || dir->gen != e.gen || !S_ISDIR(dir->mode)) {
+			if (dir)
+				fs_inode_forget(fs, dir, 1);
+			/* gone: so is its schedule */
+			sched_set(sc, e.ino, 0, 0, 0, 0);
 			i--;
 			continue;
 		}
@@ -1194,6 +1197,7 @@ static int sched_load(struct fs *fs, struct fs_inode *dir,
 		return 0; /* none, or not ours to judge: left as it is */
 	rc = sched_get(fs, &sc);
 	if (rc == 0)
-		rc = sched_set(sc, dir->ino, every, keep, newest(sd));
+		rc = sched_set(sc, dir->ino, dir->gen, every, keep,
+			       newest(sd));
 	return rc;
 }
