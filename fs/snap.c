@@ -468,10 +468,49 @@ static int snapdir_of(struct fs *fs, struct fs_inode *dir,
 	return rc;
 }
 
+/*
+ * copy_named -- (internal) a copy of @src's tree named @name in directory
+ * @parent (.snap for a snapshot, frozen; any directory for a clone); *@out
+ * (may be NULL) gets its root with a kernel reference. In an exclusive txn.
+ */
+static int copy_named(struct fs *fs, struct fs_inode *src,
+		      struct fs_inode *parent, const char *name, bool frozen,
+		      struct fs_inode **out)
+{
+	struct fs_inode *root = NULL;
+	int rc;
+
+	pthread_rwlock_rdlock(&parent->lock);
+	rc = fs_dir_lookup(&parent->dir, name) ? -EEXIST : 0;
+	pthread_rwlock_unlock(&parent->lock);
+	if (rc == 0)
+		rc = copy_tree(fs, src, parent, frozen, &root);
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_wrlock(&parent->lock);
+	rc = fs_dir_add(fs, &parent->dir, name, root);
+	if (rc == 0) {
+		atomic_fetch_add(&parent->nlink, 1);
+		fs_inode_touch(parent, true, true);
+		fs_txn_dirty(parent);
+		if (out)
+			fs_inode_ref(root);
+	}
+	pthread_rwlock_unlock(&parent->lock);
+	if (rc < 0) {
+		atomic_store(&root->nlink, 1);
+		drop_tree(fs, root);
+		return rc;
+	}
+	if (out)
+		*out = root;
+	return 0;
+}
+
 int fs_snap_create(struct fs *fs, struct fs_inode *dir, const char *name,
 		   uint32_t uid, struct fs_inode **out)
 {
-	struct fs_inode *sd, *root = NULL;
+	struct fs_inode *sd;
 	struct fs_txn tx;
 	int rc;
 
@@ -485,36 +524,8 @@ int fs_snap_create(struct fs *fs, struct fs_inode *dir, const char *name,
 	if (rc < 0)
 		return rc;
 	fs_txn_begin_excl(fs, &tx);
-	if (atomic_load(&dir->nlink) == 0) {
-		rc = -ENOENT;
-		goto out;
-	}
-	pthread_rwlock_rdlock(&sd->lock);
-	rc = fs_dir_lookup(&sd->dir, name) ? -EEXIST : 0;
-	pthread_rwlock_unlock(&sd->lock);
-	if (rc < 0)
-		goto out;
-	rc = copy_tree(fs, dir, sd, true, &root);
-	if (rc < 0)
-		goto out;
-	pthread_rwlock_wrlock(&sd->lock);
-	rc = fs_dir_add(fs, &sd->dir, name, root);
-	if (rc == 0) {
-		atomic_fetch_add(&sd->nlink, 1);
-		fs_inode_touch(sd, true, true);
-		fs_txn_dirty(sd);
-		if (out)
-			fs_inode_ref(root);
-	}
-	pthread_rwlock_unlock(&sd->lock);
-	if (rc < 0) {
-		atomic_store(&root->nlink, 1);
-		drop_tree(fs, root);
-		goto out;
-	}
-	if (out)
-		*out = root;
-out:
+	rc = atomic_load(&dir->nlink) ? copy_named(fs, dir, sd, name, true, out)
+				      : -ENOENT;
 	fs_txn_end(&tx);
 	return rc;
 }
@@ -672,7 +683,6 @@ int fs_snap_clone(struct fs *fs, struct fs_inode *snap,
 		  struct fs_inode *parent, const char *name, uint32_t uid,
 		  struct fs_inode **out)
 {
-	struct fs_inode *tree = NULL;
 	struct fs_txn tx;
 	int rc;
 
@@ -690,36 +700,9 @@ int fs_snap_clone(struct fs *fs, struct fs_inode *snap,
 	if (rc < 0)
 		return rc;
 	fs_txn_begin_excl(fs, &tx);
-	if (atomic_load(&parent->nlink) == 0) {
-		rc = -ENOENT;
-		goto out;
-	}
-	pthread_rwlock_rdlock(&parent->lock);
-	rc = fs_dir_lookup(&parent->dir, name) ? -EEXIST : 0;
-	pthread_rwlock_unlock(&parent->lock);
-	if (rc < 0)
-		goto out;
-	rc = copy_tree(fs, snap, parent, false, &tree);
-	if (rc < 0)
-		goto out;
-	pthread_rwlock_wrlock(&parent->lock);
-	rc = fs_dir_add(fs, &parent->dir, name, tree);
-	if (rc == 0) {
-		atomic_fetch_add(&parent->nlink, 1);
-		fs_inode_touch(parent, true, true);
-		fs_txn_dirty(parent);
-		if (out)
-			fs_inode_ref(tree);
-	}
-	pthread_rwlock_unlock(&parent->lock);
-	if (rc < 0) {
-		atomic_store(&tree->nlink, 1);
-		drop_tree(fs, tree);
-		goto out;
-	}
-	if (out)
-		*out = tree;
-out:
+	rc = atomic_load(&parent->nlink)
+		     ? copy_named(fs, snap, parent, name, false, out)
+		     : -ENOENT;
 	fs_txn_end(&tx);
 	return rc;
 }

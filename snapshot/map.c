@@ -817,6 +817,26 @@ uint64_t mmfs_snap_map_next_hole(const struct mmfs_snap_map *m, uint64_t idx)
 
 /* --- replay and sharing ------------------------------------------------ */
 
+/*
+ * store_entry -- (internal) private @slot (in @leaf, NULL inline) becomes
+ * @entry, whose reference the caller took; the old one's is dropped.
+ */
+static void store_entry(struct mmfs_snap *s, struct mmfs_snap_map *m,
+			uint32_t *slot, struct mmfs_snap_node *leaf,
+			uint32_t entry)
+{
+	uint32_t old = *slot;
+
+	*slot = entry;
+	if (old) {
+		mmfs_snap_chunk_put(s, ENTRY_ID(old));
+	} else {
+		m->nchunks++;
+		if (leaf)
+			slot_fill(s, leaf);
+	}
+}
+
 int mmfs_snap_map_set(struct mmfs_snap *s, struct mmfs_snap_map *m,
 		      uint64_t idx, uint32_t entry)
 {
@@ -824,7 +844,6 @@ int mmfs_snap_map_set(struct mmfs_snap *s, struct mmfs_snap_map *m,
 	struct resv r = { 0 };
 	struct mmfs_snap_node *leaf;
 	uint32_t *slot;
-	uint32_t old;
 	int rc;
 
 	if (id == 0 || id > mmfs_tier_max_id(s->tier))
@@ -844,15 +863,7 @@ int mmfs_snap_map_set(struct mmfs_snap *s, struct mmfs_snap_map *m,
 		return rc;
 	}
 	resv_release(&r);
-	old = *slot;
-	*slot = entry;
-	if (old) {
-		mmfs_snap_chunk_put(s, ENTRY_ID(old));
-	} else {
-		m->nchunks++;
-		if (leaf)
-			slot_fill(s, leaf);
-	}
+	store_entry(s, m, slot, leaf, entry);
 	return 0;
 }
 
@@ -923,7 +934,6 @@ static int share_entry(struct mmfs_snap *s, struct mmfs_snap_map *dst,
 	struct resv r = { 0 };
 	struct mmfs_snap_node *leaf;
 	uint32_t *slot;
-	uint32_t old;
 	int rc;
 
 	rc = own_slot(s, dst, didx, &r, &slot, &leaf);
@@ -931,15 +941,7 @@ static int share_entry(struct mmfs_snap *s, struct mmfs_snap_map *dst,
 		return rc;
 	resv_release(&r);
 	mmfs_snap_chunk_get(s, ENTRY_ID(entry));
-	old = *slot;
-	*slot = entry;
-	if (old) {
-		mmfs_snap_chunk_put(s, ENTRY_ID(old));
-	} else {
-		dst->nchunks++;
-		if (leaf)
-			slot_fill(s, leaf);
-	}
+	store_entry(s, dst, slot, leaf, entry);
 	return 0;
 }
 

@@ -465,7 +465,7 @@ out:
 struct mmfs_snap_excl {
 	struct mmfs_snap *s;
 	struct seen_set nodes;
-	uint32_t *ids;       /* chunk ids held by inline roots of the set */
+	uint32_t *ids;       /* chunk ids: the set's inline roots, its leaves' slots */
 	size_t nids, cap;
 };
 
