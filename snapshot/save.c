@@ -581,7 +581,8 @@ int mmfs_snap_excl_end(struct mmfs_snap_excl **ep, uint64_t *chunks)
 	}
 	if (rc == 0) {
 		/* A chunk is the set's when all its slots are the set's */
-		qsort(e->ids, e->nids, sizeof(*e->ids), cmp_u32);
+		if (e->nids) /* qsort wants an array, even of none */
+			qsort(e->ids, e->nids, sizeof(*e->ids), cmp_u32);
 		for (j = 0; j < e->nids;) {
 			size_t run = 1;
 
