@@ -246,13 +246,14 @@ static int copy_entries(struct tree_copy *tc, struct fs_inode *src,
 	return rc;
 }
 
-static void drop_tree(struct fs *fs, struct fs_inode *root);
+static void drop_tree(struct fs *fs, struct fs_txn *tx,
+		      struct fs_inode *root);
 
 /*
  * copy_tree -- (internal) a copy of directory @src and everything below it,
- * not named anywhere yet (its ".." is @parent). In an exclusive txn.
+ * not named anywhere yet (its ".." is @parent). In the exclusive txn @tx.
  */
-static int copy_tree(struct fs *fs, struct fs_inode *src,
+static int copy_tree(struct fs *fs, struct fs_txn *tx, struct fs_inode *src,
 		     struct fs_inode *parent, bool frozen,
 		     struct fs_inode **out)
 {
@@ -273,13 +274,15 @@ static int copy_tree(struct fs *fs, struct fs_inode *src,
 		/*
 		 * Undo: copies never named anywhere go first (a failed one
 		 * among them), then the tree, which releases the rest.
+		 * Their records first: the txn's dirty list may name them.
 		 */
+		fs_txn_commit(tx);
 		for (i = 0; i < tc.nmade; i++)
 			if (atomic_load(&tc.made[i]->nlink) == 0)
 				fs_inode_unlinked(fs, tc.made[i]);
 		if (root && atomic_load(&root->nlink)) {
 			atomic_store(&root->nlink, 1);
-			drop_tree(fs, root);
+			drop_tree(fs, tx, root);
 		}
 		goto out;
 	}
@@ -300,7 +303,8 @@ out:
  * `rm -rf DIR/ *` would: inodes whose last name goes are released (now,
  * or at their last close). Snapshots of directories in the tree go too.
  */
-static void drop_entries(struct fs *fs, struct fs_inode *dir)
+static void drop_entries(struct fs *fs, struct fs_txn *tx,
+			 struct fs_inode *dir)
 {
 	struct fs_inode **stack = NULL, **gone = NULL;
 	size_t n = 0, cap = 0, ngone = 0, gcap = 0, i;
@@ -353,6 +357,12 @@ static void drop_entries(struct fs *fs, struct fs_inode *dir)
 	fs_txn_dirty(dir);
 	for (i = 0; i < ngone; i++)
 		fs_txn_dirty(gone[i]);
+	/*
+	 * Their records now, while they exist: the txn's dirty list holds
+	 * pointers, and an inode released below is freed at once. Staged
+	 * under plock, these records go into the same commit as the rest.
+	 */
+	fs_txn_commit(tx);
 	/* Outside the directories' locks: freeing data takes the file's */
 	for (i = 0; i < ngone; i++)
 		fs_inode_unlinked(fs, gone[i]);
@@ -361,11 +371,13 @@ static void drop_entries(struct fs *fs, struct fs_inode *dir)
 }
 
 /* drop_tree -- (internal) @root, named nowhere now, and all below it */
-static void drop_tree(struct fs *fs, struct fs_inode *root)
+static void drop_tree(struct fs *fs, struct fs_txn *tx,
+		      struct fs_inode *root)
 {
-	drop_entries(fs, root);
+	drop_entries(fs, tx, root);
 	atomic_store(&root->nlink, 0);
 	fs_txn_dirty(root);
+	fs_txn_commit(tx); /* its record before it is freed */
 	fs_inode_unlinked(fs, root);
 }
 
@@ -490,7 +502,7 @@ int fs_snap_create(struct fs *fs, struct fs_inode *dir, const char *name,
 	pthread_rwlock_unlock(&sd->lock);
 	if (rc < 0)
 		goto out;
-	rc = copy_tree(fs, dir, sd, true, &root);
+	rc = copy_tree(fs, &tx, dir, sd, true, &root);
 	if (rc < 0)
 		goto out;
 	pthread_rwlock_wrlock(&sd->lock);
@@ -505,7 +517,7 @@ int fs_snap_create(struct fs *fs, struct fs_inode *dir, const char *name,
 	pthread_rwlock_unlock(&sd->lock);
 	if (rc < 0) {
 		atomic_store(&root->nlink, 1);
-		drop_tree(fs, root);
+		drop_tree(fs, &tx, root);
 		goto out;
 	}
 	if (out)
@@ -556,7 +568,7 @@ int fs_snap_delete(struct fs *fs, struct fs_inode *dir, const char *name,
 	fs_inode_touch(sd, true, true);
 	fs_txn_dirty(sd);
 	pthread_rwlock_unlock(&sd->lock);
-	drop_tree(fs, root);
+	drop_tree(fs, &tx, root);
 out:
 	fs_txn_end(&tx);
 	return rc;
@@ -641,12 +653,12 @@ int fs_snap_rollback(struct fs *fs, struct fs_inode *dir, const char *name,
 	if (rc < 0)
 		goto out;
 	/* The snapshot's tree, live, beside DIR; then DIR takes its place */
-	rc = copy_tree(fs, snap, dir, false, &tree);
+	rc = copy_tree(fs, &tx, snap, dir, false, &tree);
 	if (rc < 0)
 		goto out;
 	if (names)
 		names(arg, dir, true);
-	drop_entries(fs, dir);
+	drop_entries(fs, &tx, dir);
 	pthread_rwlock_wrlock(&dir->lock);
 	pthread_rwlock_wrlock(&tree->lock);
 	rc = move_entries(fs, tree, dir);
@@ -658,7 +670,7 @@ int fs_snap_rollback(struct fs *fs, struct fs_inode *dir, const char *name,
 		names(arg, dir, false);
 	/* What did not move (only on ENOMEM) goes with the copy's root */
 	atomic_store(&tree->nlink, 1);
-	drop_tree(fs, tree);
+	drop_tree(fs, &tx, tree);
 out:
 	fs_txn_end(&tx);
 	return rc;
@@ -695,7 +707,7 @@ int fs_snap_clone(struct fs *fs, struct fs_inode *snap,
 	pthread_rwlock_unlock(&parent->lock);
 	if (rc < 0)
 		goto out;
-	rc = copy_tree(fs, snap, parent, false, &tree);
+	rc = copy_tree(fs, &tx, snap, parent, false, &tree);
 	if (rc < 0)
 		goto out;
 	pthread_rwlock_wrlock(&parent->lock);
@@ -710,7 +722,7 @@ int fs_snap_clone(struct fs *fs, struct fs_inode *snap,
 	pthread_rwlock_unlock(&parent->lock);
 	if (rc < 0) {
 		atomic_store(&tree->nlink, 1);
-		drop_tree(fs, tree);
+		drop_tree(fs, &tx, tree);
 		goto out;
 	}
 	if (out)
@@ -732,7 +744,12 @@ int fs_snap_release_dir(struct fs *fs, struct fs_inode *dir)
 	fs_txn_rec_snapdir(dir, NULL);
 	dir->dir.snapdir = NULL;
 	atomic_store(&sd->nlink, 0);
-	fs_txn_dirty(sd);
+	/*
+	 * Recorded now, not deferred to the caller's commit (fs_txn_dirty):
+	 * sd may be freed just below, and the txn's dirty list holds
+	 * pointers.
+	 */
+	fs_txn_rec_inode_new(sd);
 	fs_inode_unlinked(fs, sd);
 	return 0;
 }
