@@ -334,6 +334,7 @@ static void drop_entries(struct fs *fs, struct fs_txn *tx,
 		}
 		while ((de = fs_dir_next(&d->dir, &k, UINT64_MAX))) {
 			struct fs_inode *c = de->inode;
+			bool last = true;
 
 			fs_dir_remove(fs, &d->dir, de);
 			if (S_ISDIR(c->mode)) {
@@ -342,10 +343,15 @@ static void drop_entries(struct fs *fs, struct fs_txn *tx,
 					 sizeof(*stack)) == 0)
 					stack[n++] = c;
 			} else {
-				atomic_fetch_sub(&c->nlink, 1);
+				last = atomic_fetch_sub(&c->nlink, 1) == 1;
 			}
 			fs_inode_touch(c, false, true);
-			if (push((void ***)&gone, &ngone, &gcap,
+			/*
+			 * A hard link is released with its last name only:
+			 * listed once per name, it would be freed by the first
+			 * fs_inode_unlinked below and touched after.
+			 */
+			if (last && push((void ***)&gone, &ngone, &gcap,
 				 sizeof(*gone)) == 0)
 				gone[ngone++] = c;
 		}
