@@ -699,7 +699,8 @@ static void read_atime(struct fs *fs, struct fs_inode *in)
 	enum fs_atime policy = (enum fs_atime)atomic_load(&fs->atime);
 	struct timespec now;
 
-	if (policy == FS_ATIME_NOATIME)
+	/* A snapshot is frozen: reading it changes nothing, atime included */
+	if (policy == FS_ATIME_NOATIME || fs_snap_frozen(in))
 		return;
 	fs_now(&now);
 	pthread_mutex_lock(&in->alock);
