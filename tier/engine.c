@@ -28,8 +28,8 @@
  * placement switches. A request therefore finds a chunk either wholly at
  * its old place or wholly at its new one, and no write is lost; a request
  * on other chunks waits for nothing (it may share the stripe: 1 in 256).
- * The engine takes a stripe with trylock and a bounded wait, and undoes
- * the move when it stays busy (stripe_wrlock). Chunk ids never change:
+ * The engine takes a stripe with trylock and a bounded wait (20 ms for
+ * a whole batch), and undoes the move when it stays busy (stripe_wrlock). Chunk ids never change:
  * maps (snapshot/) never see a migration.
  */
 #include <errno.h>
@@ -304,6 +304,14 @@ static char *slow(const struct mmfs_tier *t, uint32_t id, uint32_t slot)
 	return t->slow.base + ((size_t)slot << t->chunk_shift);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* drain -- (internal) fence non-temporal copies to a pool */
 static void drain(struct mmfs_tier *t)
 {
@@ -368,27 +376,29 @@ static bool prepare_locked(struct mmfs_tier *t, struct move *m)
 }
 
 /*
- * stripe_wrlock -- (internal) take @st exclusively, waiting at most about
- * REMAP_WAIT_US for its readers (requests on its chunks, a writeback) to
- * go: the engine never blocks while others wait for it, and a stripe kept
- * busy longer only undoes one move (it comes back next epoch). Returns 0,
- * or -EBUSY without the lock.
+ * stripe_wrlock -- (internal) take @st exclusively, waiting for its
+ * readers (requests on its chunks) to go until @deadline (CLOCK_MONOTONIC
+ * ns), shared by a whole batch: the engine never blocks while others wait
+ * for it, and a stripe kept busy only undoes one move (it comes back next
+ * epoch). Past the deadline one try is all. Returns 0, or -EBUSY without
+ * the lock.
  */
-#define REMAP_WAIT_US 20000
-static int stripe_wrlock(struct tier_stripe *st)
+#define REMAP_WAIT_NS 20000000ull /* a batch's whole wait for stripes */
+static int stripe_wrlock(struct tier_stripe *st, uint64_t deadline)
 {
 	struct timespec pause = { 0, 20000 };
-	unsigned waited;
+	unsigned tries;
 
-	for (waited = 0; waited < REMAP_WAIT_US; waited += 20) {
+	for (tries = 0;; tries++) {
 		if (pthread_rwlock_trywrlock(&st->lock) == 0)
 			return 0;
-		if (waited < 200)
+		if (mono_ns() >= deadline)
+			return -EBUSY;
+		if (tries < 8)
 			sched_yield();
 		else
 			nanosleep(&pause, NULL);
 	}
-	return -EBUSY;
 }
 
 /*
@@ -436,7 +446,7 @@ static int remap_locked(struct mmfs_tier *t, struct move *m, int busy)
  */
 static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
 {
-	uint64_t moved = 0, prom = 0, dem = 0;
+	uint64_t moved = 0, prom = 0, dem = 0, deadline;
 	size_t i;
 
 	/*
@@ -462,13 +472,14 @@ static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
 	 */
 	pthread_mutex_unlock(&t->move_lock);
 	drain(t); /* non-temporal copies: visible to all */
+	deadline = mono_ns() + REMAP_WAIT_NS;
 	for (i = 0; i < n; i++) {
 		struct tier_stripe *st = tier_stripe_of(t, m[i].id);
 		int rc;
 
 		if (!m[i].ok)
 			continue;
-		rc = stripe_wrlock(st);
+		rc = stripe_wrlock(st, deadline);
 		pthread_mutex_lock(&t->lock);
 		rc = remap_locked(t, &m[i], rc);
 		if (rc > 0) {

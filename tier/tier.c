@@ -604,29 +604,43 @@ struct wb_range {
 static void wb_one(struct mmfs_tier *t, uint32_t id, struct wb_range *r,
 		   bool pmem)
 {
+	struct tier_stripe *st = tier_stripe_of(t, id);
 	struct tier_chunk c;
 	char *home;
 
 	if (!dirty_test_clear(t, id))
 		return;
-	tier_io_hold(t, id); /* no move under the copy, until the drain */
+	/*
+	 * No move of this chunk from reading its placement to the fence of
+	 * the copy: a demotion's own copy into the home must not be
+	 * overtaken by ours, still in flight. Shared, so recursion (a
+	 * request's bracket holding it already) is fine: the engine only
+	 * ever tries the stripe.
+	 */
+	if (t->tiered)
+		pthread_rwlock_rdlock(&st->lock);
 	pthread_mutex_lock(&t->lock);
 	c = t->chunks[id];
 	pthread_mutex_unlock(&t->lock);
 	if (!c.used)
-		return;
+		goto out_unlock;
 	home = pmem_home(t, id);
-	if (c.tier == MMFS_TIER_DRAM)
+	if (c.tier == MMFS_TIER_DRAM) {
 		mmfs_pool_copy(t->pool, home,
 			       t->dram.base + ((size_t)c.slot << t->chunk_shift),
 			       t->chunk_size);
-	else if (pmem)
+		mmfs_pool_drain(t->pool);
+	} else if (pmem) {
 		mmfs_pool_persist(t->pool, home, t->chunk_size);
+	}
 	if (!r->lo || home < r->lo)
 		r->lo = home;
 	if (!r->hi || home + t->chunk_size > r->hi)
 		r->hi = home + t->chunk_size;
 	r->n++;
+out_unlock:
+	if (t->tiered)
+		pthread_rwlock_unlock(&st->lock);
 }
 
 static void wb_finish(struct mmfs_tier *t, struct wb_range *r, bool pmem)
@@ -661,13 +675,9 @@ uint64_t mmfs_tier_writeback(struct mmfs_tier *t, const uint32_t *ids,
 	if (!t->pool)
 		return 0;
 	pmem = pool_is_pmem(t);
-	mmfs_tier_io_begin(t); /* no chunk copied moves until the drain */
 	for (i = 0; i < n; i++)
 		if (ids[i] >= 1 && ids[i] <= t->max_id)
 			wb_one(t, ids[i], &r, pmem);
-	/* Fence the non-temporal copies before a migration may follow. */
-	mmfs_pool_drain(t->pool);
-	mmfs_tier_io_end(t);
 	wb_finish(t, &r, pmem);
 	return r.n;
 }
@@ -682,7 +692,6 @@ uint64_t mmfs_tier_writeback_all(struct mmfs_tier *t)
 		return 0;
 	pmem = pool_is_pmem(t);
 	nwords = ((size_t)t->max_id >> 6) + 1;
-	mmfs_tier_io_begin(t);
 	for (w = 0; w < nwords; w++) {
 		uint64_t bits = atomic_load_explicit(&t->dirty[w],
 						     memory_order_acquire);
@@ -695,8 +704,6 @@ uint64_t mmfs_tier_writeback_all(struct mmfs_tier *t)
 			wb_one(t, id, &r, pmem);
 		}
 	}
-	mmfs_pool_drain(t->pool);
-	mmfs_tier_io_end(t);
 	wb_finish(t, &r, pmem);
 	return r.n;
 }

@@ -100,9 +100,10 @@ struct mmfs_tier {
 	 * @id is guarded by stripe[id % TIER_STRIPES]. A request holds the
 	 * stripe of every chunk it uses shared, from asking where the bytes
 	 * are (mmfs_tier_chunk_addr, which takes it) until its bracket ends
-	 * (mmfs_tier_io_end, after the reply); the engine holds one stripe
-	 * exclusively at a time, only to remap a chunk it has already
-	 * copied. Taken after fs inode locks (inside the bracket), before
+	 * (mmfs_tier_io_end, after the reply); writeback holds one shared
+	 * from reading a chunk's placement to the fence of its copy; the
+	 * engine holds one stripe exclusively at a time, only to remap a
+	 * chunk it has already copied. Taken after fs inode locks (inside the bracket), before
 	 * tier->lock; in any order among themselves: a stripe is held
 	 * exclusively only by the engine, which takes it with trylock, holds
 	 * nothing else but tier->lock under it and never waits holding it,
