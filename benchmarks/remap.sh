@@ -42,6 +42,9 @@
 #   MMFS_REMAP_WARMUP   seconds on A and C before the switch [5; quick 3]
 #   MMFS_REMAP_RUNTIME  measured seconds from the switch [4; quick 3]
 #   MMFS_REMAP_IODEPTH  libaio queue depth of each job [8]
+#   MMFS_REMAP_MIX      rwmixread of the switch job [100: reads only]; below
+#                       100 it also writes B's chunks while they move, so
+#                       remaps copy them again (the touched bit)
 #   POOL_DIR            where pool files go [/dev/shm]
 #   RESULTS_DIR         where results go [benchmarks/results]
 #   RUN_TIMEOUT         seconds past its expected length before fio is killed [60]
@@ -78,6 +81,7 @@ MIGRATE=${MMFS_REMAP_MIGRATE:-512M}
 WARMUP=${MMFS_REMAP_WARMUP:-$(q 5 3)}
 RUNTIME=${MMFS_REMAP_RUNTIME:-$(q 4 3)}
 IODEPTH=${MMFS_REMAP_IODEPTH:-8}
+MIX=${MMFS_REMAP_MIX:-100}
 POOL_DIR=${POOL_DIR:-/dev/shm}
 RUN_TIMEOUT=${RUN_TIMEOUT:-60}
 MOUNT_TIMEOUT=${MOUNT_TIMEOUT:-30}
@@ -86,7 +90,7 @@ MOUNT_TIMEOUT=${MOUNT_TIMEOUT:-30}
 for c in fio python3 fusermount3; do
 	command -v "$c" >/dev/null || die "$c not found"
 done
-for v in WARMUP RUNTIME IODEPTH EPOCH; do
+for v in WARMUP RUNTIME IODEPTH EPOCH MIX; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "MMFS_REMAP_$v=${!v}: not a number"
 done
 [ "$RUNTIME" -gt 0 ] || die "MMFS_REMAP_RUNTIME must be at least 1"
@@ -210,7 +214,12 @@ ioengine=psync
 fallocate=none
 EOF
 { global "$WARMUP"; reads old 0 "$HOT_M"; reads bystander "$HOT_M" "$C_M"; } >"$RESULTS/warmup.fio"
-{ global "$RUNTIME"; reads switch "$B_OFF_M" "$HOT_M"; reads bystander "$HOT_M" "$C_M"; } >"$RESULTS/switch.fio"
+{
+	global "$RUNTIME"
+	reads switch "$B_OFF_M" "$HOT_M"
+	[ "$MIX" -ge 100 ] || printf 'rw=randrw\nrwmixread=%s\n' "$MIX"
+	reads bystander "$HOT_M" "$C_M"
+} >"$RESULTS/switch.fio"
 
 # --- main ------------------------------------------------------------------
 
@@ -250,10 +259,11 @@ for ((rep = 1; rep <= runs; rep++)); do
 import json, sys
 j = json.load(open(sys.argv[1]))
 for job in j["jobs"]:
-    r = job["read"]
+    r = job["read"]  # a mixed job: its reads' latency, all its IOPS
     pc = r["lat_ns"]["percentile"]
     print("%s;%s;%s;%.0f;%.1f;%.1f;%.1f;%s" % (
-        sys.argv[2], sys.argv[3], job["jobname"], r["iops"],
+        sys.argv[2], sys.argv[3], job["jobname"],
+        r["iops"] + job["write"]["iops"],
         pc["50.000000"] / 1e3, pc["99.000000"] / 1e3,
         pc["99.900000"] / 1e3, sys.argv[4]))
 EOF
@@ -263,7 +273,7 @@ done
 
 {
 	echo "# tree $rev | $(machine_desc) | $(fio --version) | new: ${BIN[new]} (built $(built_at "${BIN[new]}"))${BIN[base]:+ | base: ${BIN[base]} (built $(built_at "${BIN[base]}"))} | runs=$runs median | load $LOAD0..$(load_now)"
-	echo "# pool in $POOL_DIR ${POOL_M}M, dram=${DRAM_M}M, epoch_ms=$EPOCH, migrate=$MIGRATE${MMFS_OPTS:+,$MMFS_OPTS} | file ${DATA_M} MiB | warm-up ${WARMUP}s on A [0,${HOT_M}M) + C [${HOT_M}M,+${C_M}M), then ${RUNTIME}s measured from the switch: jobs switch (B [${B_OFF_M}M,+${HOT_M}M), in PMEM) and bystander (C, in DRAM), randread 4k O_DIRECT libaio iodepth=$IODEPTH each"
+	echo "# pool in $POOL_DIR ${POOL_M}M, dram=${DRAM_M}M, epoch_ms=$EPOCH, migrate=$MIGRATE${MMFS_OPTS:+,$MMFS_OPTS} | file ${DATA_M} MiB | warm-up ${WARMUP}s on A [0,${HOT_M}M) + C [${HOT_M}M,+${C_M}M), then ${RUNTIME}s measured from the switch: jobs switch (B [${B_OFF_M}M,+${HOT_M}M), in PMEM, rwmixread=$MIX) and bystander (C, in DRAM), randread 4k O_DIRECT libaio iodepth=$IODEPTH each"
 	python3 - "$METRICS" <<'EOF'
 import statistics, sys
 rows = {}
@@ -273,7 +283,7 @@ for line in open(sys.argv[1]):
 def med(xs):
     n = [float(x) for x in xs if x not in ("fail", "?")]
     return statistics.median(n) if n else None
-print("bin;job;iops[1/s];lat-p50[us];lat-p99[us];lat-p99.9[us];moved/run")
+print("bin;job;iops[1/s];read-lat-p50[us];read-lat-p99[us];read-lat-p99.9[us];moved/run")
 for (b, job), vs in sorted(rows.items()):
     cells = [med(v[i] for v in vs) for i in range(5)]
     print(";".join([b, job] + ["fail" if c is None else
