@@ -29,8 +29,8 @@
  * its old place or wholly at its new one, and no write is lost; a request
  * on other chunks waits for nothing (it may share the stripe: 1 in 256).
  * The engine takes a stripe with trylock and a bounded wait (20 ms for
- * a whole batch), and undoes the move when it stays busy (stripe_wrlock). Chunk ids never change:
- * maps (snapshot/) never see a migration.
+ * a whole batch), and undoes the move when it stays busy (stripe_wrlock).
+ * Chunk ids never change: maps (snapshot/) never see a migration.
  */
 #include <errno.h>
 #include <sched.h>
