@@ -103,8 +103,8 @@ struct mmfs_tier {
 	 * (mmfs_tier_io_end, after the reply); writeback holds one shared
 	 * from reading a chunk's placement to the fence of its copy; the
 	 * engine holds one stripe exclusively at a time, only to remap a
-	 * chunk it has already copied. Taken after fs inode locks (inside the bracket), before
-	 * tier->lock; in any order among themselves: a stripe is held
+	 * chunk it has already copied. Taken after fs inode locks (inside
+	 * the bracket), before tier->lock; in any order among themselves: a stripe is held
 	 * exclusively only by the engine, which takes it with trylock, holds
 	 * nothing else but tier->lock under it and never waits holding it,
 	 * and readers are preferred (a reader never waits for a queued
