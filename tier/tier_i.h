@@ -104,11 +104,12 @@ struct mmfs_tier {
 	 * from reading a chunk's placement to the fence of its copy; the
 	 * engine holds one stripe exclusively at a time, only to remap a
 	 * chunk it has already copied. Taken after fs inode locks (inside
-	 * the bracket), before tier->lock; in any order among themselves: a stripe is held
-	 * exclusively only by the engine, which takes it with trylock, holds
-	 * nothing else but tier->lock under it and never waits holding it,
-	 * and readers are preferred (a reader never waits for a queued
-	 * writer), so no request waits but for one chunk's remap.
+	 * the bracket), before tier->lock; in any order among themselves:
+	 * a stripe is held exclusively only by the engine, which takes it
+	 * with trylock, holds nothing else but tier->lock under it and never
+	 * waits holding it, and readers are preferred (a reader never waits
+	 * for a queued writer), so no request waits but for one chunk's
+	 * remap.
 	 * touched: one bit per id, set after stores like the dirty bit and
 	 * cleared by the engine before it copies: a chunk written during
 	 * its copy is copied again under its stripe.
