@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 #
 # lib.sh -- what the benchmark drivers (run.sh, persist.sh, tiering.sh,
-# mariadb.sh, sample.sh) share; sourced by each, never run. It owns:
+# remap.sh, mariadb.sh, sample.sh) share; sourced by each, never run. It owns:
 #   - progress and event logging: log, die, event (ME names the driver;
 #     progress goes to fd 3, the caller's stderr, even from functions whose
 #     stderr goes to a run's log; EVENTS, when set, is the events.log)

@@ -136,8 +136,9 @@ int fs_data_write_iov(struct fs *fs, struct fs_inode *in, uint64_t off,
 				return rc;
 			break;
 		}
-		mmfs_tier_access(fs->tier, id, take, true);
+		/* chunk_mem first: it holds the chunk where access looks. */
 		n = iov_add(iov, n, chunk_mem(fs, id) + coff, take);
+		mmfs_tier_access(fs->tier, id, take, true);
 		pos += take;
 	}
 	*bytes = pos - off;

@@ -21,23 +21,29 @@
  * the hot set fits the low watermark (hot_threshold, after MEMTIS). At most
  * migrate_bps * epoch bytes move per epoch.
  *
- * Migration is copy, then remap: the copy runs beside I/O; then, holding
- * mlock exclusively (no request is between io_begin and io_end), each
- * chunk written during its copy (touched bit) is copied again, and its
+ * Migration is copy, then remap: the copy runs beside I/O; then, one
+ * chunk at a time, holding that chunk's stripe exclusively (no request is
+ * between asking where the chunk is and the end of its bracket), a chunk
+ * written during its copy (touched bit) is copied again, and its
  * placement switches. A request therefore finds a chunk either wholly at
- * its old place or wholly at its new one, and no write is lost. Chunk ids
- * never change: maps (snapshot/) never see a migration.
+ * its old place or wholly at its new one, and no write is lost; a request
+ * on other chunks waits for nothing (it may share the stripe: 1 in 256).
+ * The engine takes a stripe with trylock and a bounded wait (20 ms for
+ * a whole batch), and undoes the move when it stays busy (stripe_wrlock).
+ * Chunk ids never change: maps (snapshot/) never see a migration.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tier/tier_i.h"
 #include "utils/err.h"
 #include "utils/log.h"
 #include "utils/ticker.h"
 
-#define BATCH 64 /* chunks remapped per exclusive section */
+#define BATCH 64 /* chunks copied per move_lock section */
 
 
 /* --- the policy ---------------------------------------------------------- */
@@ -218,16 +224,56 @@ void mmfs_tier_chunk_hint(struct mmfs_tier *t, uint32_t id,
 	pthread_mutex_unlock(&t->lock);
 }
 
+/*
+ * The calling thread's bracket: which stripes it holds shared. One per
+ * thread, as a request runs on one thread from its first chunk_addr to
+ * its reply; brackets do not nest (tier.h).
+ */
+struct tier_io {
+	struct mmfs_tier *t; /* the bracket's tier; NULL: none open */
+	uint64_t held[TIER_STRIPES / 64];
+};
+
+static __thread struct tier_io io_cur;
+
 void mmfs_tier_io_begin(struct mmfs_tier *t)
 {
-	if (t->tiered)
-		pthread_rwlock_rdlock(&t->mlock);
+	if (!t->tiered)
+		return;
+	MMFS_ASSERT(io_cur.t == NULL); /* not recursive */
+	io_cur.t = t;
+}
+
+void tier_io_hold(struct mmfs_tier *t, uint32_t id)
+{
+	unsigned s = id & (TIER_STRIPES - 1);
+	uint64_t bit = 1ull << (s & 63);
+
+	if (io_cur.t != t || (io_cur.held[s >> 6] & bit))
+		return;
+	pthread_rwlock_rdlock(&t->stripe[s].lock);
+	io_cur.held[s >> 6] |= bit;
 }
 
 void mmfs_tier_io_end(struct mmfs_tier *t)
 {
-	if (t->tiered)
-		pthread_rwlock_unlock(&t->mlock);
+	unsigned w;
+
+	if (!t->tiered)
+		return;
+	MMFS_ASSERT(io_cur.t == t);
+	for (w = 0; w < TIER_STRIPES / 64; w++) {
+		uint64_t bits = io_cur.held[w];
+
+		while (bits) {
+			unsigned s = w * 64 + (unsigned)__builtin_ctzll(bits);
+
+			bits &= bits - 1;
+			pthread_rwlock_unlock(&t->stripe[s].lock);
+		}
+		io_cur.held[w] = 0;
+	}
+	io_cur.t = NULL;
 }
 
 /* --- migration ------------------------------------------------------------ */
@@ -256,6 +302,14 @@ static char *slow(const struct mmfs_tier *t, uint32_t id, uint32_t slot)
 	if (t->pool)
 		return mmfs_pool_slot_addr(t->pool, id - 1);
 	return t->slow.base + ((size_t)slot << t->chunk_shift);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* drain -- (internal) fence non-temporal copies to a pool */
@@ -322,12 +376,77 @@ static bool prepare_locked(struct mmfs_tier *t, struct move *m)
 }
 
 /*
+ * stripe_wrlock -- (internal) take @st exclusively, waiting for its
+ * readers (requests on its chunks) to go until @deadline (CLOCK_MONOTONIC
+ * ns), shared by a whole batch: the engine never blocks while others wait
+ * for it, and a stripe kept busy only undoes one move (it comes back next
+ * epoch). Past the deadline one try is all. Returns 0, or -EBUSY without
+ * the lock.
+ */
+#define REMAP_WAIT_NS 20000000ull /* a batch's whole wait for stripes */
+static int stripe_wrlock(struct tier_stripe *st, uint64_t deadline)
+{
+	struct timespec pause = { 0, 20000 };
+	unsigned tries;
+
+	for (tries = 0;; tries++) {
+		if (pthread_rwlock_trywrlock(&st->lock) == 0)
+			return 0;
+		if (mono_ns() >= deadline)
+			return -EBUSY;
+		if (tries < 8)
+			sched_yield();
+		else
+			nanosleep(&pause, NULL);
+	}
+}
+
+/*
+ * remap_locked -- (internal) switch @m's placement, copying again if it
+ * was written during its copy. Under tier->lock and, unless @busy (the
+ * stripe could not be had: undo), @m's stripe exclusively: no request is
+ * between asking where the chunk is and its reply. Returns 1 when moved,
+ * 0 when undone (freed, moved or written by someone else meanwhile),
+ * @busy when undone for want of the stripe.
+ */
+static int remap_locked(struct mmfs_tier *t, struct move *m, int busy)
+{
+	struct tier_chunk *c = &t->chunks[m->id];
+
+	/* Freed (or moved) while we copied, or busy: undo. */
+	if (busy || !c->used || (c->tier == MMFS_TIER_DRAM) == m->promote ||
+	    c->slot != m->from_slot) {
+		m->give_back = m->promote || !t->pool;
+		m->ok = false;
+		if (busy)
+			t->remap_busy++;
+		return busy;
+	}
+	if (touched(t, m->id)) {
+		copy_one(t, m);
+		drain(t); /* before anyone reads the new place */
+	}
+	if (m->promote) {
+		c->tier = MMFS_TIER_DRAM;
+		t->used[MMFS_TIER_PMEM]--;
+		t->used[MMFS_TIER_DRAM]++;
+	} else {
+		c->tier = MMFS_TIER_PMEM;
+		t->used[MMFS_TIER_DRAM]--;
+		t->used[MMFS_TIER_PMEM]++;
+	}
+	c->slot = m->to_slot;
+	return 1;
+}
+
+/*
  * run_batch -- (internal) move up to BATCH chunks: copy beside the I/O,
- * then remap under mlock, copying again what was written meanwhile.
+ * then remap each under its stripe, copying again what was written
+ * meanwhile. Requests on other chunks never wait.
  */
 static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
 {
-	uint64_t moved = 0, prom = 0, dem = 0;
+	uint64_t moved = 0, prom = 0, dem = 0, deadline;
 	size_t i;
 
 	/*
@@ -348,48 +467,37 @@ static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
 	/*
 	 * A chunk freed from here on (even handed out again) fails the
 	 * remap's check, or is a DRAM chunk in the same frame, touched by
-	 * its allocation, and copied again under mlock: its home is written
-	 * only if it is still the chunk being demoted.
+	 * its allocation, and copied again under its stripe: its home is
+	 * written only if it is still the chunk being demoted.
 	 */
 	pthread_mutex_unlock(&t->move_lock);
-	pthread_rwlock_wrlock(&t->mlock);
 	drain(t); /* non-temporal copies: visible to all */
-	pthread_mutex_lock(&t->lock);
+	deadline = mono_ns() + REMAP_WAIT_NS;
 	for (i = 0; i < n; i++) {
-		struct tier_chunk *c = &t->chunks[m[i].id];
+		struct tier_stripe *st = tier_stripe_of(t, m[i].id);
+		int rc;
 
 		if (!m[i].ok)
 			continue;
-		/* Freed (or moved) while we copied: undo. */
-		if (!c->used || (c->tier == MMFS_TIER_DRAM) == m[i].promote ||
-		    c->slot != m[i].from_slot) {
-			m[i].give_back = m[i].promote || !t->pool;
-			m[i].ok = false;
-			continue;
+		rc = stripe_wrlock(st, deadline);
+		pthread_mutex_lock(&t->lock);
+		rc = remap_locked(t, &m[i], rc);
+		if (rc > 0) {
+			moved += t->chunk_size;
+			if (m[i].promote)
+				prom++;
+			else
+				dem++;
 		}
-		if (touched(t, m[i].id))
-			copy_one(t, &m[i]);
-		if (m[i].promote) {
-			c->tier = MMFS_TIER_DRAM;
-			c->slot = m[i].to_slot;
-			t->used[MMFS_TIER_PMEM]--;
-			t->used[MMFS_TIER_DRAM]++;
-			prom++;
-		} else {
-			c->tier = MMFS_TIER_PMEM;
-			c->slot = m[i].to_slot;
-			t->used[MMFS_TIER_DRAM]--;
-			t->used[MMFS_TIER_PMEM]++;
-			dem++;
-		}
-		moved += t->chunk_size;
+		pthread_mutex_unlock(&t->lock);
+		if (rc >= 0)
+			pthread_rwlock_unlock(&st->lock);
 	}
-	drain(t); /* before anyone reads the new place */
+	pthread_mutex_lock(&t->lock);
 	t->promotions += prom;
 	t->demotions += dem;
 	t->moved_bytes += moved;
 	pthread_mutex_unlock(&t->lock);
-	pthread_rwlock_unlock(&t->mlock);
 	/*
 	 * Slots that hold a copy nobody uses -- a moved chunk's old one, an
 	 * undone move's new one -- are discarded before they are free again:

@@ -5,7 +5,10 @@
  * Lock ordering (all of mmfs):
  *   fs inode lock (parent before child, lower ino first)
  *     -> fs inode-table lock
- *       -> tier->move_lock (engine copies; epoch_end)
+ *       -> tier->stripe[id % 256] (shared: requests, in any order, taken
+ *          by mmfs_tier_chunk_addr; exclusive: the engine's remap of one
+ *          chunk, by trylock)  |  tier->move_lock (engine copies;
+ *          epoch_end; never held with a stripe)
  *         -> tier->lock (innermost; no syscalls under it)
  *
  * Ids are stable for the life of a chunk, whatever tier holds its bytes, so
@@ -40,6 +43,36 @@ static void *reserve(size_t bytes, int prot)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/*
+ * stripes_init -- (internal) the migration lock's stripes. Readers are
+ * preferred (glibc's default kind): a request never waits behind the
+ * engine's queued turn, only while it holds the stripe, and the engine
+ * takes it with trylock, so it cannot be starved into blocking anyone.
+ */
+static int stripes_init(struct mmfs_tier *t)
+{
+	unsigned i;
+
+	t->stripe = aligned_alloc(64, TIER_STRIPES * sizeof(*t->stripe));
+	if (!t->stripe)
+		return -ENOMEM;
+	for (i = 0; i < TIER_STRIPES; i++)
+		pthread_rwlock_init(&t->stripe[i].lock, NULL);
+	return 0;
+}
+
+static void stripes_fini(struct mmfs_tier *t)
+{
+	unsigned i;
+
+	if (!t->stripe)
+		return;
+	for (i = 0; i < TIER_STRIPES; i++)
+		pthread_rwlock_destroy(&t->stripe[i].lock);
+	free(t->stripe);
+	t->stripe = NULL;
+}
+
 int mmfs_tier_new(const struct mmfs_tier_opts *o, struct mmfs_tier **out)
 {
 	struct mmfs_tier *t;
@@ -62,16 +95,9 @@ int mmfs_tier_new(const struct mmfs_tier_opts *o, struct mmfs_tier **out)
 	t->chunk_shift = (uint32_t)__builtin_ctz(cs);
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_mutex_init(&t->move_lock, NULL);
-	{
-		pthread_rwlockattr_t a;
-
-		/* The engine's rare exclusive turn must not starve. */
-		pthread_rwlockattr_init(&a);
-		pthread_rwlockattr_setkind_np(&a,
-				PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-		pthread_rwlock_init(&t->mlock, &a);
-		pthread_rwlockattr_destroy(&a);
-	}
+	rc = stripes_init(t);
+	if (rc < 0)
+		goto out_free;
 	t->epoch_ms = o->epoch_ms ? o->epoch_ms : 1000;
 	t->migrate_bps = o->migrate_bps ? o->migrate_bps : (1ull << 30);
 	if (o->pool && o->slow_bytes) {
@@ -143,7 +169,7 @@ out_fini:
 	tier_dram_fini(&t->slow);
 	tier_dram_fini(&t->dram);
 out_free:
-	pthread_rwlock_destroy(&t->mlock);
+	stripes_fini(t);
 	pthread_mutex_destroy(&t->move_lock);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
@@ -170,7 +196,7 @@ void mmfs_tier_free(struct mmfs_tier **tp)
 	free(t->freed.ids);
 	tier_dram_fini(&t->slow);
 	tier_dram_fini(&t->dram);
-	pthread_rwlock_destroy(&t->mlock);
+	stripes_fini(t);
 	pthread_mutex_destroy(&t->move_lock);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
@@ -328,6 +354,8 @@ out_unlock:
 	pthread_mutex_unlock(&t->lock);
 	if (rc == 0 && t->pool) {
 		if (zero_pmem) {
+			/* No promotion may copy the home under the clearing. */
+			tier_io_hold(t, *id);
 			mmfs_pool_fill(t->pool, pmem_home(t, *id), 0,
 				       t->chunk_size);
 			/* Non-temporal: fence before the caller's stores. */
@@ -386,10 +414,12 @@ void mmfs_tier_chunk_free(struct mmfs_tier *t, uint32_t id)
 	pthread_mutex_unlock(&t->lock);
 }
 
-void *mmfs_tier_chunk_addr(const struct mmfs_tier *t, uint32_t id)
+void *mmfs_tier_chunk_addr(struct mmfs_tier *t, uint32_t id)
 {
 	const struct tier_chunk *c = &t->chunks[id];
 
+	/* Where the bytes are stays true until the bracket ends. */
+	tier_io_hold(t, id);
 	MMFS_DEBUG_ASSERT(id >= 1 && id <= t->max_id && c->used);
 	if (c->tier == MMFS_TIER_DRAM)
 		return t->dram.base + ((size_t)c->slot << t->chunk_shift);
@@ -574,28 +604,43 @@ struct wb_range {
 static void wb_one(struct mmfs_tier *t, uint32_t id, struct wb_range *r,
 		   bool pmem)
 {
+	struct tier_stripe *st = tier_stripe_of(t, id);
 	struct tier_chunk c;
 	char *home;
 
 	if (!dirty_test_clear(t, id))
 		return;
+	/*
+	 * No move of this chunk from reading its placement to the fence of
+	 * the copy: a demotion's own copy into the home must not be
+	 * overtaken by ours, still in flight. Shared, so recursion (a
+	 * request's bracket holding it already) is fine: the engine only
+	 * ever tries the stripe.
+	 */
+	if (t->tiered)
+		pthread_rwlock_rdlock(&st->lock);
 	pthread_mutex_lock(&t->lock);
 	c = t->chunks[id];
 	pthread_mutex_unlock(&t->lock);
 	if (!c.used)
-		return;
+		goto out_unlock;
 	home = pmem_home(t, id);
-	if (c.tier == MMFS_TIER_DRAM)
+	if (c.tier == MMFS_TIER_DRAM) {
 		mmfs_pool_copy(t->pool, home,
 			       t->dram.base + ((size_t)c.slot << t->chunk_shift),
 			       t->chunk_size);
-	else if (pmem)
+		mmfs_pool_drain(t->pool);
+	} else if (pmem) {
 		mmfs_pool_persist(t->pool, home, t->chunk_size);
+	}
 	if (!r->lo || home < r->lo)
 		r->lo = home;
 	if (!r->hi || home + t->chunk_size > r->hi)
 		r->hi = home + t->chunk_size;
 	r->n++;
+out_unlock:
+	if (t->tiered)
+		pthread_rwlock_unlock(&st->lock);
 }
 
 static void wb_finish(struct mmfs_tier *t, struct wb_range *r, bool pmem)
@@ -630,13 +675,9 @@ uint64_t mmfs_tier_writeback(struct mmfs_tier *t, const uint32_t *ids,
 	if (!t->pool)
 		return 0;
 	pmem = pool_is_pmem(t);
-	mmfs_tier_io_begin(t); /* no chunk moves under the copies */
 	for (i = 0; i < n; i++)
 		if (ids[i] >= 1 && ids[i] <= t->max_id)
 			wb_one(t, ids[i], &r, pmem);
-	/* Fence the non-temporal copies before a migration may follow. */
-	mmfs_pool_drain(t->pool);
-	mmfs_tier_io_end(t);
 	wb_finish(t, &r, pmem);
 	return r.n;
 }
@@ -651,7 +692,6 @@ uint64_t mmfs_tier_writeback_all(struct mmfs_tier *t)
 		return 0;
 	pmem = pool_is_pmem(t);
 	nwords = ((size_t)t->max_id >> 6) + 1;
-	mmfs_tier_io_begin(t);
 	for (w = 0; w < nwords; w++) {
 		uint64_t bits = atomic_load_explicit(&t->dirty[w],
 						     memory_order_acquire);
@@ -664,8 +704,6 @@ uint64_t mmfs_tier_writeback_all(struct mmfs_tier *t)
 			wb_one(t, id, &r, pmem);
 		}
 	}
-	mmfs_pool_drain(t->pool);
-	mmfs_tier_io_end(t);
 	wb_finish(t, &r, pmem);
 	return r.n;
 }

@@ -135,9 +135,13 @@ void mmfs_tier_chunk_free(struct mmfs_tier *t, uint32_t id);
 /*
  * mmfs_tier_chunk_addr -- where the bytes of chunk @id are right now.
  * The address is valid until the chunk is freed; callers hold the lock of
- * the file that references the chunk, which excludes the free.
+ * the file that references the chunk, which excludes the free. Inside an
+ * I/O bracket (mmfs_tier_io_begin) it also holds the chunk where it is
+ * until the bracket ends: it takes the chunk's migration stripe shared,
+ * so it may wait for one chunk's remap. Outside one (tests, recovery),
+ * nothing keeps the engine from moving the chunk.
  */
-void *mmfs_tier_chunk_addr(const struct mmfs_tier *t, uint32_t id);
+void *mmfs_tier_chunk_addr(struct mmfs_tier *t, uint32_t id);
 
 /* mmfs_tier_chunk_tier -- which tier holds chunk @id. */
 enum mmfs_tier_kind mmfs_tier_chunk_tier(const struct mmfs_tier *t,
@@ -160,8 +164,13 @@ void mmfs_tier_access(struct mmfs_tier *t, uint32_t id, size_t len,
 /*
  * mmfs_tier_io_begin / _end -- bracket every use of chunk bytes by a
  * request, from asking where they are (chunk_addr) to being done with
- * them (the reply sent): the tiering engine moves no chunk meanwhile.
- * Shared and cheap; take it before any fs lock. Not recursive.
+ * them (the reply sent): the tiering engine moves no chunk the bracket
+ * asked for meanwhile, and only those wait for the engine (one chunk's
+ * remap, microseconds). begin takes no lock; each chunk_addr in the
+ * bracket takes that chunk's stripe shared (once), end drops them. One
+ * bracket per thread at a time (not recursive); begin and end on the same
+ * thread. Locking: may be opened before or after fs locks; the stripes
+ * are taken under them (tier/README.md).
  */
 void mmfs_tier_io_begin(struct mmfs_tier *t);
 void mmfs_tier_io_end(struct mmfs_tier *t);

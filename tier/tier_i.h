@@ -95,17 +95,26 @@ struct mmfs_tier {
 	uint64_t writebacks, wb_bytes;  /* protected by lock */
 
 	/*
-	 * The tiering engine (engine.c; two tiers only). mlock keeps chunk
-	 * memory where requests found it: every request that reads or
-	 * writes chunk bytes holds it shared from before it asks where the
-	 * bytes are until it is done with them (mmfs_tier_io_begin/end); the
-	 * engine holds it exclusively only to remap a batch of chunks it
-	 * has already copied. Taken before any fs inode lock, after plock.
+	 * The tiering engine (engine.c; two tiers only). stripe[] keeps
+	 * chunk memory where requests found it, one chunk at a time: chunk
+	 * @id is guarded by stripe[id % TIER_STRIPES]. A request holds the
+	 * stripe of every chunk it uses shared, from asking where the bytes
+	 * are (mmfs_tier_chunk_addr, which takes it) until its bracket ends
+	 * (mmfs_tier_io_end, after the reply); writeback holds one shared
+	 * from reading a chunk's placement to the fence of its copy; the
+	 * engine holds one stripe exclusively at a time, only to remap a
+	 * chunk it has already copied. Taken after fs inode locks (inside
+	 * the bracket), before tier->lock; in any order among themselves:
+	 * a stripe is held exclusively only by the engine, which takes it
+	 * with trylock, holds nothing else but tier->lock under it and never
+	 * waits holding it, and readers are preferred (a reader never waits
+	 * for a queued writer), so no request waits but for one chunk's
+	 * remap.
 	 * touched: one bit per id, set after stores like the dirty bit and
 	 * cleared by the engine before it copies: a chunk written during
-	 * its copy is copied again under mlock.
+	 * its copy is copied again under its stripe.
 	 */
-	pthread_rwlock_t mlock;
+	struct tier_stripe *stripe; /* TIER_STRIPES of them */
 	_Atomic uint64_t *touched;
 	/*
 	 * move_lock: a pool demotion copies into the chunk's home, which is
@@ -114,8 +123,8 @@ struct mmfs_tier {
 	 * So the engine holds move_lock from checking a batch's placement
 	 * until its copies beside the I/O are done, and mmfs_tier_epoch_end
 	 * holds it to make freed ids reusable: an id freed during a copy is
-	 * handed out only after it. Taken before tier->lock, never with
-	 * mlock; commits wait at most one batch's copies.
+	 * handed out only after it. Taken before tier->lock, never with a
+	 * stripe; commits wait at most one batch's copies.
 	 */
 	pthread_mutex_t move_lock;
 	/*
@@ -130,7 +139,32 @@ struct mmfs_tier {
 	unsigned epoch_ms;
 	uint64_t migrate_bps;
 	uint64_t promotions, demotions, moved_bytes, epochs; /* lock */
+	uint64_t remap_busy; /* moves undone: stripe busy; lock */
 };
+
+/*
+ * The stripes of the migration lock (tier_i.h, struct mmfs_tier): a power
+ * of two, each on its own cache line, so that requests on different
+ * chunks share no written line. 256 * 64 bytes per tiered mount.
+ */
+#define TIER_STRIPES 256
+struct tier_stripe {
+	pthread_rwlock_t lock; /* reader-preferring: see struct mmfs_tier */
+} __attribute__((aligned(64)));
+
+/* tier_stripe_of -- (internal) the stripe that guards chunk @id */
+static inline struct tier_stripe *tier_stripe_of(const struct mmfs_tier *t,
+						 uint32_t id)
+{
+	return &t->stripe[id & (TIER_STRIPES - 1)];
+}
+
+/*
+ * tier_io_hold -- the calling thread's bracket (mmfs_tier_io_begin) holds
+ * chunk @id's stripe shared from now until mmfs_tier_io_end; a no-op when
+ * the thread is in no bracket of @t (tests, recovery) or already holds it.
+ */
+void tier_io_hold(struct mmfs_tier *t, uint32_t id);
 
 /* engine.c: the policy, a pure function (unit-tested) */
 struct tier_cand {

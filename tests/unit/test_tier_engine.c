@@ -3,7 +3,8 @@
  * test_tier_engine.c -- the tiering engine without a mount: the policy
  * (tier_plan) on synthetic heat -- watermarks, promotion order, hysteresis,
  * the budget, hint precedence -- and, on a real pool file, heat decay and
- * saturation and migrations that keep every chunk's bytes; and a volatile
+ * saturation and migrations that keep every chunk's bytes, a remap that
+ * waits only for requests on its own chunk; and a volatile
  * slow tier (NUMA/CXL memory) the same way.
  */
 #include <stdarg.h>
@@ -403,6 +404,87 @@ static void test_demotion_vs_id_reuse(void **state)
 }
 
 /*
+ * The remap excludes only the requests on the chunk that moves: a request
+ * (here a thread in an I/O bracket) that holds one hot chunk keeps that
+ * chunk where it found it -- its move is undone, after a bounded wait, and
+ * the epoch goes on -- while the other hot chunk moves. Once the request
+ * is done, the next epoch moves the first one too, bytes intact.
+ */
+struct holder {
+	struct mmfs_tier *t;
+	uint32_t id;
+	sem_t held, release;
+};
+
+static void *hold_chunk(void *arg)
+{
+	struct holder *h = arg;
+
+	mmfs_tier_io_begin(h->t);
+	(void)mmfs_tier_chunk_addr(h->t, h->id);
+	sem_post(&h->held);
+	sem_wait(&h->release);
+	mmfs_tier_io_end(h->t);
+	return NULL;
+}
+
+static void heat_up(struct mmfs_tier *t, uint32_t id)
+{
+	int j;
+
+	for (j = 0; j < 20; j++)
+		mmfs_tier_access(t, id, 4096, false);
+}
+
+static void test_remap_per_chunk(void **state)
+{
+	struct env *e = *state;
+	struct holder h = { .t = e->t };
+	pthread_t th;
+	uint32_t id[8];
+	int i, k;
+
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(mmfs_tier_chunk_alloc(e->t, &id[i]), 0);
+		memset(mmfs_tier_chunk_addr(e->t, id[i]), 'a' + i, 4096);
+		mmfs_tier_chunk_dirty(e->t, id[i]);
+	}
+	assert_int_equal(mmfs_tier_chunk_tier(e->t, id[7]), MMFS_TIER_PMEM);
+	h.id = id[7];
+	assert_int_equal(sem_init(&h.held, 0, 0), 0);
+	assert_int_equal(sem_init(&h.release, 0, 0), 0);
+	assert_int_equal(pthread_create(&th, NULL, hold_chunk, &h), 0);
+	sem_wait(&h.held);
+	for (k = 0; k < 3; k++) {
+		heat_up(e->t, id[6]);
+		heat_up(e->t, id[7]);
+		mmfs_tier_engine_epoch(e->t); /* returns: never blocks */
+	}
+	assert_int_equal(mmfs_tier_chunk_tier(e->t, id[6]), MMFS_TIER_DRAM);
+	assert_int_equal(mmfs_tier_chunk_tier(e->t, id[7]), MMFS_TIER_PMEM);
+	assert_true(e->t->remap_busy >= 1);
+	sem_post(&h.release);
+	pthread_join(th, NULL);
+	for (k = 0; k < 3; k++) {
+		heat_up(e->t, id[6]);
+		heat_up(e->t, id[7]);
+		mmfs_tier_engine_epoch(e->t);
+	}
+	assert_int_equal(mmfs_tier_chunk_tier(e->t, id[7]), MMFS_TIER_DRAM);
+	for (i = 0; i < 8; i++) {
+		const char *p = mmfs_tier_chunk_addr(e->t, id[i]);
+		int j;
+
+		for (j = 0; j < 4096; j++)
+			assert_int_equal(p[j], 'a' + i);
+	}
+	sem_destroy(&h.held);
+	sem_destroy(&h.release);
+	for (i = 0; i < 8; i++)
+		mmfs_tier_chunk_free(e->t, id[i]);
+}
+
+/*
  * A volatile slow tier (the CXL node's role; here unbound memory): new
  * chunks fill DRAM, then the slow arena; the engine moves them both ways
  * with their bytes; frees give both kinds of slots back, and reused slots
@@ -519,6 +601,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_demotion_vs_id_reuse,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remap_per_chunk, setup,
+						teardown),
 		cmocka_unit_test(test_slow_tier),
 		cmocka_unit_test_setup_teardown(test_slow_tier_options, setup,
 						teardown),
