@@ -218,9 +218,9 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
  * heat_decay -- (internal) a counter's value after one epoch: three
  * quarters of it, rounded down (so 1 goes to 0). A chunk touched r times
  * an epoch settles at about 4r: the heat remembers about four epochs, so
- * Poisson noise weighs half as much as with a halving (relative spread
+ * Poisson noise weighs two thirds of what it does with a halving (spread
  * 0.38/sqrt(r), not 0.58/sqrt(r)), and a hot set that moves still takes
- * over in a few epochs (an old heat falls by 3/4 an epoch).
+ * over in a few epochs (an old heat loses a quarter an epoch).
  */
 static uint16_t heat_decay(uint16_t h)
 {
