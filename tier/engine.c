@@ -46,11 +46,14 @@
 
 /* --- the policy ---------------------------------------------------------- */
 
+/* coldest first; of equal heat, the longest idle first */
 static int by_heat_up(const void *a, const void *b)
 {
 	const struct tier_cand *x = a, *y = b;
 
-	return (int)x->heat - (int)y->heat;
+	if (x->heat != y->heat)
+		return (int)x->heat - (int)y->heat;
+	return (int)y->idle - (int)x->idle;
 }
 
 static int by_u16_down(const void *a, const void *b)
@@ -98,20 +101,26 @@ static int push(uint32_t **v, size_t *n, size_t cap, uint32_t id)
  * swap_pays -- (internal) whether PMEM chunk @hot should take the frame of
  * DRAM chunk @cold. Heat is a decayed sum whose mean lifetime is about
  * four epochs, so hot - cold estimates the slow-tier accesses the swap
- * saves over the next four epochs if the rates hold; it must pay for the
- * swap (two chunk copies and a share of the remap's stall: TIER_SWAP_COST
- * accesses). And hot must be TIER_SWAP_FACTOR times as hot: two chunks
- * whose heats differ by noise -- which grows with the heat -- never
- * trade places back and forth.
+ * saves over the next four epochs if the rates hold. Both heats are
+ * noisy: a chunk of the long tail touched three times by chance must not
+ * trade places with one whose accesses just missed this epoch, so the
+ * gain must clear TIER_SWAP_COST accesses (two chunk copies, a share of
+ * the remap's stall, and that noise), and hot must be TIER_SWAP_FACTOR
+ * times as hot (noise grows with the heat). A cold chunk idle for
+ * TIER_IDLE_EPOCHS has a rate below 1/32 an epoch, no noise to guard
+ * against: beating it by TIER_SWAP_COST_IDLE is enough, so a modest hot
+ * set still displaces data nobody reads.
  */
-static bool swap_pays(uint16_t hot, uint16_t cold)
+static bool swap_pays(uint16_t hot, const struct tier_cand *cold)
 {
-	if (cold == UINT16_MAX)
+	uint32_t gap = cold->idle >= TIER_IDLE_EPOCHS ? TIER_SWAP_COST_IDLE :
+							 TIER_SWAP_COST;
+
+	if (cold->heat == UINT16_MAX)
 		return false; /* pinned to DRAM */
 	if (hot == UINT16_MAX)
 		return true;  /* pinned to DRAM, or saturated */
-	return (uint32_t)hot >= (uint32_t)TIER_SWAP_FACTOR * cold +
-					TIER_SWAP_COST;
+	return (uint32_t)hot >= (uint32_t)TIER_SWAP_FACTOR * cold->heat + gap;
 }
 
 int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
@@ -198,7 +207,7 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 			continue;
 		}
 		/* Full: swap with the coldest only if it pays. */
-		if (cold >= nd || !swap_pays(h.heat, d[cold].heat) ||
+		if (cold >= nd || !swap_pays(h.heat, &d[cold]) ||
 		    (swaps >= max_swaps && h.heat != UINT16_MAX) ||
 		    out->ndemote + out->npromote + 2 > cap)
 			break;
@@ -501,6 +510,9 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 	c = malloc((size_t)last * sizeof(*c) + 1);
 	if (!c)
 		return;
+	/* Untouched pages of it cost nothing; without it, nothing is idle. */
+	if (!t->idle)
+		t->idle = calloc((size_t)t->max_id + 1, 1);
 	/* Decay and gather in one pass; entries are read without the lock:
 	 * the plan is advice, run_batch checks every move again. */
 	for (id = 1; id < last; id++) {
@@ -510,10 +522,17 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 		if (h)
 			__atomic_store_n(&e->heat, heat_decay(h),
 					 __ATOMIC_RELAXED);
+		if (t->idle) {
+			if (h)
+				t->idle[id] = 0;
+			else if (t->idle[id] < UINT8_MAX)
+				t->idle[id]++;
+		}
 		if (!e->used)
 			continue;
 		c[n++] = (struct tier_cand){ .id = id, .heat = h,
-					     .tier = e->tier, .pin = e->pin };
+					     .tier = e->tier, .pin = e->pin,
+					     .idle = t->idle ? t->idle[id] : 0 };
 	}
 	budget = __atomic_load_n(&t->migrate_bps, __ATOMIC_RELAXED) *
 		 t->epoch_ms / 1000 / t->chunk_size;
@@ -557,4 +576,6 @@ int mmfs_tier_engine_start(struct mmfs_tier *t)
 void mmfs_tier_engine_stop(struct mmfs_tier *t)
 {
 	mmfs_ticker_stop(&t->engine);
+	free(t->idle); /* no epoch runs now; the next one allocates again */
+	t->idle = NULL;
 }

@@ -131,6 +131,14 @@ struct mmfs_tier {
 	uint64_t migrate_bps;
 	uint64_t promotions, demotions, moved_bytes, epochs; /* lock */
 	uint64_t plan_allocs;   /* allocs at the last epoch (engine only) */
+	/*
+	 * idle: per id, epochs since the engine last saw the chunk's heat
+	 * above 0 (saturating at 255; engine thread only, allocated at its
+	 * first epoch, freed by mmfs_tier_engine_stop). A chunk idle that
+	 * long has a rate below 1/idle: a swap need not guard against its
+	 * heat being noise.
+	 */
+	uint8_t *idle;
 };
 
 /* engine.c: the policy, a pure function (unit-tested) */
@@ -139,6 +147,7 @@ struct tier_cand {
 	uint16_t heat;
 	uint8_t tier; /* enum mmfs_tier_kind */
 	uint8_t pin;  /* enum mmfs_tier_hint */
+	uint8_t idle; /* epochs seen at heat 0 (mmfs_tier::idle) */
 };
 
 struct tier_plan {
@@ -166,9 +175,14 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
  */
 #define TIER_RESERVE_MIN_PCT 1
 #define TIER_RESERVE_MAX_PCT 10
-/* A swap needs hot >= 2 * cold + 8 (engine.c, swap_pays). */
+/*
+ * A swap needs hot >= 2 * cold + 8 (engine.c, swap_pays); + 2 when the
+ * cold chunk has been idle for TIER_IDLE_EPOCHS (its heat is no noise).
+ */
 #define TIER_SWAP_FACTOR 2
 #define TIER_SWAP_COST 8
+#define TIER_SWAP_COST_IDLE 2
+#define TIER_IDLE_EPOCHS 32
 /* At most 10% of the frames (at least 64) swap per epoch: each batch of
  * swaps stalls requests in its remap, and a burst of noise is bounded. */
 #define TIER_SWAP_MAX_PCT 10

@@ -113,6 +113,37 @@ static void test_hysteresis(void **state)
 }
 
 /*
+ * A cold chunk idle for TIER_IDLE_EPOCHS is beaten by a modest heat (its
+ * own is no noise); one that was touched lately is not.
+ */
+static void test_swap_idle(void **state)
+{
+	struct tier_cand c[3];
+	struct tier_plan p;
+
+	(void)state;
+	c[0] = cand(1, 0, MMFS_TIER_DRAM, 0);
+	c[1] = cand(2, 50, MMFS_TIER_DRAM, 0);
+	c[2] = cand(3, 2, MMFS_TIER_PMEM, 0);
+	c[0].idle = TIER_IDLE_EPOCHS - 1;
+	assert_int_equal(tier_plan(c, 3, 2, 2, 0, 100, &p), 0);
+	assert_int_equal(p.npromote + p.ndemote, 0);
+	free(p.promote);
+	free(p.demote);
+	c[0] = cand(1, 0, MMFS_TIER_DRAM, 0);
+	c[1] = cand(2, 50, MMFS_TIER_DRAM, 0);
+	c[2] = cand(3, 2, MMFS_TIER_PMEM, 0);
+	c[0].idle = TIER_IDLE_EPOCHS;
+	assert_int_equal(tier_plan(c, 3, 2, 2, 0, 100, &p), 0);
+	assert_int_equal(p.npromote, 1);
+	assert_int_equal(p.promote[0], 3);
+	assert_int_equal(p.ndemote, 1);
+	assert_int_equal(p.demote[0], 1);
+	free(p.promote);
+	free(p.demote);
+}
+
+/*
  * A skewed tail: 200 PMEM chunks touched once this epoch, 5 touched ten
  * times, DRAM (at its high watermark) full of untouched chunks. The hot set that fits is the 5;
  * the tail must not swap in (it would, every epoch, forever).
@@ -210,6 +241,7 @@ struct sim {
 	uint64_t dram, used, rng;
 	uint32_t shift;         /* rotates the ranks: a moving hot set */
 	uint8_t moved[SIM_N];   /* moves of each chunk */
+	uint8_t idle[SIM_N];    /* epochs at heat 0, as the engine counts */
 	struct tier_cand c[SIM_N];
 };
 
@@ -277,8 +309,14 @@ static size_t sim_epoch(struct sim *s, bool noise)
 		if (s->heat[id] < UINT16_MAX)
 			s->heat[id]++;
 	}
-	for (i = 0; i < SIM_N; i++)
+	for (i = 0; i < SIM_N; i++) {
+		if (s->heat[i])
+			s->idle[i] = 0;
+		else if (s->idle[i] < UINT8_MAX)
+			s->idle[i]++;
 		s->c[i] = cand((uint32_t)i + 1, s->heat[i], s->tier[i], 0);
+		s->c[i].idle = s->idle[i];
+	}
 	assert_int_equal(tier_plan(s->c, SIM_N, s->dram, s->used, 0, SIM_N,
 				   &p), 0);
 	for (i = 0; i < p.ndemote; i++) {
@@ -781,6 +819,7 @@ int main(void)
 		cmocka_unit_test(test_promote_below_low),
 		cmocka_unit_test(test_demote_above_high),
 		cmocka_unit_test(test_hysteresis),
+		cmocka_unit_test(test_swap_idle),
 		cmocka_unit_test(test_hot_threshold),
 		cmocka_unit_test(test_hint_precedence),
 		cmocka_unit_test(test_promote_into_free),
