@@ -19,8 +19,9 @@
  * demoted down to it; below it the hottest PMEM chunks fill the free
  * frames and nothing is demoted. Once DRAM is at the watermark, a PMEM
  * chunk replaces the coldest DRAM chunk only if the swap pays
- * (swap_pays: at least twice as hot plus TIER_SWAP_COST), at most 10% of
- * the frames an epoch. Only chunks in the hot set are promoted: those
+ * (swap_pays: at least twice as hot plus TIER_SWAP_COST, or plus
+ * TIER_SWAP_COST_IDLE against a chunk idle for TIER_IDLE_EPOCHS), at most
+ * 10% of the frames an epoch. Only chunks in the hot set are promoted: those
  * hotter than a threshold chosen so that the hot set fits the watermark
  * (hot_threshold, after MEMTIS). At most migrate_bps * epoch bytes move
  * per epoch.
@@ -510,7 +511,8 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 	c = malloc((size_t)last * sizeof(*c) + 1);
 	if (!c)
 		return;
-	/* Untouched pages of it cost nothing; without it, nothing is idle. */
+	/* Pages past the ids in use stay untouched; if it fails, no chunk
+	 * counts as idle (the plain swap rule). */
 	if (!t->idle)
 		t->idle = calloc((size_t)t->max_id + 1, 1);
 	/* Decay and gather in one pass; entries are read without the lock:
