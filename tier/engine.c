@@ -499,9 +499,10 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 {
 	struct tier_cand *c;
 	struct tier_plan pl;
-	uint64_t dram_used, budget, allocs;
+	uint64_t dram_used, budget, allocs, heat = 0, left = 0;
 	uint32_t id, last;
-	size_t n = 0;
+	size_t n = 0, i;
+	bool active;
 
 	pthread_mutex_lock(&t->lock);
 	last = t->id_next;
@@ -524,17 +525,28 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 		if (h)
 			__atomic_store_n(&e->heat, heat_decay(h),
 					 __ATOMIC_RELAXED);
-		if (t->idle) {
-			if (h)
-				t->idle[id] = 0;
-			else if (t->idle[id] < UINT8_MAX)
-				t->idle[id]++;
-		}
+		heat += h;
+		left += heat_decay(h);
 		if (!e->used)
 			continue;
 		c[n++] = (struct tier_cand){ .id = id, .heat = h,
-					     .tier = e->tier, .pin = e->pin,
-					     .idle = t->idle ? t->idle[id] : 0 };
+					     .tier = e->tier, .pin = e->pin };
+	}
+	/*
+	 * Idle epochs count only while something is read or written (heat
+	 * grew since the last decay): a mount at rest must not find its hot
+	 * set idle when the work comes back.
+	 */
+	active = heat > t->heat_left;
+	t->heat_left = left;
+	for (i = 0; t->idle && i < n; i++) {
+		uint8_t *idle = &t->idle[c[i].id];
+
+		if (c[i].heat)
+			*idle = 0;
+		else if (active && *idle < UINT8_MAX)
+			(*idle)++;
+		c[i].idle = *idle;
 	}
 	budget = __atomic_load_n(&t->migrate_bps, __ATOMIC_RELAXED) *
 		 t->epoch_ms / 1000 / t->chunk_size;

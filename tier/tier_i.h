@@ -132,13 +132,15 @@ struct mmfs_tier {
 	uint64_t promotions, demotions, moved_bytes, epochs; /* lock */
 	uint64_t plan_allocs;   /* allocs at the last epoch (engine only) */
 	/*
-	 * idle: per id, epochs since the engine last saw the chunk's heat
-	 * above 0 (saturating at 255; engine thread only, allocated at its
-	 * first epoch, freed by mmfs_tier_engine_stop). A chunk idle that
-	 * long has a rate below 1/idle: a swap need not guard against its
-	 * heat being noise.
+	 * idle: per id, active epochs (some chunk's heat grew) since the
+	 * engine last saw the chunk's heat above 0 (saturating at 255;
+	 * engine thread only, allocated at its first epoch, freed by
+	 * mmfs_tier_engine_stop). A chunk idle that long has a rate below
+	 * 1/idle: a swap need not guard against its heat being noise.
+	 * heat_left: the sum of all heats the last decay left.
 	 */
 	uint8_t *idle;
+	uint64_t heat_left;
 };
 
 /* engine.c: the policy, a pure function (unit-tested) */

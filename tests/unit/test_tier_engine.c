@@ -579,6 +579,41 @@ static void test_migration_keeps_bytes(void **state)
 }
 
 /*
+ * Idle epochs count only while the mount works: after a long pause, a
+ * chunk of the tail touched twice does not displace the hot set, whose
+ * heat has merely decayed (tiering.sh's mounts wait for their turn).
+ */
+static void test_idle_needs_activity(void **state)
+{
+	struct env *e = *state;
+	struct mmfs_tier_stat st;
+	uint64_t prom;
+	uint32_t id[8];
+	int i, k;
+
+	for (i = 0; i < 8; i++)
+		assert_int_equal(mmfs_tier_chunk_alloc(e->t, &id[i]), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(mmfs_tier_chunk_tier(e->t, id[i]),
+				 MMFS_TIER_DRAM);
+		for (k = 0; k < 20; k++)
+			mmfs_tier_access(e->t, id[i], 4096, false);
+	}
+	for (k = 0; k < 2 * TIER_IDLE_EPOCHS; k++) /* a long pause */
+		mmfs_tier_engine_epoch(e->t);
+	mmfs_tier_stat(e->t, &st);
+	prom = st.promotions;
+	mmfs_tier_access(e->t, id[7], 4096, false);
+	mmfs_tier_access(e->t, id[7], 4096, false);
+	mmfs_tier_engine_epoch(e->t);
+	assert_int_equal(mmfs_tier_chunk_tier(e->t, id[7]), MMFS_TIER_PMEM);
+	mmfs_tier_stat(e->t, &st);
+	assert_int_equal(st.promotions, prom);
+	for (i = 0; i < 8; i++)
+		mmfs_tier_chunk_free(e->t, id[i]);
+}
+
+/*
  * A demotion's copy into a chunk's home against the id's reuse. The
  * engine checks a batch's placement, then copies beside the I/O; a pool
  * demotion copies into the home its id names. Here, just before that copy
@@ -828,6 +863,8 @@ int main(void)
 		cmocka_unit_test(test_moving_hot_set_followed),
 		cmocka_unit_test_setup_teardown(test_decay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_keeps_bytes,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_needs_activity,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_demotion_vs_id_reuse,
 						setup, teardown),
