@@ -149,7 +149,7 @@ static void usage(const char *prog)
 	       "                      only; default off)\n"
 	       "  tiering=on|off      the tiering engine: hot chunks to DRAM, cold\n"
 	       "                      ones to PMEM (two tiers only; default on)\n"
-	       "  epoch_ms=N          heat halves every N ms (default 1000)\n"
+	       "  epoch_ms=N          heat loses 1/4 every N ms (default 1000)\n"
 	       "  sample=PCT          every epoch, drop PCT%% of each cached open\n"
 	       "                      file's chunks from the page cache, so that\n"
 	       "                      the engine sees cached and mmap'd heat\n"

@@ -343,7 +343,7 @@ static void top_print(const char *path, const struct mmfs_ioc_stat *st,
 		       "(log %s in use)\n", "pool", r1, r2, r3, a);
 	for (i = 0; i < 8; i++)
 		hmax = st->heat[i] > hmax ? st->heat[i] : hmax;
-	printf("  %-8s chunks by heat (accesses, halved every epoch)\n",
+	printf("  %-8s chunks by heat (accesses, x3/4 every epoch)\n",
 	       "heat");
 	for (i = 0; i < 8; i++) {
 		/* Any non-empty bucket gets a mark, however small. */

@@ -5,21 +5,26 @@
  * or slots of a volatile slow tier on a CXL node).
  *
  * Heat: every request that touches a chunk adds one to its 16-bit counter
- * (mmfs_tier_access, saturating); every epoch halves all of them, so heat
- * is an exponentially decayed access count with a half-life of one epoch
- * (HeMem's cooling). Increments and halvings race without locks: a lost
- * increment is noise, and both only ever move a counter towards the truth.
+ * (mmfs_tier_access, saturating); every epoch takes a quarter off all of
+ * them (heat_decay), so heat is an exponentially decayed access count
+ * that remembers about four epochs: a chunk touched r times an epoch
+ * settles near 4r. Increments and decays race without locks: a lost
+ * increment is noise, and both only ever move a counter towards the
+ * truth.
  *
  * Policy (tier_plan, pure): pins first (a chunk pinned to DRAM is
- * promoted, to PMEM demoted, whatever its heat); DRAM above the high
- * watermark is brought down to the low one by demoting the coldest; the
- * hottest PMEM chunks are promoted while DRAM is below the low watermark
- * (the headroom TPP keeps for new writes); past that a PMEM chunk replaces
- * the coldest DRAM chunk only if it is at least twice as hot, plus two
- * (hysteresis: chunks of similar heat never ping-pong). Only chunks in
- * the hot set are promoted: those hotter than a threshold chosen so that
- * the hot set fits the low watermark (hot_threshold, after MEMTIS). At most
- * migrate_bps * epoch bytes move per epoch.
+ * promoted, to PMEM demoted, whatever its heat). The high watermark is
+ * DRAM minus the room new writes need before the next epoch (what the
+ * last one allocated, 1% to 10% of DRAM): above it the coldest are
+ * demoted down to it; below it the hottest PMEM chunks fill the free
+ * frames and nothing is demoted. Once DRAM is at the watermark, a PMEM
+ * chunk replaces the coldest DRAM chunk only if the swap pays
+ * (swap_pays: at least twice as hot plus TIER_SWAP_COST, or plus
+ * TIER_SWAP_COST_IDLE against a chunk idle for TIER_IDLE_EPOCHS), at most
+ * 10% of the frames an epoch. Only chunks in the hot set are promoted: those
+ * hotter than a threshold chosen so that the hot set fits the watermark
+ * (hot_threshold, after MEMTIS). At most migrate_bps * epoch bytes move
+ * per epoch.
  *
  * Migration is copy, then remap: the copy runs beside I/O; then, one
  * chunk at a time, holding that chunk's stripe exclusively (no request is
@@ -48,11 +53,14 @@
 
 /* --- the policy ---------------------------------------------------------- */
 
+/* coldest first; of equal heat, the longest idle first */
 static int by_heat_up(const void *a, const void *b)
 {
 	const struct tier_cand *x = a, *y = b;
 
-	return (int)x->heat - (int)y->heat;
+	if (x->heat != y->heat)
+		return (int)x->heat - (int)y->heat;
+	return (int)y->idle - (int)x->idle;
 }
 
 static int by_u16_down(const void *a, const void *b)
@@ -96,17 +104,54 @@ static int push(uint32_t **v, size_t *n, size_t cap, uint32_t id)
 	return 0;
 }
 
-int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
-	      uint64_t dram_used, uint64_t budget, struct tier_plan *out)
+/*
+ * swap_pays -- (internal) whether PMEM chunk @hot should take the frame of
+ * DRAM chunk @cold. Heat is a decayed sum whose mean lifetime is about
+ * four epochs, so hot - cold estimates the slow-tier accesses the swap
+ * saves over the next four epochs if the rates hold. Both heats are
+ * noisy: a chunk of the long tail touched three times by chance must not
+ * trade places with one whose accesses just missed this epoch, so the
+ * gain must clear TIER_SWAP_COST accesses (two chunk copies, a share of
+ * the remap's stall, and that noise), and hot must be TIER_SWAP_FACTOR
+ * times as hot (noise grows with the heat). A cold chunk idle for
+ * TIER_IDLE_EPOCHS has a rate below 1/32 an epoch, no noise to guard
+ * against: beating it by TIER_SWAP_COST_IDLE is enough, so a modest hot
+ * set still displaces data nobody reads.
+ */
+static bool swap_pays(uint16_t hot, const struct tier_cand *cold)
 {
-	uint64_t high = dram_total * TIER_HIGH_PCT / 100;
-	uint64_t low = dram_total * TIER_LOW_PCT / 100;
+	uint32_t gap = cold->idle >= TIER_IDLE_EPOCHS ? TIER_SWAP_COST_IDLE :
+							 TIER_SWAP_COST;
+
+	if (cold->heat == UINT16_MAX)
+		return false; /* pinned to DRAM */
+	if (hot == UINT16_MAX)
+		return true;  /* pinned to DRAM, or saturated */
+	return (uint32_t)hot >= (uint32_t)TIER_SWAP_FACTOR * cold->heat + gap;
+}
+
+int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
+	      uint64_t dram_used, uint64_t reserve, uint64_t budget,
+	      struct tier_plan *out)
+{
+	uint64_t high, swaps = 0, max_swaps;
 	size_t nd = 0, np = 0, i, cold, hot;
 	struct tier_cand *d, *p;
 	size_t cap = (size_t)MMFS_MIN(budget, (uint64_t)n);
 	uint64_t pinned = 0;
 	uint16_t thr;
 
+	/*
+	 * The high watermark keeps free only the room new writes need
+	 * before the next epoch (@reserve, bounded): below it, promotions
+	 * fill free frames and nothing is demoted; above it, the coldest
+	 * are demoted down to it.
+	 */
+	reserve = MMFS_MAX(reserve, dram_total * TIER_RESERVE_MIN_PCT / 100);
+	reserve = MMFS_MIN(reserve, dram_total * TIER_RESERVE_MAX_PCT / 100);
+	high = dram_total - reserve;
+	max_swaps = MMFS_MAX(dram_total * TIER_SWAP_MAX_PCT / 100,
+			     (uint64_t)TIER_SWAP_MIN);
 	memset(out, 0, sizeof(*out));
 	out->promote = malloc((cap + 1) * sizeof(uint32_t));
 	out->demote = malloc((cap + 1) * sizeof(uint32_t));
@@ -122,7 +167,7 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 	}
 	for (i = 0; i < n; i++)
 		pinned += c[i].pin == MMFS_HINT_DRAM;
-	thr = hot_threshold(c, n, low > pinned ? low - pinned : 0);
+	thr = hot_threshold(c, n, high > pinned ? high - pinned : 0);
 	/* Split by tier; pins against their tier move first. */
 	for (i = 0; i < n; i++) {
 		if (c[i].tier == MMFS_TIER_DRAM) {
@@ -149,39 +194,33 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 	qsort(p, np, sizeof(*p), by_heat_up);
 	cold = 0;
 	hot = np; /* p[hot - 1] is the hottest left */
-	/* Above the high watermark: down to the low one. */
+	/* Above the high watermark: the room new writes need. */
 	while (dram_used > high && cold < nd &&
 	       d[cold].heat != UINT16_MAX &&
 	       out->ndemote + out->npromote < cap) {
 		push(&out->demote, &out->ndemote, cap, d[cold++].id);
 		dram_used--;
-		while (dram_used > low && cold < nd &&
-		       d[cold].heat != UINT16_MAX &&
-		       out->ndemote + out->npromote < cap) {
-			push(&out->demote, &out->ndemote, cap, d[cold++].id);
-			dram_used--;
-		}
 	}
 	while (hot > 0 && out->ndemote + out->npromote < cap) {
 		struct tier_cand h = p[hot - 1];
 
 		if (h.heat < thr)
 			break; /* the rest of PMEM is not in the hot set */
-		if (dram_used < low && dram_used < dram_total) {
+		/* Free frames below the watermark: no demotion needed. */
+		if (dram_used < high && dram_used < dram_total) {
 			push(&out->promote, &out->npromote, cap, h.id);
 			dram_used++;
 			hot--;
 			continue;
 		}
-		/* Full: swap with the coldest only if clearly hotter. */
-		if (cold >= nd || d[cold].heat == UINT16_MAX ||
-		    (h.heat != UINT16_MAX &&
-		     h.heat < TIER_SWAP_FACTOR * d[cold].heat +
-				      TIER_SWAP_MARGIN) ||
+		/* Full: swap with the coldest only if it pays. */
+		if (cold >= nd || !swap_pays(h.heat, &d[cold]) ||
+		    (swaps >= max_swaps && h.heat != UINT16_MAX) ||
 		    out->ndemote + out->npromote + 2 > cap)
 			break;
 		push(&out->demote, &out->ndemote, cap, d[cold++].id);
 		push(&out->promote, &out->npromote, cap, h.id);
+		swaps++;
 		hot--;
 	}
 	free(d);
@@ -190,6 +229,19 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 }
 
 /* --- heat ---------------------------------------------------------------- */
+
+/*
+ * heat_decay -- (internal) a counter's value after one epoch: three
+ * quarters of it, rounded down (so 1 goes to 0). A chunk touched r times
+ * an epoch settles at about 4r: the heat remembers about four epochs, so
+ * Poisson noise weighs two thirds of what it does with a halving (spread
+ * 0.38/sqrt(r), not 0.58/sqrt(r)), and a hot set that moves still takes
+ * over in a few epochs (an old heat loses a quarter an epoch).
+ */
+static uint16_t heat_decay(uint16_t h)
+{
+	return (uint16_t)((3u * h) >> 2);
+}
 
 uint16_t mmfs_tier_chunk_heat(const struct mmfs_tier *t, uint32_t id)
 {
@@ -555,17 +607,23 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 {
 	struct tier_cand *c;
 	struct tier_plan pl;
-	uint64_t dram_used, budget;
+	uint64_t dram_used, budget, allocs, heat = 0, left = 0;
 	uint32_t id, last;
-	size_t n = 0;
+	size_t n = 0, i;
+	bool active;
 
 	pthread_mutex_lock(&t->lock);
 	last = t->id_next;
 	dram_used = t->used[MMFS_TIER_DRAM];
+	allocs = t->allocs;
 	pthread_mutex_unlock(&t->lock);
 	c = malloc((size_t)last * sizeof(*c) + 1);
 	if (!c)
 		return;
+	/* Pages past the ids in use stay untouched; if it fails, no chunk
+	 * counts as idle (the plain swap rule). */
+	if (!t->idle)
+		t->idle = calloc((size_t)t->max_id + 1, 1);
 	/* Decay and gather in one pass; entries are read without the lock:
 	 * the plan is advice, run_batch checks every move again. */
 	for (id = 1; id < last; id++) {
@@ -573,21 +631,41 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 		uint16_t h = __atomic_load_n(&e->heat, __ATOMIC_RELAXED);
 
 		if (h)
-			__atomic_store_n(&e->heat, (uint16_t)(h >> 1),
+			__atomic_store_n(&e->heat, heat_decay(h),
 					 __ATOMIC_RELAXED);
+		heat += h;
+		left += heat_decay(h);
 		if (!e->used)
 			continue;
 		c[n++] = (struct tier_cand){ .id = id, .heat = h,
 					     .tier = e->tier, .pin = e->pin };
 	}
+	/*
+	 * Idle epochs count only while something is read or written (heat
+	 * grew since the last decay): a mount at rest must not find its hot
+	 * set idle when the work comes back.
+	 */
+	active = heat > t->heat_left;
+	t->heat_left = left;
+	for (i = 0; t->idle && i < n; i++) {
+		uint8_t *idle = &t->idle[c[i].id];
+
+		if (c[i].heat)
+			*idle = 0;
+		else if (active && *idle < UINT8_MAX)
+			(*idle)++;
+		c[i].idle = *idle;
+	}
 	budget = __atomic_load_n(&t->migrate_bps, __ATOMIC_RELAXED) *
 		 t->epoch_ms / 1000 / t->chunk_size;
-	if (tier_plan(c, n, t->dram.nslots, dram_used, MMFS_MAX(budget, 1),
-		      &pl) == 0) {
+	/* New writes of the next epoch need what this one allocated. */
+	if (tier_plan(c, n, t->dram.nslots, dram_used,
+		      allocs - t->plan_allocs, MMFS_MAX(budget, 1), &pl) == 0) {
 		migrate(t, &pl);
 		free(pl.promote);
 		free(pl.demote);
 	}
+	t->plan_allocs = allocs;
 	free(c);
 	pthread_mutex_lock(&t->lock);
 	t->epochs++;
@@ -620,4 +698,6 @@ int mmfs_tier_engine_start(struct mmfs_tier *t)
 void mmfs_tier_engine_stop(struct mmfs_tier *t)
 {
 	mmfs_ticker_stop(&t->engine);
+	free(t->idle); /* no epoch runs now; the next one allocates again */
+	t->idle = NULL;
 }

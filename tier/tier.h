@@ -71,7 +71,7 @@ struct mmfs_tier_opts {
 	/* Add a slow device's latency/bandwidth to PMEM chunk accesses. */
 	enum mmfs_tier_emulate emulate;
 	/* The tiering engine (two tiers only; mmfs_tier_engine_start). */
-	unsigned epoch_ms;      /* heat halves every epoch; 0 = 1000 */
+	unsigned epoch_ms;      /* heat loses 1/4 every epoch; 0 = 1000 */
 	uint64_t migrate_bps;   /* migration bandwidth cap; 0 = 1 GiB/s */
 };
 
@@ -176,10 +176,10 @@ void mmfs_tier_io_begin(struct mmfs_tier *t);
 void mmfs_tier_io_end(struct mmfs_tier *t);
 
 /*
- * The tiering engine: a thread that, every epoch, halves every chunk's
- * heat, keeps DRAM use between watermarks, promotes the hottest PMEM
- * chunks and demotes the coldest DRAM ones (with hysteresis and a
- * bandwidth cap), honouring pins. Two tiers only: start returns -EINVAL
+ * The tiering engine: a thread that, every epoch, takes a quarter off
+ * every chunk's heat, fills DRAM with the hottest chunks up to a reserve
+ * for new writes, swaps a PMEM chunk for a DRAM one only when it pays
+ * (with hysteresis and a bandwidth cap), honouring pins. Two tiers only: start returns -EINVAL
  * on a DRAM-only tier set. stop waits for it.
  */
 int mmfs_tier_engine_start(struct mmfs_tier *t);

@@ -23,7 +23,7 @@ struct tier_chunk {
 	uint8_t tier;     /* enum mmfs_tier_kind */
 	uint8_t used : 1; /* allocated */
 	uint8_t pin : 2;  /* enum mmfs_tier_hint */
-	uint16_t heat;    /* accesses, halved every epoch; __atomic ops */
+	uint16_t heat;    /* accesses, x3/4 every epoch; __atomic ops */
 };
 
 /*
@@ -140,6 +140,17 @@ struct mmfs_tier {
 	uint64_t migrate_bps;
 	uint64_t promotions, demotions, moved_bytes, epochs; /* lock */
 	uint64_t remap_busy; /* moves undone: stripe busy; lock */
+	uint64_t plan_allocs;   /* allocs at the last epoch (engine only) */
+	/*
+	 * idle: per id, active epochs (some chunk's heat grew) since the
+	 * engine last saw the chunk's heat above 0 (saturating at 255;
+	 * engine thread only, allocated at its first epoch, freed by
+	 * mmfs_tier_engine_stop). A chunk idle that long has a rate below
+	 * 1/idle: a swap need not guard against its heat being noise.
+	 * heat_left: the sum of all heats the last decay left.
+	 */
+	uint8_t *idle;
+	uint64_t heat_left;
 };
 
 /*
@@ -172,6 +183,7 @@ struct tier_cand {
 	uint16_t heat;
 	uint8_t tier; /* enum mmfs_tier_kind */
 	uint8_t pin;  /* enum mmfs_tier_hint */
+	uint8_t idle; /* epochs seen at heat 0 (mmfs_tier::idle) */
 };
 
 struct tier_plan {
@@ -181,22 +193,42 @@ struct tier_plan {
 
 /*
  * tier_plan -- which chunks to move this epoch. @c: every chunk in use
- * (reordered in place). @dram_total/@dram_used: frames. @budget: most
- * moves. Returns 0 or -ENOMEM; free out->promote and out->demote.
+ * (reordered in place). @dram_total/@dram_used: frames. @reserve: frames
+ * new writes need before the next epoch (bounded by TIER_RESERVE_*_PCT).
+ * @budget: most moves. Returns 0 or -ENOMEM; free out->promote and
+ * out->demote.
  */
 int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
-	      uint64_t dram_used, uint64_t budget, struct tier_plan *out);
+	      uint64_t dram_used, uint64_t reserve, uint64_t budget,
+	      struct tier_plan *out);
 
-#define TIER_HIGH_PCT 95  /* demote above this share of DRAM frames */
-#define TIER_LOW_PCT 90   /* down to this; promote only below it */
-#define TIER_SWAP_FACTOR 2 /* a swap needs hot >= 2 * cold + 2 */
-#define TIER_SWAP_MARGIN 2
+/*
+ * The high watermark is dram_total - reserve: promotions fill DRAM up to
+ * it without demoting anything, demotions bring DRAM down to it. The
+ * reserve is what the last epoch allocated, at least 1% (a burst of new
+ * writes finds room at once), at most 10% (a bulk write does not empty
+ * DRAM of its hot chunks).
+ */
+#define TIER_RESERVE_MIN_PCT 1
+#define TIER_RESERVE_MAX_PCT 10
+/*
+ * A swap needs hot >= 2 * cold + 8 (engine.c, swap_pays); + 2 when the
+ * cold chunk has been idle for TIER_IDLE_EPOCHS (its heat is no noise).
+ */
+#define TIER_SWAP_FACTOR 2
+#define TIER_SWAP_COST 8
+#define TIER_SWAP_COST_IDLE 2
+#define TIER_IDLE_EPOCHS 32
+/* At most 10% of the frames (at least 64) swap per epoch: each batch of
+ * swaps stalls requests in its remap, and a burst of noise is bounded. */
+#define TIER_SWAP_MAX_PCT 10
+#define TIER_SWAP_MIN 64
 /*
  * An access that follows a sampling invalidation stands for the uses the
- * page cache hid: enough to beat a cold DRAM chunk (2 * 0 + 2) and one
- * touched once by requests (2 * 1 + 2).
+ * page cache hid: enough to beat a cold DRAM chunk (2 * 0 + 8) under the
+ * swap rule.
  */
-#define TIER_SAMPLE_WEIGHT 4
+#define TIER_SAMPLE_WEIGHT TIER_SWAP_COST
 
 /* tier_dram_init -- reserve an arena; @what names it in error lines */
 int tier_dram_init(struct tier_dram *d, uint64_t bytes, uint32_t chunk_size,
