@@ -73,6 +73,23 @@ static struct fs_inode *link_find(struct tree_copy *tc, struct fs_inode *src)
 	return NULL;
 }
 
+/*
+ * copy_attrs -- (internal) @dst's mode bits, owner, times (not btime) and
+ * placement hints become @src's; the ->alock of whichever of the two is
+ * reachable is held (the other is a copy no one else sees yet).
+ */
+static void copy_attrs(struct fs_inode *dst, const struct fs_inode *src)
+{
+	dst->perm = src->perm;
+	dst->uid = src->uid;
+	dst->gid = src->gid;
+	dst->atime = src->atime;
+	dst->mtime = src->mtime;
+	dst->ctime = src->ctime;
+	dst->hint = src->hint;
+	dst->io_direct = src->io_direct;
+}
+
 /* copy_xattrs -- (internal) @dst gets @src's xattrs, in their order */
 static int copy_xattrs(struct fs *fs, struct fs_inode *src,
 		       struct fs_inode *dst)
@@ -117,17 +134,10 @@ static int copy_inode(struct tree_copy *tc, struct fs_inode *src,
 	if (rc < 0)
 		goto out_free;
 	tc->made[tc->nmade++] = dst;
-	pthread_mutex_lock(&src->alock);
-	dst->perm = src->perm;
-	dst->uid = src->uid;
-	dst->gid = src->gid;
-	dst->atime = src->atime;
-	dst->mtime = src->mtime;
-	dst->ctime = src->ctime;
+	pthread_mutex_lock(&src->alock); /* dst is reachable by no one */
+	copy_attrs(dst, src);
 	pthread_mutex_unlock(&src->alock);
 	dst->btime = tc->born;
-	dst->hint = src->hint;
-	dst->io_direct = src->io_direct;
 	dst->frozen = tc->frozen;
 	switch (src->mode & S_IFMT) {
 	case S_IFDIR:
@@ -623,16 +633,9 @@ static int take_attrs(struct fs *fs, struct fs_inode *dir,
 	rc = copy_xattrs(fs, src, dir);
 	if (rc < 0)
 		return rc;
-	pthread_mutex_lock(&dir->alock);
-	dir->perm = src->perm;
-	dir->uid = src->uid;
-	dir->gid = src->gid;
-	dir->atime = src->atime;
-	dir->mtime = src->mtime;
-	dir->ctime = src->ctime;
+	pthread_mutex_lock(&dir->alock); /* src is reachable by no one */
+	copy_attrs(dir, src);
 	pthread_mutex_unlock(&dir->alock);
-	dir->hint = src->hint;
-	dir->io_direct = src->io_direct;
 	fs_txn_dirty(dir);
 	return 0;
 }

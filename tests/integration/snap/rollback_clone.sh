@@ -38,22 +38,7 @@ ST=$HERE/snaptree.py
 CTL=$MMFSCTL_BIN
 CHUNK=65536
 
-errors=0
-bad() { echo "not ok - $*"; errors=$((errors + 1)); }
-ok() { echo "ok - $*"; }
-
-manifest() {
-	python3 "$ST" manifest "$1" >"$TMP/$2" || fail "manifest of $1 failed"
-}
-
-same() {
-	if diff -u "$TMP/$1" "$TMP/$2" >"$TMP/diff"; then
-		ok "$3"
-	else
-		bad "$3 ($1 -> $2):"
-		head -40 "$TMP/diff" | cut -c1-300
-	fi
-}
+. "$(dirname "$0")/lib.sh"
 
 free_bytes() {
 	python3 -c 'import os, sys; s = os.statvfs(sys.argv[1]); print(s.f_bfree * s.f_frsize)' "$MNT"

@@ -29,7 +29,7 @@ require_root
 require_real_mmfs
 require_mmfsctl
 require_cmd python3 setfacl diff
-mmfs_has_option pmem_size || skip "mmfs has no persistent pools"
+mmfs_has_option pmem_size || fail "this mmfs has no persistent pools"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ST=$HERE/snaptree.py
@@ -37,29 +37,14 @@ GT=$HERE/gentree.py
 CTL=$MMFSCTL_BIN
 CHUNK=65536
 NGEN=${MMFS_SNAP_PERSIST_N:-2000}
-[ -d /dev/shm ] && [ -w /dev/shm ] || skip "no writable /dev/shm"
+[ -d /dev/shm ] && [ -w /dev/shm ] || fail "no writable /dev/shm"
 POOL=$(mktemp /dev/shm/mmfs-snap-persist.XXXXXX) || fail "mktemp on /dev/shm"
 at_exit rm -f "$POOL"
 "$CTL" mkfs --size 384M --chunk 64K --force "$POOL" >/dev/null || fail "mmfsctl mkfs"
 MMFS_SOURCE=$POOL
 OPTS=dram=32M,commit=3600	# only syncs commit (and clean unmounts)
 
-errors=0
-bad() { echo "not ok - $*"; errors=$((errors + 1)); }
-ok() { echo "ok - $*"; }
-
-manifest() {
-	python3 "$ST" manifest "$1" >"$TMP/$2" || fail "manifest of $1 failed"
-}
-
-same() {
-	if diff -u "$TMP/$1" "$TMP/$2" >"$TMP/diff"; then
-		ok "$3"
-	else
-		bad "$3 ($1 -> $2):"
-		head -30 "$TMP/diff" | cut -c1-300
-	fi
-}
+. "$(dirname "$0")/lib.sh"
 
 fsck_clean() {
 	local out rc

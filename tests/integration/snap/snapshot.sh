@@ -45,25 +45,8 @@ ST=$TMP/snaptree.py
 cp "$HERE/snaptree.py" "$ST" && chmod 644 "$ST"
 PY=$(command -v /usr/bin/python3 || command -v python3)
 
-errors=0
-bad() { echo "not ok - $*"; errors=$((errors + 1)); }
-ok() { echo "ok - $*"; }
+. "$(dirname "$0")/lib.sh"
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
-
-# manifest ROOT NAME -- manifest of ROOT into $TMP/NAME
-manifest() {
-	python3 "$ST" manifest "$1" >"$TMP/$2" || fail "manifest of $1 failed"
-}
-
-# same A B WHAT -- manifests A and B must be identical
-same() {
-	if diff -u "$TMP/$1" "$TMP/$2" >"$TMP/diff"; then
-		ok "$3"
-	else
-		bad "$3 ($1 -> $2):"
-		head -40 "$TMP/diff" | cut -c1-300
-	fi
-}
 
 # errno_of CMD... -- run a python statement; print the errno name or OK
 errno_of() {
