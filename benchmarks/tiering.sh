@@ -10,25 +10,30 @@
 # Mounts (all: SOURCE = a fresh pool file in POOL_DIR, pmem_emulate=optane;
 # MMFS_TIER_SLOW=numa:N puts the slow tier on a NUMA node instead):
 #   dram100      dram = data + 10%: everything in DRAM (the reference)
+#   dram90       dram = 90% of the data, engine on
 #   dram67       dram = 67% of the data, engine on
 #   dram67-off   the same, tiering=off (first-touch placement)
 #   dram33       dram = 33% of the data, engine on
-#   dram33-off   the same, tiering=off
+#   dram33-off   the same, tiering=off (only with --only)
 #   dram0        dram=0: everything in PMEM
 # Each mount gets the data file written sequentially first (1 MiB O_DIRECT
 # writes), so with tiering=off its first dram= bytes sit in DRAM, which the
 # zipf pattern (fio scatters its ranks over the file) does not favour. The
 # engine-on mounts are laid out the same way and must find the hot chunks.
 #
-# All mounts stay up for the whole run. Every mount first runs the job for
-# MMFS_TIER_WARMUP s (not measured: the engine settles). Then, for each mix
-# (rwmixread 100, 50, 0: the GET share) and each repetition, every mount
-# runs the job in turn (the order rotates), MMFS_TIER_RAMP s unmeasured and
-# MMFS_TIER_RUNTIME s measured. Interleaving puts the mounts under the same
-# noise of a shared machine; placement stays frozen while a mount is idle
-# (no heat, no moves). The job is fio randrw, 4 KiB, O_DIRECT (each request
-# reaches the daemon: heat is exact), zipf:1.2, libaio, 1 job: fio gives
-# every job its own hot spots, so one job keeps one key distribution.
+# All mounts stay up for the whole run. For each request size (4 KiB and
+# 64 KiB: one whole chunk, which weighs the PMEM tier's bandwidth more than
+# the FUSE round trip), every mount first runs the job for MMFS_TIER_WARMUP
+# s (not measured: the engine settles). Then, for each mix (rwmixread 100,
+# 50, 0: the GET share) and each repetition, every mount runs the job in
+# turn (the order rotates), MMFS_TIER_RAMP s unmeasured and
+# MMFS_TIER_RUNTIME s measured, and is synced after it (mmfsctl sync), so
+# that the next mount does not pay for its writeback. Interleaving puts the
+# mounts under the same noise of a shared machine; placement stays frozen
+# while a mount is idle (no heat, no moves). The job is fio randrw,
+# O_DIRECT (each request reaches the daemon: heat is exact), zipf:1.2,
+# libaio, 1 job: fio gives every job its own hot spots, so one job keeps
+# one key distribution.
 #
 # Output: the table on stdout and in $RESULTS_DIR/<UTC time>/tiering.txt,
 # next to metrics.csv, notes.txt, events.log, every run's fio JSON and
@@ -46,8 +51,7 @@
 #   MMFS_TIER_RUNTIME  measured seconds per run [10; quick 3]
 #   MMFS_TIER_MIXES    rwmixread values [100 50 0]
 #   MMFS_TIER_THETA    zipf theta [1.2]
-#   MMFS_TIER_BS       request size [4k]; 64k (one whole chunk) weighs the
-#                      PMEM tier's bandwidth more than the FUSE round trip
+#   MMFS_TIER_BS       request sizes [4k 64k]
 #   MMFS_TIER_IODEPTH  libaio queue depth of the one job [4]
 #   MMFS_TIER_SLOW     the slow tier: pool (a pool file in POOL_DIR) or
 #                      numa:LIST (a volatile slow tier on those NUMA nodes,
@@ -66,7 +70,8 @@ TOP=$(cd "$HERE/.." && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-MOUNTS=(dram100 dram67 dram67-off dram33 dram33-off dram0)
+MOUNTS=(dram100 dram90 dram67 dram67-off dram33 dram33-off dram0)
+DEFAULT=(dram100 dram90 dram67 dram67-off dram33 dram0)
 EXIT_TIMEOUT=30		# seconds for mmfs to exit after fusermount3 -u
 
 usage() {
@@ -88,8 +93,8 @@ common_args MOUNTS mount "$@"
 
 selected=()
 for m in "${MOUNTS[@]}"; do
-	if [ ${#only[@]} -eq 0 ] || [ "$m" = dram100 ] ||
-		[[ " ${only[*]} " == *" $m "* ]]; then
+	if { [ ${#only[@]} -eq 0 ] && [[ " ${DEFAULT[*]} " == *" $m "* ]]; } ||
+		[ "$m" = dram100 ] || [[ " ${only[*]} " == *" $m "* ]]; then
 		selected+=("$m")
 	fi
 done
@@ -110,7 +115,7 @@ numa:*) EMULATE=${MMFS_TIER_EMULATE:-cxl} ;;
 *) echo "MMFS_TIER_SLOW=$SLOW: pool or numa:LIST" >&2; exit 2 ;;
 esac
 THETA=${MMFS_TIER_THETA:-1.2}
-BS=${MMFS_TIER_BS:-4k}
+read -r -a BSS <<<"${MMFS_TIER_BS:-4k 64k}"
 IODEPTH=${MMFS_TIER_IODEPTH:-4}
 POOL_DIR=${POOL_DIR:-/dev/shm}
 RUN_TIMEOUT=${RUN_TIMEOUT:-60}
@@ -122,6 +127,10 @@ for c in fio python3 fusermount3 getfattr; do
 done
 [ -d "$POOL_DIR" ] || die "POOL_DIR=$POOL_DIR is not a directory"
 [ ${#MIXES[@]} -gt 0 ] || die "MMFS_TIER_MIXES is empty"
+[ ${#BSS[@]} -gt 0 ] || die "MMFS_TIER_BS is empty"
+for v in "${BSS[@]}"; do
+	[[ $v =~ ^[0-9]+[kKmM]?$ ]] || die "MMFS_TIER_BS: '$v' is not a size"
+done
 for v in "${MIXES[@]}"; do
 	if ! [[ $v =~ ^[0-9]+$ ]] || [ "$v" -gt 100 ]; then
 		die "MMFS_TIER_MIXES: '$v' is not a percentage"
@@ -147,6 +156,7 @@ POOL_M=$((DATA_M + DATA_M / 4 + 64))	# data, metadata area (1/32), slack
 dram_of() {
 	case $1 in
 	dram100) echo "$((DATA_B * 11 / 10 >> 10))K" ;;
+	dram90) echo "$((DATA_B * 90 / 100 >> 10))K" ;;
 	dram67*) echo "$((DATA_B * 67 / 100 >> 10))K" ;;
 	dram33*) echo "$((DATA_B * 33 / 100 >> 10))K" ;;
 	dram0) echo 0 ;;
@@ -170,7 +180,7 @@ shm=$(dir_free "$POOL_DIR")
 	die "$POOL_DIR has $((shm >> 20)) MiB free, the pools need $((${#selected[@]} * POOL_M)) MiB"
 
 make_results
-METRICS=$RESULTS/metrics.csv	# mount;mix;rep;iops;p99;p50;promoted;demoted;dram%
+METRICS=$RESULTS/metrics.csv	# bs;mount;mix;rep;iops;p99;p50;promoted;demoted;dram%
 EVENTS=$RESULTS/events.log
 NOTES=$RESULTS/notes.txt
 : >"$METRICS"
@@ -269,7 +279,8 @@ residency() {
 # pct -- "dram pmem" -> share of the file in DRAM, in %
 pct() { awk -v d="$1" -v p="$2" 'BEGIN { if (d + p > 0) printf "%.0f", 100 * d / (d + p); else print "?" }'; }
 
-# job -- write the fio job for rwmixread $1, $2 s unmeasured, $3 s measured
+# job -- write the fio job for rwmixread $1, $2 s unmeasured, $3 s
+# measured, request size $4
 job() {
 	cat <<EOF
 [global]
@@ -277,7 +288,7 @@ filename=data
 size=$DATA_B
 rw=randrw
 rwmixread=$1
-bs=$BS
+bs=$4
 direct=1
 ioengine=libaio
 iodepth=$IODEPTH
@@ -306,12 +317,55 @@ ioengine=psync
 fallocate=none
 EOF
 
+# one_run -- request size $1, mix $2, repetition $3 on mount $4: one line
+# of metrics, one entry of moves
+one_run() {
+	local bs=$1 mix=$2 rep=$3 m=$4 base a0 b0 a1 b1 d p pa pb v
+
+	base=$RESULTS/$bs-get$mix/$m-$rep
+	if ! alive "$m"; then
+		echo "$bs;$m;$mix;$rep;fail;fail;fail;?;?;?" >>"$METRICS"
+		return
+	fi
+	log "$bs get$mix: $m run $rep/$runs"
+	read -r a0 b0 <<<"$(stat_json "$m" "$base.stat0.json")"
+	if ! run_fio "$m" "$RESULTS/$bs-get$mix.fio" "$base.json" \
+		$((RAMP + RUNTIME + RUN_TIMEOUT)); then
+		event "$m: $bs get$mix run $rep failed (log: ${LOG[$m]})"
+		echo "$bs;$m;$mix;$rep;fail;fail;fail;?;?;?" >>"$METRICS"
+		return
+	fi
+	read -r a1 b1 <<<"$(stat_json "$m" "$base.stat.json")"
+	# its writeback is this mount's, not the next one's
+	"$MMFSCTL" sync "${MNT[$m]}" >/dev/null 2>&1 ||
+		event "$m: mmfsctl sync failed after $bs get$mix run $rep"
+	read -r d p <<<"$(residency "$m")"
+	pa='?' pb='?'
+	[[ $a0$a1 =~ ^[0-9]+$ ]] && pa=$((a1 - a0))
+	[[ $b0$b1 =~ ^[0-9]+$ ]] && pb=$((b1 - b0))
+	v=$(python3 - "$base.json" <<'EOF'
+import json, sys
+try:
+    j = json.load(open(sys.argv[1]))["jobs"][0]["mixed"]
+    pc = j["lat_ns"]["percentile"]
+    print("%.0f;%.1f;%.1f" % (j["iops"], pc["99.000000"] / 1e3,
+                              pc["50.000000"] / 1e3))
+except (OSError, ValueError, KeyError, IndexError):
+    print("fail;fail;fail")
+EOF
+	)
+	[[ $v == fail* ]] &&
+		event "$m: $bs get$mix run $rep: no result in $base.json"
+	echo "$bs;$m;$mix;$rep;$v;$pa;$pb;$(pct "$d" "$p")" >>"$METRICS"
+	moves+=("$m +$pa/-$pb ($(pct "$d" "$p")% in DRAM)")
+}
+
 # --- main ------------------------------------------------------------------
 
 rev=$(tree_rev)
 LOAD0=$(load_now)
 n=${#selected[@]}
-est=$((n * (WARMUP + 8) + ${#MIXES[@]} * runs * n * (RAMP + RUNTIME + 3)))
+est=$((n * 8 + ${#BSS[@]} * (n * (WARMUP + 2) + ${#MIXES[@]} * runs * n * (RAMP + RUNTIME + 3))))
 log "results in $RESULTS; about $(((est + 59) / 60)) min"
 
 for m in "${selected[@]}"; do
@@ -330,68 +384,42 @@ for m in "${selected[@]}"; do
 	note "layout: $m: file in DRAM $(pct "$d" "$p")% ($d of $((d + p)) bytes)"
 done
 
-for mix in "${MIXES[@]}"; do
-	job "$mix" "$RAMP" "$RUNTIME" >"$RESULTS/get$mix.fio"
-done
-job "${MIXES[0]}" 0 "$WARMUP" >"$RESULTS/warmup.fio"
-if [ "$WARMUP" -gt 0 ]; then
-	for m in "${selected[@]}"; do
-		alive "$m" || continue
-		log "$m: warm-up ${WARMUP}s"
-		run_fio "$m" "$RESULTS/warmup.fio" "$RESULTS/$m.warmup.json" \
-			$((WARMUP + RUN_TIMEOUT)) ||
-			event "$m: warm-up failed (log: ${LOG[$m]})"
-		read -r a b <<<"$(stat_json "$m" "$RESULTS/$m.warmup.stat.json")"
-		read -r d p <<<"$(residency "$m")"
-		note "warm-up: $m: $a promoted, $b demoted since mounting; file in DRAM $(pct "$d" "$p")%"
+for bs in "${BSS[@]}"; do
+	for mix in "${MIXES[@]}"; do
+		job "$mix" "$RAMP" "$RUNTIME" "$bs" >"$RESULTS/$bs-get$mix.fio"
 	done
-fi
+	job "${MIXES[0]}" 0 "$WARMUP" "$bs" >"$RESULTS/$bs-warmup.fio"
+done
 
-for ((x = 0; x < ${#MIXES[@]}; x++)); do
-	mix=${MIXES[$x]}
-	mkdir -p "$RESULTS/get$mix"
-	for ((rep = 1; rep <= runs; rep++)); do
-		moves=()
-		for ((k = 0; k < n; k++)); do
-			# rotate the order, so that no mount always follows
-			# the same one or always goes first
-			m=${selected[$(((k + rep - 1 + x) % n))]}
-			base=$RESULTS/get$mix/$m-$rep
-			if ! alive "$m"; then
-				echo "$m;$mix;$rep;fail;fail;fail;?;?;?" >>"$METRICS"
-				continue
-			fi
-			log "get$mix: $m run $rep/$runs"
-			read -r a0 b0 <<<"$(stat_json "$m" "$base.stat0.json")"
-			if ! run_fio "$m" "$RESULTS/get$mix.fio" "$base.json" \
-				$((RAMP + RUNTIME + RUN_TIMEOUT)); then
-				event "$m: get$mix run $rep failed (log: ${LOG[$m]})"
-				echo "$m;$mix;$rep;fail;fail;fail;?;?;?" >>"$METRICS"
-				continue
-			fi
-			read -r a1 b1 <<<"$(stat_json "$m" "$base.stat.json")"
+for bs in "${BSS[@]}"; do
+	if [ "$WARMUP" -gt 0 ]; then
+		for m in "${selected[@]}"; do
+			alive "$m" || continue
+			log "$bs: $m: warm-up ${WARMUP}s"
+			run_fio "$m" "$RESULTS/$bs-warmup.fio" \
+				"$RESULTS/$m.$bs-warmup.json" \
+				$((WARMUP + RUN_TIMEOUT)) ||
+				event "$m: $bs warm-up failed (log: ${LOG[$m]})"
+			"$MMFSCTL" sync "${MNT[$m]}" >/dev/null 2>&1
+			read -r a b <<<"$(stat_json "$m" "$RESULTS/$m.$bs-warmup.stat.json")"
 			read -r d p <<<"$(residency "$m")"
-			pa='?' pb='?'
-			[[ $a0$a1 =~ ^[0-9]+$ ]] && pa=$((a1 - a0))
-			[[ $b0$b1 =~ ^[0-9]+$ ]] && pb=$((b1 - b0))
-			v=$(python3 - "$base.json" <<'EOF'
-import json, sys
-try:
-    j = json.load(open(sys.argv[1]))["jobs"][0]["mixed"]
-    pc = j["lat_ns"]["percentile"]
-    print("%.0f;%.1f;%.1f" % (j["iops"], pc["99.000000"] / 1e3,
-                              pc["50.000000"] / 1e3))
-except (OSError, ValueError, KeyError, IndexError):
-    print("fail;fail;fail")
-EOF
-			)
-			[[ $v == fail* ]] &&
-				event "$m: get$mix run $rep: no result in $base.json"
-			echo "$m;$mix;$rep;$v;$pa;$pb;$(pct "$d" "$p")" >>"$METRICS"
-			moves+=("$m +$pa/-$pb ($(pct "$d" "$p")% in DRAM)")
+			note "warm-up $bs: $m: $a promoted, $b demoted since mounting; file in DRAM $(pct "$d" "$p")%"
 		done
-		line=$(printf '%s, ' "${moves[@]}")
-		note "moves get$mix run $rep: ${line%, }"
+	fi
+	for ((x = 0; x < ${#MIXES[@]}; x++)); do
+		mix=${MIXES[$x]}
+		mkdir -p "$RESULTS/$bs-get$mix"
+		for ((rep = 1; rep <= runs; rep++)); do
+			moves=()
+			for ((k = 0; k < n; k++)); do
+				# rotate the order, so that no mount always
+				# follows the same one or always goes first
+				m=${selected[$(((k + rep - 1 + x) % n))]}
+				one_run "$bs" "$mix" "$rep" "$m"
+			done
+			line=$(printf '%s, ' "${moves[@]}")
+			note "moves $bs get$mix run $rep: ${line%, }"
+		done
 	done
 done
 
@@ -403,7 +431,7 @@ bench_teardown
 
 {
 	echo "# tree $rev | $(machine_desc) | $(fio --version) | mmfs built $(built_at "$MMFS") | slow tier: $SLOW ($([ "$SLOW" = pool ] && echo "files in $POOL_DIR") ${POOL_M}M) pmem_emulate=$EMULATE${MMFS_OPTS:+,$MMFS_OPTS} | runs=$runs median | load $LOAD0..$(load_now)"
-	echo "# data: 1 file of $DATA_M MiB, written sequentially (1 MiB O_DIRECT) | job: fio randrw $BS O_DIRECT zipf:$THETA libaio iodepth=$IODEPTH 1 job | warm-up ${WARMUP}s per mount, then per run ${RAMP}s + ${RUNTIME}s measured, mounts in turn"
+	echo "# data: 1 file of $DATA_M MiB, written sequentially (1 MiB O_DIRECT) | job: fio randrw ${BSS[*]} O_DIRECT zipf:$THETA libaio iodepth=$IODEPTH 1 job | per request size: warm-up ${WARMUP}s per mount, then per run ${RAMP}s + ${RUNTIME}s measured, mounts in turn, each synced after its run"
 	echo "# ratio: X/dram100 for iops, dram100/X for p99, each run against dram100 in the same round and mix, median: 1 = as fast as all-DRAM"
 	python3 - "$METRICS" "$(IFS=' '; echo "${selected[*]}")" \
 		"$(for m in "${selected[@]}"; do printf '%s=%s,%s ' "$m" \
@@ -425,11 +453,11 @@ def num(v):
 vals, mixes = {}, []
 with open(sys.argv[1]) as f:
     for line in f:
-        m, mix, rep, iops, p99, _p50, pa, pb, _dp = line.strip().split(";")
-        if mix not in mixes:
-            mixes.append(mix)
-        vals.setdefault((m, mix), {})[rep] = (num(iops), num(p99), num(pa),
-                                              num(pb))
+        bs, m, mix, rep, iops, p99, _p50, pa, pb, dp = line.strip().split(";")
+        if (bs, mix) not in mixes:
+            mixes.append((bs, mix))
+        vals.setdefault((m, (bs, mix)), {})[rep] = (num(iops), num(p99),
+                                                    num(pa), num(pb), num(dp))
 
 
 def med(xs):
@@ -439,8 +467,8 @@ def med(xs):
 
 # A ratio pairs each run with the dram100 run of the same round (minutes
 # apart at most, under the same noise); the median of those is printed.
-print("get%;mount;dram;tiering;iops[1/s];lat-p99[us];iops/dram100;"
-      "p99:dram100/X;promoted/run;demoted/run")
+print("bs;get%;mount;dram;tiering;iops[1/s];lat-p99[us];iops/dram100;"
+      "p99:dram100/X;promoted/run;demoted/run;in-dram%")
 notes = []
 for mix in mixes:
     ref = vals.get(("dram100", mix), {})
@@ -452,22 +480,24 @@ for mix in mixes:
         p99, _ = med(r[1] for r in got.values())
         pa, _ = med(r[2] for r in got.values())
         pb, _ = med(r[3] for r in got.values())
+        dp, _ = med(r[4] for r in got.values())
         ri, _ = med(r[0] / ref[k][0] for k, r in got.items()
                     if r[0] and k in ref and ref[k][0])
         rp, _ = med(ref[k][1] / r[1] for k, r in got.items()
                     if r[1] and k in ref and ref[k][1])
         dram, eng = desc[m].split(",")
-        cells = [mix, m, dram, eng]
+        cells = [mix[0], mix[1], m, dram, eng]
         cells.append("fail" if iops is None else "%.0f" % iops)
         cells.append("fail" if p99 is None else "%.1f" % p99)
         cells.append("-" if ri is None else "%.3f" % ri)
         cells.append("-" if rp is None else "%.3f" % rp)
         cells.append("-" if pa is None else "%.0f" % pa)
         cells.append("-" if pb is None else "%.0f" % pb)
+        cells.append("-" if dp is None else "%.0f" % dp)
         print(";".join(cells))
         if iops is not None and n < len(got):
-            notes.append("# %s get%s: median of %d of %d runs (others "
-                         "failed)" % (m, mix, n, len(got)))
+            notes.append("# %s %s get%s: median of %d of %d runs (others "
+                         "failed)" % (m, mix[0], mix[1], n, len(got)))
 for n in notes:
     print(n)
 EOF

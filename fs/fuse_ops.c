@@ -1613,6 +1613,7 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 			st.demotions = ts.demotions;
 			st.moved_bytes = ts.moved_bytes;
 			st.epochs = ts.epochs;
+			st.remap_busy = ts.remap_busy;
 			mmfs_tier_heat_histogram(fs->tier, st.heat);
 		}
 		fuse_reply_ioctl(req, 0, &st, sizeof(st));

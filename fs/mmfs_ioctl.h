@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define MMFS_IOC_MAGIC 'M'
-#define MMFS_IOC_STAT_VERSION 3
+#define MMFS_IOC_STAT_VERSION 4
 
 struct mmfs_ioc_stat {
 	uint32_t version;        /* MMFS_IOC_STAT_VERSION */
@@ -50,6 +50,10 @@ struct mmfs_ioc_stat {
 	/* Snapshots (version 3): */
 	uint64_t snapshots;      /* snapshots of all directories */
 	uint64_t snap_bytes;     /* bytes only snapshots hold (shared: 0) */
+	/* Version 4: */
+	uint64_t remap_busy;     /* moves given up: the chunk's stripe was busy */
+	/* Room for fields to come without changing the command's size. */
+	uint64_t reserved[15];
 };
 
 #define MMFS_IOC_STAT _IOR(MMFS_IOC_MAGIC, 1, struct mmfs_ioc_stat)

@@ -138,7 +138,8 @@ static void print_json(const struct mmfs_ioc_stat *st)
 	       "\"promotions\":%llu,\"demotions\":%llu,\"moved_bytes\":%llu,"
 	       "\"epochs\":%llu,\"heat\":[%llu,%llu,%llu,%llu,%llu,%llu,%llu,"
 	       "%llu],\"sample\":{\"passes\":%llu,\"dropped\":%llu,"
-	       "\"files\":%llu},\"snapshots\":%llu,\"snap_bytes\":%llu}\n",
+	       "\"files\":%llu},\"snapshots\":%llu,\"snap_bytes\":%llu,"
+	       "\"remap_busy\":%llu}\n",
 	       st->version, st->chunk_size,
 	       (unsigned long long)st->dram_total,
 	       (unsigned long long)st->dram_used,
@@ -168,7 +169,8 @@ static void print_json(const struct mmfs_ioc_stat *st)
 	       (unsigned long long)st->sample_dropped,
 	       (unsigned long long)st->sample_files,
 	       (unsigned long long)st->snapshots,
-	       (unsigned long long)st->snap_bytes);
+	       (unsigned long long)st->snap_bytes,
+	       (unsigned long long)st->remap_busy);
 }
 
 static void print_persist(const struct mmfs_ioc_stat *st)
@@ -186,9 +188,11 @@ static void print_persist(const struct mmfs_ioc_stat *st)
 		       (unsigned long long)st->checkpoints, a, b);
 	mmfs_size_format(st->moved_bytes, a, sizeof(a));
 	printf("  tiering: %llu epochs, %llu promoted, %llu demoted, %s "
-	       "moved\n", (unsigned long long)st->epochs,
+	       "moved, %llu deferred\n",
+	       (unsigned long long)st->epochs,
 	       (unsigned long long)st->promotions,
-	       (unsigned long long)st->demotions, a);
+	       (unsigned long long)st->demotions, a,
+	       (unsigned long long)st->remap_busy);
 	printf("  heat:   0:%llu 1:%llu 2-3:%llu 4-7:%llu 8-15:%llu 16-31:%llu "
 	       "32-63:%llu 64+:%llu chunks\n",
 	       (unsigned long long)st->heat[0], (unsigned long long)st->heat[1],

@@ -19,9 +19,10 @@
  * demoted down to it; below it the hottest PMEM chunks fill the free
  * frames and nothing is demoted. Once DRAM is at the watermark, a PMEM
  * chunk replaces the coldest DRAM chunk only if the swap pays
- * (swap_pays: at least twice as hot plus TIER_SWAP_COST, or plus
- * TIER_SWAP_COST_IDLE against a chunk idle for TIER_IDLE_EPOCHS), at most
- * 10% of the frames an epoch. Only chunks in the hot set are promoted: those
+ * (swap_pays: at least twice as hot plus TIER_SWAP_COST), or, for what
+ * that leaves, if it pays over a longer horizon (long_pays: a second
+ * heat that averages about sixteen epochs), at most 10% of the frames an
+ * epoch. Only chunks in the hot set are promoted: those
  * hotter than a threshold chosen so that the hot set fits the watermark
  * (hot_threshold, after MEMTIS). At most migrate_bps * epoch bytes move
  * per epoch.
@@ -53,14 +54,24 @@
 
 /* --- the policy ---------------------------------------------------------- */
 
-/* coldest first; of equal heat, the longest idle first */
+/* coldest first; of equal heat, the coldest over the long horizon */
 static int by_heat_up(const void *a, const void *b)
 {
 	const struct tier_cand *x = a, *y = b;
 
 	if (x->heat != y->heat)
 		return (int)x->heat - (int)y->heat;
-	return (int)y->idle - (int)x->idle;
+	return (int)x->lheat - (int)y->lheat;
+}
+
+/* coldest first by the long horizon; then by heat */
+static int by_lheat_up(const void *a, const void *b)
+{
+	const struct tier_cand *x = a, *y = b;
+
+	if (x->lheat != y->lheat)
+		return (int)x->lheat - (int)y->lheat;
+	return (int)x->heat - (int)y->heat;
 }
 
 static int by_u16_down(const void *a, const void *b)
@@ -113,21 +124,38 @@ static int push(uint32_t **v, size_t *n, size_t cap, uint32_t id)
  * trade places with one whose accesses just missed this epoch, so the
  * gain must clear TIER_SWAP_COST accesses (two chunk copies, a share of
  * the remap's stall, and that noise), and hot must be TIER_SWAP_FACTOR
- * times as hot (noise grows with the heat). A cold chunk idle for
- * TIER_IDLE_EPOCHS has a rate below 1/32 an epoch, no noise to guard
- * against: beating it by TIER_SWAP_COST_IDLE is enough, so a modest hot
- * set still displaces data nobody reads.
+ * times as hot (noise grows with the heat).
  */
 static bool swap_pays(uint16_t hot, const struct tier_cand *cold)
 {
-	uint32_t gap = cold->idle >= TIER_IDLE_EPOCHS ? TIER_SWAP_COST_IDLE :
-							 TIER_SWAP_COST;
-
 	if (cold->heat == UINT16_MAX)
 		return false; /* pinned to DRAM */
 	if (hot == UINT16_MAX)
 		return true;  /* pinned to DRAM, or saturated */
-	return (uint32_t)hot >= (uint32_t)TIER_SWAP_FACTOR * cold->heat + gap;
+	return (uint32_t)hot >=
+	       (uint32_t)TIER_SWAP_FACTOR * cold->heat + TIER_SWAP_COST;
+}
+
+/*
+ * long_pays -- (internal) the same question over the long horizon: heat
+ * forgets in four epochs, so a chunk touched every other epoch (heat 0 to
+ * 2) never clears swap_pays against one touched every twentieth, though
+ * the swap saves an access every other epoch for as long as the hot set
+ * holds (at 2/3 of DRAM under zipf(1.2), three times the slow-tier
+ * accesses of the best placement were left so). lheat averages over about
+ * sixteen epochs, enough to tell those rates apart; the factor 2 and
+ * TIER_LONG_COST (an access every other epoch) keep chunks of the same
+ * rate from trading places. A chunk that is hotter now (heat) than the
+ * one it would replace is not displaced on the long horizon's word.
+ */
+static bool long_pays(const struct tier_cand *hot,
+		      const struct tier_cand *cold)
+{
+	if (hot->pin != MMFS_HINT_AUTO || cold->pin != MMFS_HINT_AUTO ||
+	    cold->heat > hot->heat)
+		return false;
+	return (uint32_t)hot->lheat >=
+	       (uint32_t)TIER_SWAP_FACTOR * cold->lheat + TIER_LONG_COST;
 }
 
 int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
@@ -223,6 +251,41 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 		swaps++;
 		hot--;
 	}
+	/*
+	 * The long horizon, for what is left: p[0, hot) and d[cold, nd),
+	 * each now ordered by lheat (the pinned DRAM chunks, heat
+	 * UINT16_MAX, never pay). Free frames below the watermark first.
+	 */
+	qsort(p, hot, sizeof(*p), by_lheat_up);
+	qsort(d + cold, nd - cold, sizeof(*d), by_lheat_up);
+	while (hot > 0 && out->ndemote + out->npromote < cap) {
+		struct tier_cand h = p[hot - 1];
+
+		if (h.pin != MMFS_HINT_AUTO) {
+			hot--; /* pinned: pass one's (the cap stopped it) */
+			continue;
+		}
+		if (h.lheat < TIER_LONG_COST)
+			break;
+		if (dram_used < high && dram_used < dram_total) {
+			push(&out->promote, &out->npromote, cap, h.id);
+			dram_used++;
+			hot--;
+			continue;
+		}
+		/* A DRAM chunk hotter now than h stays; the next may go. */
+		while (cold < nd && (d[cold].pin != MMFS_HINT_AUTO ||
+				     d[cold].heat > h.heat))
+			cold++;
+		if (cold >= nd || !long_pays(&h, &d[cold]) ||
+		    swaps >= max_swaps ||
+		    out->ndemote + out->npromote + 2 > cap)
+			break;
+		push(&out->demote, &out->ndemote, cap, d[cold++].id);
+		push(&out->promote, &out->npromote, cap, h.id);
+		swaps++;
+		hot--;
+	}
 	free(d);
 	free(p);
 	return 0;
@@ -241,6 +304,19 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 static uint16_t heat_decay(uint16_t h)
 {
 	return (uint16_t)((3u * h) >> 2);
+}
+
+void tier_age_epoch(struct tier_age *a, struct tier_cand *c, bool active)
+{
+	uint32_t got = c->heat > a->left ? (uint32_t)(c->heat - a->left) : 0u;
+	uint32_t l = a->lheat;
+
+	if (active)
+		l -= (l + (1u << TIER_LHEAT_SHIFT) - 1) >> TIER_LHEAT_SHIFT;
+	l += MMFS_MIN(got, (uint32_t)UINT16_MAX) * TIER_LHEAT_ADD;
+	a->lheat = (uint16_t)MMFS_MIN(l, (uint32_t)UINT16_MAX);
+	a->left = heat_decay(c->heat);
+	c->lheat = a->lheat;
 }
 
 uint16_t mmfs_tier_chunk_heat(const struct mmfs_tier *t, uint32_t id)
@@ -620,10 +696,10 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 	c = malloc((size_t)last * sizeof(*c) + 1);
 	if (!c)
 		return;
-	/* Pages past the ids in use stay untouched; if it fails, no chunk
-	 * counts as idle (the plain swap rule). */
-	if (!t->idle)
-		t->idle = calloc((size_t)t->max_id + 1, 1);
+	/* Pages past the ids in use stay untouched; if it fails, the plan
+	 * has no long horizon (lheat 0: the heat rules alone). */
+	if (!t->age)
+		t->age = calloc((size_t)t->max_id + 1, sizeof(*t->age));
 	/* Decay and gather in one pass; entries are read without the lock:
 	 * the plan is advice, run_batch checks every move again. */
 	for (id = 1; id < last; id++) {
@@ -635,27 +711,24 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 					 __ATOMIC_RELAXED);
 		heat += h;
 		left += heat_decay(h);
-		if (!e->used)
+		if (!e->used) {
+			/* a new chunk under this id starts afresh */
+			if (t->age)
+				t->age[id] = (struct tier_age){ 0 };
 			continue;
+		}
 		c[n++] = (struct tier_cand){ .id = id, .heat = h,
 					     .tier = e->tier, .pin = e->pin };
 	}
 	/*
-	 * Idle epochs count only while something is read or written (heat
-	 * grew since the last decay): a mount at rest must not find its hot
-	 * set idle when the work comes back.
+	 * The long horizon ages only while something is read or written
+	 * (heat grew since the last decay): a mount at rest must not forget
+	 * its hot set before the work comes back.
 	 */
 	active = heat > t->heat_left;
 	t->heat_left = left;
-	for (i = 0; t->idle && i < n; i++) {
-		uint8_t *idle = &t->idle[c[i].id];
-
-		if (c[i].heat)
-			*idle = 0;
-		else if (active && *idle < UINT8_MAX)
-			(*idle)++;
-		c[i].idle = *idle;
-	}
+	for (i = 0; t->age && i < n; i++)
+		tier_age_epoch(&t->age[c[i].id], &c[i], active);
 	budget = __atomic_load_n(&t->migrate_bps, __ATOMIC_RELAXED) *
 		 t->epoch_ms / 1000 / t->chunk_size;
 	/* New writes of the next epoch need what this one allocated. */
@@ -698,6 +771,6 @@ int mmfs_tier_engine_start(struct mmfs_tier *t)
 void mmfs_tier_engine_stop(struct mmfs_tier *t)
 {
 	mmfs_ticker_stop(&t->engine);
-	free(t->idle); /* no epoch runs now; the next one allocates again */
-	t->idle = NULL;
+	free(t->age); /* no epoch runs now; the next one allocates again */
+	t->age = NULL;
 }

@@ -760,6 +760,7 @@ void mmfs_tier_stat(struct mmfs_tier *t, struct mmfs_tier_stat *st)
 	st->demotions = t->demotions;
 	st->moved_bytes = t->moved_bytes;
 	st->epochs = t->epochs;
+	st->remap_busy = t->remap_busy;
 	st->writebacks = t->writebacks;
 	st->writeback_bytes = t->wb_bytes;
 	st->used_chunks[MMFS_TIER_DRAM] = t->used[MMFS_TIER_DRAM];

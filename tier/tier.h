@@ -91,6 +91,7 @@ struct mmfs_tier_stat {
 	uint64_t promotions, demotions;         /* chunks moved by the engine */
 	uint64_t moved_bytes;
 	uint64_t epochs;                        /* engine epochs run */
+	uint64_t remap_busy;                    /* moves given up: I/O held the chunk */
 };
 
 

@@ -142,15 +142,30 @@ struct mmfs_tier {
 	uint64_t remap_busy; /* moves undone: stripe busy; lock */
 	uint64_t plan_allocs;   /* allocs at the last epoch (engine only) */
 	/*
-	 * idle: per id, active epochs (some chunk's heat grew) since the
-	 * engine last saw the chunk's heat above 0 (saturating at 255;
-	 * engine thread only, allocated at its first epoch, freed by
-	 * mmfs_tier_engine_stop). A chunk idle that long has a rate below
-	 * 1/idle: a swap need not guard against its heat being noise.
+	 * age: per id, what the engine remembers of a chunk beyond its heat
+	 * (struct tier_age; engine thread only, allocated at its first
+	 * epoch for the whole capacity, freed by mmfs_tier_engine_stop).
 	 * heat_left: the sum of all heats the last decay left.
 	 */
-	uint8_t *idle;
+	struct tier_age *age;
 	uint64_t heat_left;
+};
+
+/*
+ * tier_age -- 4 bytes per id.
+ * @left: the heat the last decay left, so that this epoch's accesses are
+ * the heat minus @left.
+ * @lheat: the long-horizon heat, in quarters of an access: each active
+ * epoch (some chunk's heat grew) loses 1/16 of it (rounded up) and each
+ * access adds 4, so a chunk touched r times an epoch settles near 64r,
+ * and the noise of a rate of one access in two epochs is averaged over
+ * about sixteen (the heat's four epochs cannot tell it from one access in
+ * twenty). A mount at rest keeps it: the hot set is still known when the
+ * work comes back.
+ */
+struct tier_age {
+	uint16_t left;
+	uint16_t lheat;
 };
 
 /*
@@ -183,7 +198,7 @@ struct tier_cand {
 	uint16_t heat;
 	uint8_t tier; /* enum mmfs_tier_kind */
 	uint8_t pin;  /* enum mmfs_tier_hint */
-	uint8_t idle; /* epochs seen at heat 0 (mmfs_tier::idle) */
+	uint16_t lheat; /* long-horizon heat (tier_age) */
 };
 
 struct tier_plan {
@@ -211,14 +226,20 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
  */
 #define TIER_RESERVE_MIN_PCT 1
 #define TIER_RESERVE_MAX_PCT 10
-/*
- * A swap needs hot >= 2 * cold + 8 (engine.c, swap_pays); + 2 when the
- * cold chunk has been idle for TIER_IDLE_EPOCHS (its heat is no noise).
- */
+/* A swap needs hot >= 2 * cold + 8 (engine.c, swap_pays). */
 #define TIER_SWAP_FACTOR 2
 #define TIER_SWAP_COST 8
-#define TIER_SWAP_COST_IDLE 2
-#define TIER_IDLE_EPOCHS 32
+/*
+ * The long horizon (tier_age.lheat, about 64 per access an epoch): a swap
+ * the heat cannot justify still pays if lheat(hot) >= 2 * lheat(cold) +
+ * TIER_LONG_COST, i.e. hot is touched at least every other epoch and
+ * twice as often as cold over the last sixteen or so; a free frame below
+ * the watermark takes a chunk whose lheat reaches TIER_LONG_COST.
+ * TIER_LHEAT_ADD per access, a sixteenth off per epoch.
+ */
+#define TIER_LONG_COST 32
+#define TIER_LHEAT_ADD 4
+#define TIER_LHEAT_SHIFT 4
 /* At most 10% of the frames (at least 64) swap per epoch: each batch of
  * swaps stalls requests in its remap, and a burst of noise is bounded. */
 #define TIER_SWAP_MAX_PCT 10
@@ -229,6 +250,14 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
  * swap rule.
  */
 #define TIER_SAMPLE_WEIGHT TIER_SWAP_COST
+
+/*
+ * tier_age_epoch -- an epoch of chunk @c (its heat before this epoch's
+ * decay) for what the engine remembers of it (@a): the long-horizon
+ * heat, which decays only if @active (some heat grew this epoch). Fills
+ * c->lheat for tier_plan.
+ */
+void tier_age_epoch(struct tier_age *a, struct tier_cand *c, bool active);
 
 /* tier_dram_init -- reserve an arena; @what names it in error lines */
 int tier_dram_init(struct tier_dram *d, uint64_t bytes, uint32_t chunk_size,

@@ -114,32 +114,67 @@ static void test_hysteresis(void **state)
 }
 
 /*
- * A cold chunk idle for TIER_IDLE_EPOCHS is beaten by a modest heat (its
- * own is no noise); one that was touched lately is not.
+ * The long horizon: a chunk touched every other epoch (heat 2 now) never
+ * clears the heat rule against one nobody reads, but its long heat does,
+ * and only by the margin: lheat one short of 2 * 0 + TIER_LONG_COST is
+ * not enough, and a DRAM chunk hotter now keeps its frame whatever its
+ * long heat.
  */
-static void test_swap_idle(void **state)
+static void test_swap_long(void **state)
 {
+	static const struct {
+		uint16_t cold_heat, cold_lheat, hot_lheat;
+		bool swaps;
+	} cases[] = {
+		{ 0, 0, TIER_LONG_COST, true },
+		{ 0, 0, TIER_LONG_COST - 1, false },
+		{ 0, 20, 2 * 20 + TIER_LONG_COST, true },
+		{ 0, 20, 2 * 20 + TIER_LONG_COST - 1, false },
+		{ 3, 0, 1000, false },  /* hotter now than the PMEM chunk */
+	};
 	struct tier_cand c[3];
 	struct tier_plan p;
+	size_t i;
 
 	(void)state;
-	c[0] = cand(1, 0, MMFS_TIER_DRAM, 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c[0] = cand(1, cases[i].cold_heat, MMFS_TIER_DRAM, 0);
+		c[0].lheat = cases[i].cold_lheat;
+		c[1] = cand(2, 50, MMFS_TIER_DRAM, 0);
+		c[1].lheat = 5000;
+		c[2] = cand(3, 2, MMFS_TIER_PMEM, 0);
+		c[2].lheat = cases[i].hot_lheat;
+		assert_int_equal(tier_plan(c, 3, 2, 2, 0, 100, &p), 0);
+		if (cases[i].swaps) {
+			assert_int_equal(p.npromote, 1);
+			assert_int_equal(p.promote[0], 3);
+			assert_int_equal(p.ndemote, 1);
+			assert_int_equal(p.demote[0], 1);
+		} else {
+			assert_int_equal(p.npromote + p.ndemote, 0);
+		}
+		free(p.promote);
+		free(p.demote);
+	}
+	/* Pinned to DRAM: never displaced. */
+	c[0] = cand(1, 0, MMFS_TIER_DRAM, MMFS_HINT_DRAM);
 	c[1] = cand(2, 50, MMFS_TIER_DRAM, 0);
+	c[1].lheat = 5000;
 	c[2] = cand(3, 2, MMFS_TIER_PMEM, 0);
-	c[0].idle = TIER_IDLE_EPOCHS - 1;
+	c[2].lheat = 1000;
 	assert_int_equal(tier_plan(c, 3, 2, 2, 0, 100, &p), 0);
 	assert_int_equal(p.npromote + p.ndemote, 0);
 	free(p.promote);
 	free(p.demote);
-	c[0] = cand(1, 0, MMFS_TIER_DRAM, 0);
-	c[1] = cand(2, 50, MMFS_TIER_DRAM, 0);
-	c[2] = cand(3, 2, MMFS_TIER_PMEM, 0);
-	c[0].idle = TIER_IDLE_EPOCHS;
-	assert_int_equal(tier_plan(c, 3, 2, 2, 0, 100, &p), 0);
+	/* A free frame below the watermark takes lheat >= TIER_LONG_COST. */
+	c[0] = cand(1, 0, MMFS_TIER_PMEM, 0);
+	c[0].lheat = TIER_LONG_COST - 1;
+	c[1] = cand(2, 0, MMFS_TIER_PMEM, 0);
+	c[1].lheat = TIER_LONG_COST;
+	assert_int_equal(tier_plan(c, 2, 100, 0, 0, 100, &p), 0);
+	assert_int_equal(p.ndemote, 0);
 	assert_int_equal(p.npromote, 1);
-	assert_int_equal(p.promote[0], 3);
-	assert_int_equal(p.ndemote, 1);
-	assert_int_equal(p.demote[0], 1);
+	assert_int_equal(p.promote[0], 2);
 	free(p.promote);
 	free(p.demote);
 }
@@ -231,8 +266,8 @@ static void test_promote_into_free(void **state)
  * mmfs_tier_engine_epoch does, without a tier.
  */
 #define SIM_N 16384
-#define SIM_ACCESSES 50000 /* per epoch */
-#define SIM_EPOCHS 16
+#define SIM_ACCESSES 50000
+#define SIM_EPOCHS 64
 
 struct sim {
 	uint16_t heat[SIM_N];
@@ -240,9 +275,10 @@ struct sim {
 	uint32_t perm[SIM_N];   /* rank -> chunk */
 	double cdf[SIM_N];      /* of the ranks */
 	uint64_t dram, used, rng;
+	uint32_t accesses;      /* per epoch */
 	uint32_t shift;         /* rotates the ranks: a moving hot set */
 	uint8_t moved[SIM_N];   /* moves of each chunk */
-	uint8_t idle[SIM_N];    /* epochs at heat 0, as the engine counts */
+	struct tier_age age[SIM_N]; /* what the engine remembers */
 	struct tier_cand c[SIM_N];
 };
 
@@ -263,6 +299,7 @@ static struct sim *sim_new(uint64_t dram)
 	assert_non_null(s);
 	s->rng = 0x9e3779b97f4a7c15ull;
 	s->dram = dram;
+	s->accesses = SIM_ACCESSES;
 	for (i = 0; i < SIM_N; i++) {
 		sum += pow(i + 1, -1.2);
 		s->cdf[i] = sum;
@@ -293,7 +330,7 @@ static size_t sim_epoch(struct sim *s, bool noise)
 	struct tier_plan p;
 	size_t i, moves;
 
-	for (i = 0; noise && i < SIM_ACCESSES; i++) {
+	for (i = 0; noise && i < s->accesses; i++) {
 		double u = (double)(sim_rand(s) >> 11) / (double)(1ull << 53);
 		size_t lo = 0, hi = SIM_N - 1;
 		uint32_t id;
@@ -311,12 +348,8 @@ static size_t sim_epoch(struct sim *s, bool noise)
 			s->heat[id]++;
 	}
 	for (i = 0; i < SIM_N; i++) {
-		if (s->heat[i])
-			s->idle[i] = 0;
-		else if (s->idle[i] < UINT8_MAX)
-			s->idle[i]++;
 		s->c[i] = cand((uint32_t)i + 1, s->heat[i], s->tier[i], 0);
-		s->c[i].idle = s->idle[i];
+		tier_age_epoch(&s->age[i], &s->c[i], true);
 	}
 	assert_int_equal(tier_plan(s->c, SIM_N, s->dram, s->used, 0, SIM_N,
 				   &p), 0);
@@ -349,6 +382,20 @@ static uint32_t sim_hot_in_dram(const struct sim *s, uint32_t k)
 	for (r = 0; r < k; r++)
 		n += s->tier[sim_chunk(s, r)] == MMFS_TIER_DRAM;
 	return n;
+}
+
+/* sim_hits -- the share of accesses that DRAM serves, and what the best
+ * placement of s->dram frames would serve (@ideal) */
+static double sim_hits(const struct sim *s, double *ideal)
+{
+	uint32_t r;
+	double hit = 0;
+
+	for (r = 0; r < SIM_N; r++)
+		if (s->tier[sim_chunk(s, r)] == MMFS_TIER_DRAM)
+			hit += s->cdf[r] - (r ? s->cdf[r - 1] : 0);
+	*ideal = s->dram ? s->cdf[(s->dram < SIM_N ? s->dram : SIM_N) - 1] : 0;
+	return hit;
 }
 
 /*
@@ -393,46 +440,52 @@ static void test_monotone_in_dram(void **state)
 
 /*
  * A stable hot set stops moving: zipf accesses with fresh noise every
- * epoch (about 3 per chunk, as tiering.sh's 64 KiB run), DRAM a third and
- * two thirds of the data; from epoch 5 on the planner moves at most 2% of
- * the frames an epoch, from epoch 12 at most 1%, hardly any chunk goes
- * back and forth (0.5% of the frames), and the hottest are in DRAM.
+ * epoch (about 1.5 and 3 per chunk: tiering.sh's 64 KiB runs), DRAM a
+ * third and two thirds of the data, 64 epochs from first-touch
+ * placement. In the second half the planner moves at most 2% of the
+ * frames an epoch, in the last eight at most 1%; few chunks ever move
+ * twice (3% of the frames); the hottest 300 are in DRAM, and DRAM serves
+ * within 2 points of the accesses the best placement would. Before the
+ * long horizon, the heat rules alone left 2/3 of DRAM serving 0.957 of
+ * the accesses at 1.5 a chunk (the best: 0.988) and 1/3 0.915 (0.964);
+ * an earlier rule (halving, 2 * cold + 2) moved 10% of the frames every
+ * epoch, 600 chunks back and forth.
  */
 static void test_stable_hot_set_settles(void **state)
 {
 	static const uint64_t drams[] = { SIM_N / 3, SIM_N * 2 / 3 };
+	static const uint32_t rates[] = { SIM_ACCESSES / 2, SIM_ACCESSES };
 	size_t k;
 
 	(void)state;
-	for (k = 0; k < 2; k++) {
-		struct sim *s = sim_new(drams[k]);
+	for (k = 0; k < 4; k++) {
+		struct sim *s = sim_new(drams[k % 2]);
 		size_t moves[SIM_EPOCHS];
 		uint32_t i, back = 0;
+		double hit, ideal;
 		int e;
 
+		s->accesses = rates[k / 2];
 		for (e = 0; e < SIM_EPOCHS; e++)
 			moves[e] = sim_epoch(s, true);
 		for (i = 0; i < SIM_N; i++)
 			back += s->moved[i] >= 2;
-		print_message("dram %llu, moves per epoch:",
-			      (unsigned long long)s->dram);
+		hit = sim_hits(s, &ideal);
+		print_message("dram %llu, %u accesses an epoch, moves per "
+			      "epoch:", (unsigned long long)s->dram,
+			      s->accesses);
 		for (e = 0; e < SIM_EPOCHS; e++)
 			print_message(" %zu", moves[e]);
-		print_message("; moved twice: %u; top in dram %u/%llu\n", back,
-			      sim_hot_in_dram(s, (uint32_t)s->dram),
-			      (unsigned long long)s->dram);
-		/*
-		 * What still moves is one way: chunks whose mean heat sits
-		 * near the swap rule's edge cross it by chance, once. The
-		 * rule this replaced (halving, 2 * cold + 2) moved 10% of
-		 * the frames every epoch, 600 chunks back and forth.
-		 */
+		print_message("; moved twice: %u; DRAM serves %.4f of the "
+			      "accesses, the best placement %.4f\n", back, hit,
+			      ideal);
 		assert_true(moves[0] > 0);
-		for (e = 5; e < SIM_EPOCHS; e++)
+		for (e = SIM_EPOCHS / 2; e < SIM_EPOCHS; e++)
 			assert_true(moves[e] <= s->dram / 50);
-		for (e = SIM_EPOCHS - 4; e < SIM_EPOCHS; e++)
+		for (e = SIM_EPOCHS - 8; e < SIM_EPOCHS; e++)
 			assert_true(moves[e] <= s->dram / 100);
-		assert_true(back <= s->dram / 200);
+		assert_true(back <= s->dram / 32);
+		assert_true(hit >= ideal - 0.02);
 		assert_int_equal(sim_hot_in_dram(s, 300), 300);
 		free(s);
 	}
@@ -580,14 +633,16 @@ static void test_migration_keeps_bytes(void **state)
 }
 
 /*
- * Idle epochs count only while the mount works: after a long pause, a
- * chunk of the tail touched twice does not displace the hot set, whose
- * heat has merely decayed (tiering.sh's mounts wait for their turn).
+ * A mount at rest keeps its long memory: after a long pause (64 epochs, no
+ * access at all), a chunk of the tail touched twice does not displace the
+ * hot set, whose heat has decayed (tiering.sh's mounts wait for their
+ * turn), and the hot set's long heat is what it was.
  */
-static void test_idle_needs_activity(void **state)
+static void test_rest_keeps_long_heat(void **state)
 {
 	struct env *e = *state;
 	struct mmfs_tier_stat st;
+	uint16_t lheat;
 	uint64_t prom;
 	uint32_t id[8];
 	int i, k;
@@ -600,8 +655,12 @@ static void test_idle_needs_activity(void **state)
 		for (k = 0; k < 20; k++)
 			mmfs_tier_access(e->t, id[i], 4096, false);
 	}
-	for (k = 0; k < 2 * TIER_IDLE_EPOCHS; k++) /* a long pause */
+	mmfs_tier_engine_epoch(e->t); /* the accesses are counted */
+	lheat = e->t->age ? e->t->age[id[0]].lheat : 0;
+	assert_true(lheat >= 20 * TIER_LHEAT_ADD);
+	for (k = 0; k < 64; k++) /* a long pause */
 		mmfs_tier_engine_epoch(e->t);
+	assert_int_equal(e->t->age[id[0]].lheat, lheat);
 	mmfs_tier_stat(e->t, &st);
 	prom = st.promotions;
 	mmfs_tier_access(e->t, id[7], 4096, false);
@@ -936,7 +995,7 @@ int main(void)
 		cmocka_unit_test(test_promote_below_low),
 		cmocka_unit_test(test_demote_above_high),
 		cmocka_unit_test(test_hysteresis),
-		cmocka_unit_test(test_swap_idle),
+		cmocka_unit_test(test_swap_long),
 		cmocka_unit_test(test_hot_threshold),
 		cmocka_unit_test(test_hint_precedence),
 		cmocka_unit_test(test_promote_into_free),
@@ -946,7 +1005,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_decay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_keeps_bytes,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_idle_needs_activity,
+		cmocka_unit_test_setup_teardown(test_rest_keeps_long_heat,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_demotion_vs_id_reuse,
 						setup, teardown),

@@ -62,8 +62,12 @@ fi
 if [ -n "$pool$slow" ]; then
 	"$MMFSCTL_BIN" stat "$MNT" | sed 's/^/# /'
 	moves=$("$MMFSCTL_BIN" stat --json "$MNT" |
-		python3 -c 'import json,sys; t=json.load(sys.stdin); print(t["promotions"] + t["demotions"])')
+		python3 -c 'import json,sys; t=json.load(sys.stdin); print(t["promotions"] + t["demotions"], t["remap_busy"])')
+	read -r moves busy <<<"$moves"
 	[ "${moves:-0}" -gt 0 ] || { echo "no migration ran beside the I/O" >&2; rc=1; }
+	# moves the engine put off because I/O held the chunk's stripe
+	[[ ${busy:-} =~ ^[0-9]+$ ]] || { echo "mmfsctl stat --json: no remap_busy count" >&2; rc=1; }
+	echo "# $moves moves, $busy put off while I/O held the chunk"
 fi
 is_mounted "$MNT" || fail "mount vanished (daemon crashed?)"
 # the tree can be removed completely
