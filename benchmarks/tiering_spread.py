@@ -2,16 +2,17 @@
 # SPDX-License-Identifier: Apache-2.0
 """tiering_spread.py -- several tiering.sh invocations side by side.
 
-usage: tiering_spread.py RESULTS_DIR...   (each holds a tiering.txt)
+usage: tiering_spread.py RESULTS_DIR...   (each holds a metrics.csv)
 
-For every request size, mix and mount: the iops ratio to dram100 of each
-invocation, their spread (max - min), and whether every invocation meets
+For every request size, mix and mount: the ratio to dram100 of each
+invocation (the mount's median IOPS over its runs to dram100's), their spread (max - min), and whether every invocation meets
 issue 14's targets (dram67 >= 0.98, dram33 >= 0.93, spread <= 0.05) and
 more DRAM is never measurably slower (each mount's ratio at least that of
 every mount with less DRAM, within 0.02, in the same invocation). Exit 0
 when all hold, 1 when one does not, 2 on bad input.
 """
 import os
+import statistics
 import sys
 
 TARGET = {"dram67": 0.98, "dram33": 0.93}
@@ -21,16 +22,23 @@ ORDER = ["dram100", "dram90", "dram67", "dram33", "dram0"]
 
 
 def load(path):
-    rows = {}
-    with open(os.path.join(path, "tiering.txt")) as f:
+    """(bs, mix, mount) -> median IOPS over the runs / dram100's median."""
+    runs = {}
+    with open(os.path.join(path, "metrics.csv")) as f:
         for line in f:
             cells = line.rstrip("\n").split(";")
-            if line.startswith("#") or len(cells) < 12 or cells[0] == "bs":
+            if len(cells) < 5:
                 continue
             try:
-                rows[(cells[0], cells[1], cells[2])] = float(cells[7])
+                iops = float(cells[4])
             except ValueError:
-                rows[(cells[0], cells[1], cells[2])] = None
+                continue
+            runs.setdefault((cells[0], cells[2], cells[1]), []).append(iops)
+    rows = {}
+    for (bs, mix, m), xs in runs.items():
+        ref = runs.get((bs, mix, "dram100"))
+        if ref:
+            rows[(bs, mix, m)] = statistics.median(xs) / statistics.median(ref)
     return rows
 
 

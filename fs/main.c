@@ -49,6 +49,7 @@ struct opts {
 	int splice_read;
 	int noallow_other;
 	int null_io;
+	int powerloss_sim;
 	int direct_io;
 	char *dirty_ratio;
 	char *pmem_size;
@@ -107,6 +108,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("nosplice_read", splice_read, 0),
 	OPT("noallow_other", noallow_other, 1),
 	OPT("null_io", null_io, 1),
+	OPT("powerloss_sim", powerloss_sim, 1),
 	OPT("direct_io", direct_io, 1),
 	OPT("dirty_ratio=%s", dirty_ratio, 0),
 	OPT("threads=%d", threads, 0),
@@ -173,6 +175,9 @@ static void usage(const char *prog)
 	       "  noallow_other       keep a root mount to root (default: shared)\n"
 	       "  null_io             benchmark baseline: file data is discarded,\n"
 	       "                      reads return zeros (never for real data)\n"
+	       "  powerloss_sim       crash tests: only what mmfs persists reaches\n"
+	       "                      the pool file, so kill -9 is a power loss\n"
+	       "                      (a pool file only; never for real data)\n"
 	       "  fsname=NAME         the mount's source in /proc/mounts (default\n"
 	       "                      SOURCE); alone, the type is plain 'fuse'\n"
 	       "  subtype=TYPE        the mount's type is fuse.TYPE (default mmfs)\n"
@@ -314,7 +319,9 @@ static int open_pool(const struct opts *o, uint64_t chunk,
 		return fail("%s: is a directory, not a pool (a file or a "
 			    "devdax device)", o->source);
 	}
-	rc = mmfs_pool_open(o->source, MMFS_POOL_WAIT, pool, why);
+	rc = mmfs_pool_open(o->source, MMFS_POOL_WAIT |
+			    (o->powerloss_sim ? MMFS_POOL_POWERLOSS : 0),
+			    pool, why);
 	if (rc == -EBUSY || rc == -EACCES || rc == -EPERM)
 		return fail("%s: %s", o->source, unprefixed(why, o->source));
 	if (rc < 0)
@@ -567,6 +574,8 @@ static int remount_fixed(const struct opts *n, char *why, size_t len)
 		return refuse(why, len, "noallow_other: %s", FIXED);
 	if (n->null_io && !o->null_io)
 		return refuse(why, len, "null_io: %s", FIXED);
+	if (n->powerloss_sim && !o->powerloss_sim)
+		return refuse(why, len, "powerloss_sim: %s", FIXED);
 	return 0;
 }
 
@@ -975,6 +984,12 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 
+	if (o.powerloss_sim && (strcmp(o.source, "none") == 0 ||
+				to.slow_bytes)) {
+		ret = fail("powerloss_sim: a test mode of a pool file; SOURCE "
+			   "%s is not one", o.source);
+		goto out_args;
+	}
 	if (strcmp(o.source, "none") != 0 && !to.slow_bytes &&
 	    open_pool(&o, chunk, &pool) != 0)
 		goto out_args;

@@ -45,6 +45,7 @@
 #include <xxhash.h>
 
 #include "tier/pool.h"
+#include "tier/pool_sim.h"
 #include "tier/tier.h"
 #include "utils/err.h"
 #include "utils/log.h"
@@ -113,6 +114,7 @@ _Static_assert(sizeof(struct log_hdr) == MMFS_POOL_LOG_HDR, "");
 struct mmfs_pool {
 	int fd; /* holds the flock */
 	bool rdonly;
+	bool sim; /* power-loss simulation (pool_sim.c), not libpmem2 */
 	struct pmem2_source *src;
 	struct pmem2_map *map;
 	char *base; /* the whole pool, offset 0 */
@@ -366,6 +368,32 @@ static int pool_map_config(struct mmfs_pool *p, struct pmem2_config **cfg)
 	return rc;
 }
 
+/*
+ * pool_map_sim -- (internal) map the opened pool file for the power-loss
+ * simulation: only what the persistence primitives write reaches it.
+ */
+static int pool_map_sim(struct mmfs_pool *p, const char *path, char *w)
+{
+	uint64_t seed;
+	int rc;
+
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint64_t)time(NULL);
+	rc = pool_sim_map(p->fd, p->map_bytes, seed, &p->base);
+	if (rc < 0)
+		return set_why(w, rc, "%s: powerloss_sim: %s", path,
+			       strerror(-rc));
+	p->pmem = false;
+	p->persist = pool_sim_persist;
+	p->memcpy_fn = pool_sim_memcpy;
+	p->memset_fn = pool_sim_memset;
+	p->drain = pool_sim_drain;
+	mmfs_warn("%s: powerloss_sim (seed %llu): a test mode; only what mmfs "
+		  "persists reaches the pool file, and kill -9 is a power loss",
+		  path, (unsigned long long)seed);
+	return 0;
+}
+
 /* pool_map -- (internal) map the opened source with libpmem2 */
 static int pool_map(struct mmfs_pool *p, const char *path, char *w)
 {
@@ -386,6 +414,8 @@ static int pool_map(struct mmfs_pool *p, const char *path, char *w)
 		return set_why(w, -EINVAL,
 			       "%s: %zu bytes is too small for a pool", path,
 			       size);
+	if (p->sim)
+		return pool_map_sim(p, path, w);
 	rc = pool_map_config(p, &cfg);
 	if (rc)
 		goto out_pmem;
@@ -409,6 +439,8 @@ out_pmem:
 /* pool_detach -- (internal) unmap and unlock; safe on a partial attach */
 static void pool_detach(struct mmfs_pool *p)
 {
+	if (p->sim && p->base)
+		pool_sim_unmap();
 	if (p->map)
 		pmem2_map_delete(&p->map);
 	if (p->src)
@@ -877,7 +909,7 @@ int mmfs_pool_open(const char *path, unsigned flags, struct mmfs_pool **out,
 
 	if (why)
 		why[0] = '\0';
-	if (flags & ~(MMFS_POOL_RDONLY | MMFS_POOL_WAIT))
+	if (flags & ~(MMFS_POOL_RDONLY | MMFS_POOL_WAIT | MMFS_POOL_POWERLOSS))
 		return set_why(why, -EINVAL, "unknown flags %#x", flags);
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -891,6 +923,15 @@ int mmfs_pool_open(const char *path, unsigned flags, struct mmfs_pool **out,
 	if (S_ISREG(st.st_mode) && st.st_size < 2 * MMFS_POOL_SB_BYTES) {
 		rc = open_small(p, &st, why);
 		goto out_detach;
+	}
+	if ((flags & MMFS_POOL_POWERLOSS) && !p->rdonly) {
+		if (!S_ISREG(st.st_mode)) {
+			rc = set_why(why, -EINVAL, "%s: powerloss_sim is a "
+				     "test mode for a pool file, not a device",
+				     path);
+			goto out_detach;
+		}
+		p->sim = true;
 	}
 	rc = pool_map(p, path, why);
 	if (!rc)

@@ -88,6 +88,12 @@ int mmfs_pool_mkfs(const char *path, const struct mmfs_pool_mkfs_opts *o,
 
 #define MMFS_POOL_RDONLY 0x1u /* fsck/info: map read-only, write nothing */
 #define MMFS_POOL_WAIT 0x2u   /* wait for a holder that is shutting down */
+/*
+ * Tests only (-o powerloss_sim): a store reaches a pool file only through
+ * the pool's persist points, flushed-not-drained ones in a random subset,
+ * so that kill -9 is a power loss (pool_sim.c). Refused on a device.
+ */
+#define MMFS_POOL_POWERLOSS 0x4u
 #define MMFS_POOL_WAIT_SECS 60
 
 /*

@@ -784,6 +784,7 @@ static int do_verify(int argc, char **argv)
 	char line[PATH_MAX + 64], name[PATH_MAX], p[PATH_MAX + 8];
 	FILE *j;
 	long lines = 0;
+	uint64_t durable = 0, lost = 0;
 	size_t ninodes;
 	int iter;
 
@@ -808,15 +809,19 @@ static int do_verify(int argc, char **argv)
 		if (sscanf(line, "%s %" SCNx64 " %zu", name, &h, &size) != 3)
 			die("journal: bad line: %s", line);
 		lines++;
+		durable += size;
 		snprintf(p, sizeof(p), "%s/%s", dir, name);
 		n = read_whole(p, &b);
-		if (n < 0)
+		if (n < 0) {
 			bad("durable %s: %s (size %zu, xxh64 %016" PRIx64 ")",
 			    name, strerror(errno), size, h);
-		else if ((size_t)n != size || XXH64(b, (size_t)n, 0) != h)
+			lost += size;
+		} else if ((size_t)n != size || XXH64(b, (size_t)n, 0) != h) {
 			bad("durable %s: size %ld xxh64 %016" PRIx64
 			    ", journal says %zu %016" PRIx64, name, n,
 			    (uint64_t)XXH64(b, (size_t)n, 0), size, h);
+			lost += size; /* its fsync'd bytes are not all there */
+		}
 	}
 	if (j)
 		fclose(j);
@@ -835,9 +840,10 @@ static int do_verify(int argc, char **argv)
 	}
 	walk(dir);
 	ninodes = check_nlinks();
-	printf("# verify: %ld durable files, markers 0..%d, %zu files "
-	       "walked: %s\n", lines, iter, ninodes,
-	       nbad ? "PROBLEMS" : "all intact");
+	printf("# verify: %ld durable files of %llu bytes, markers 0..%d, "
+	       "%zu files walked: %s, lost %llu bytes\n", lines,
+	       (unsigned long long)durable, iter, ninodes,
+	       nbad ? "PROBLEMS" : "all intact", (unsigned long long)lost);
 	if (nbad > 40)
 		fprintf(stderr, "crashload verify: ... %ld problems in all\n",
 			nbad);
