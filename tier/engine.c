@@ -158,6 +158,14 @@ static bool long_pays(const struct tier_cand *hot,
 	       (uint32_t)TIER_SWAP_FACTOR * cold->lheat + TIER_LONG_COST;
 }
 
+/* plan_swap -- (internal) @cold leaves DRAM for @hot (room checked) */
+static void plan_swap(struct tier_plan *out, size_t cap, uint32_t cold,
+		      uint32_t hot)
+{
+	push(&out->demote, &out->ndemote, cap, cold);
+	push(&out->promote, &out->npromote, cap, hot);
+}
+
 int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 	      uint64_t dram_used, uint64_t reserve, uint64_t budget,
 	      struct tier_plan *out)
@@ -246,8 +254,7 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 		    (swaps >= max_swaps && h.heat != UINT16_MAX) ||
 		    out->ndemote + out->npromote + 2 > cap)
 			break;
-		push(&out->demote, &out->ndemote, cap, d[cold++].id);
-		push(&out->promote, &out->npromote, cap, h.id);
+		plan_swap(out, cap, d[cold++].id, h.id);
 		swaps++;
 		hot--;
 	}
@@ -281,8 +288,7 @@ int tier_plan(struct tier_cand *c, size_t n, uint64_t dram_total,
 		    swaps >= max_swaps ||
 		    out->ndemote + out->npromote + 2 > cap)
 			break;
-		push(&out->demote, &out->ndemote, cap, d[cold++].id);
-		push(&out->promote, &out->npromote, cap, h.id);
+		plan_swap(out, cap, d[cold++].id, h.id);
 		swaps++;
 		hot--;
 	}
