@@ -20,7 +20,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 n=1000 build=$top/build seed=
 
 usage() {
-	sed -n 's/^# \{0,1\}//; 3,/^$/p' "$0" | sed -n '/^Usage/,/^Exit/p' >&2
+	echo "usage: sudo $0 [-n N] [-b BUILD_DIR] [-s SEED]" >&2
 	exit 2
 }
 while getopts "n:b:s:h" o; do

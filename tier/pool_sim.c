@@ -48,7 +48,7 @@ static struct {
 	uint64_t len;
 	pthread_mutex_t lock; /* the random state */
 	uint64_t rng;
-	atomic_uint_fast64_t flushes, bytes, errors;
+	atomic_uint_fast64_t errors; /* failed writes: the first is logged */
 } sim = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* flushed, not yet drained: this thread's only */
@@ -72,8 +72,6 @@ static uint64_t sim_rand(void)
 /* sim_write -- (internal) the bytes of [off, off + len) reach the file */
 static void sim_write(uint64_t off, uint64_t len)
 {
-	uint64_t total = len;
-
 	while (len) {
 		ssize_t n = pwrite(sim.fd, sim.base + off, len, (off_t)off);
 
@@ -92,7 +90,6 @@ static void sim_write(uint64_t off, uint64_t len)
 		off += (uint64_t)n;
 		len -= (uint64_t)n;
 	}
-	atomic_fetch_add(&sim.bytes, total);
 }
 
 void pool_sim_drain(void)
@@ -124,7 +121,6 @@ void pool_sim_flush(const void *addr, size_t len)
 	hi = (hi + SIM_LINE - 1) & ~(uint64_t)(SIM_LINE - 1);
 	if (hi > sim.len)
 		hi = sim.len;
-	atomic_fetch_add(&sim.flushes, 1);
 	if (sim_rand() & 1) {
 		sim_write(lo, hi - lo); /* the cache wrote it back at once */
 		return;
@@ -140,23 +136,27 @@ void pool_sim_persist(const void *addr, size_t len)
 	pool_sim_drain();
 }
 
+/* stored (as libpmem2's memcpy and memset): persisted as @flags ask */
+static void sim_stored(void *dst, size_t len, unsigned flags)
+{
+	if (flags & PMEM2_F_MEM_NOFLUSH)
+		return;
+	pool_sim_flush(dst, len);
+	if (!(flags & PMEM2_F_MEM_NODRAIN))
+		pool_sim_drain();
+}
+
 void *pool_sim_memcpy(void *dst, const void *src, size_t len, unsigned flags)
 {
 	memcpy(dst, src, len);
-	if (!(flags & PMEM2_F_MEM_NOFLUSH))
-		pool_sim_flush(dst, len);
-	if (!(flags & (PMEM2_F_MEM_NODRAIN | PMEM2_F_MEM_NOFLUSH)))
-		pool_sim_drain();
+	sim_stored(dst, len, flags);
 	return dst;
 }
 
 void *pool_sim_memset(void *dst, int c, size_t len, unsigned flags)
 {
 	memset(dst, c, len);
-	if (!(flags & PMEM2_F_MEM_NOFLUSH))
-		pool_sim_flush(dst, len);
-	if (!(flags & (PMEM2_F_MEM_NODRAIN | PMEM2_F_MEM_NOFLUSH)))
-		pool_sim_drain();
+	sim_stored(dst, len, flags);
 	return dst;
 }
 
@@ -174,8 +174,6 @@ int pool_sim_map(int fd, uint64_t len, uint64_t seed, char **base)
 	sim.base = m;
 	sim.len = len;
 	sim.rng = seed ? seed : 0x9e3779b97f4a7c15ull;
-	atomic_store(&sim.flushes, 0);
-	atomic_store(&sim.bytes, 0);
 	atomic_store(&sim.errors, 0);
 	*base = m;
 	return 0;
@@ -190,11 +188,4 @@ void pool_sim_unmap(void)
 	sim.base = NULL;
 	sim.fd = -1;
 	sim.len = 0;
-}
-
-void pool_sim_stat(uint64_t *flushes, uint64_t *bytes, uint64_t *errors)
-{
-	*flushes = atomic_load(&sim.flushes);
-	*bytes = atomic_load(&sim.bytes);
-	*errors = atomic_load(&sim.errors);
 }

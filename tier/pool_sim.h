@@ -26,7 +26,4 @@ void pool_sim_persist(const void *addr, size_t len);
 void *pool_sim_memcpy(void *dst, const void *src, size_t len, unsigned flags);
 void *pool_sim_memset(void *dst, int c, size_t len, unsigned flags);
 
-/* pool_sim_stat -- flushes, bytes written to the file, failed writes */
-void pool_sim_stat(uint64_t *flushes, uint64_t *bytes, uint64_t *errors);
-
 #endif

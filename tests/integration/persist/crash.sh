@@ -29,9 +29,8 @@
 
 require_root
 require_real_mmfs
-mmfs_has_option pmem_size ||
-	skip "mmfs does not know persistent pools yet (no pmem_size in --help)"
-[ -x "${MMFSCTL_BIN:-}" ] || skip "MMFSCTL_BIN not set"
+mmfs_has_option pmem_size || fail "this mmfs has no persistent pools (no pmem_size in --help)"
+[ -x "${MMFSCTL_BIN:-}" ] || fail "MMFSCTL_BIN not set (run under ctest)"
 LOAD=$(helper crashload)
 
 MODE=${1:-}

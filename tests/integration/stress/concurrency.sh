@@ -30,19 +30,19 @@ SECS=${MMFS_STRESS_SECONDS:-25}
 
 opts=${1:-dram=1G}
 case $opts in
-*writeback*) mmfs_has_option writeback || skip "mmfs has no writeback option" ;;
+*writeback*) mmfs_has_option writeback || fail "this mmfs has no writeback option" ;;
 esac
 pool= slow=
 case $opts in
 *pmem_size=*)
 	require_real_mmfs
-	mmfs_has_option pmem_size || skip "mmfs has no persistent pools"
+	mmfs_has_option pmem_size || fail "this mmfs has no persistent pools"
 	pool=$TEST_DIR/pool
 	MMFS_SOURCE=$pool
 	;;
 *slow_nodes=*)
 	require_real_mmfs
-	mmfs_has_option slow_nodes || skip "mmfs has no NUMA slow tier"
+	mmfs_has_option slow_nodes || fail "this mmfs has no NUMA slow tier"
 	slow=1
 	;;
 esac
