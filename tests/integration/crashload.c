@@ -252,9 +252,9 @@ static int dur_holes(int fd, unsigned char *m, size_t size)
 		if (rnd() & 1) {
 			memset(m + pos, 0, len);	/* a hole */
 		} else {
-			if (lseek(fd, (off_t)pos, SEEK_SET) < 0)
-				return -1;
-			if (write(fd, m + pos, len) != (ssize_t)len)
+			/* a short write (a full pool) must not leave a
+			 * stale errno behind: write_all loops to the error */
+			if (write_all(fd, m + pos, len, (off_t)pos) < 0)
 				return -1;
 		}
 		pos += len;
@@ -600,7 +600,8 @@ static int do_mark(int argc, char **argv)
 	fd = open(p, O_CREAT | O_EXCL | O_WRONLY, 0644);
 	if (fd < 0)
 		die("create %s: %s", p, strerror(errno));
-	if (write(fd, m, (size_t)n) != n || fsync(fd) < 0)
+	if (write_all(fd, (unsigned char *)m, (size_t)n, 0) < 0 ||
+	    fsync(fd) < 0)
 		die("write+fsync %s: %s", p, strerror(errno));
 	close(fd);
 	snprintf(p, sizeof(p), "%s/markers", argv[2]);
