@@ -930,12 +930,13 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	pthread_rwlock_unlock(&in->lock);
 	fi->fh = (uintptr_t)h;
 	/*
-	 * The kernel may cache listings: it invalidates them on changes (a
-	 * cached listing is one whole listing of ours, filled from offset 0,
-	 * and dropped at the next offset 0 once the directory changed).
+	 * No cache_readdir: the kernel's listing cache can keep a listing
+	 * from before a rename. A reply in flight is added to the cache
+	 * once it arrives, and a second opener starting the cache in the
+	 * meantime stamps it with the directory's version after the
+	 * rename, so the stale listing passes every later check until the
+	 * directory changes again (fs/README.md). Listings are cheap here.
 	 */
-	fi->cache_readdir = 1;
-	fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		free(h); /* interrupted: no releasedir will come */
 }
