@@ -26,7 +26,8 @@
 # the FUSE round trip), every mount first runs the job for MMFS_TIER_WARMUP
 # s (not measured: the engine settles). Then, for each mix (rwmixread 100,
 # 50, 0: the GET share) and each repetition, every mount runs the job in
-# turn (the order rotates), MMFS_TIER_RAMP s unmeasured and
+# turn (in a random order per round, seeded by MMFS_TIER_SEED and printed
+# in the header, so a run repeats), MMFS_TIER_RAMP s unmeasured and
 # MMFS_TIER_RUNTIME s measured, and is synced after it (mmfsctl sync), so
 # that the next mount does not pay for its writeback. Interleaving puts the
 # mounts under the same noise of a shared machine; placement stays frozen
@@ -107,6 +108,8 @@ DATA=${MMFS_TIER_DATA:-$(q 1G 256M)}
 WARMUP=${MMFS_TIER_WARMUP:-$(q 10 3)}
 RAMP=${MMFS_TIER_RAMP:-$(q 2 1)}
 RUNTIME=${MMFS_TIER_RUNTIME:-$(q 10 3)}
+SEED=${MMFS_TIER_SEED:-$(($(date +%s) % 32768))}
+RANDOM=$SEED	# the order of each round (bash's generator, seeded)
 read -r -a MIXES <<<"${MMFS_TIER_MIXES:-100 50 0}"
 SLOW=${MMFS_TIER_SLOW:-pool}
 case $SLOW in
@@ -411,10 +414,17 @@ for bs in "${BSS[@]}"; do
 		mkdir -p "$RESULTS/$bs-get$mix"
 		for ((rep = 1; rep <= runs; rep++)); do
 			moves=()
-			for ((k = 0; k < n; k++)); do
-				# rotate the order, so that no mount always
-				# follows the same one or always goes first
-				m=${selected[$(((k + rep - 1 + x) % n))]}
+			# a fresh random order each round (seeded, so a run
+			# repeats): a rotation keeps each mount's predecessor
+			# fixed, and a run is slower after some mounts than
+			# after others
+			round=("${selected[@]}")
+			for ((k = n - 1; k > 0; k--)); do
+				j=$((RANDOM % (k + 1)))
+				t=${round[$k]} round[$k]=${round[$j]} round[$j]=$t
+			done
+			note "order $bs get$mix run $rep: ${round[*]}"
+			for m in "${round[@]}"; do
 				one_run "$bs" "$mix" "$rep" "$m"
 			done
 			line=$(printf '%s, ' "${moves[@]}")
@@ -430,7 +440,7 @@ done
 bench_teardown
 
 {
-	echo "# tree $rev | $(machine_desc) | $(fio --version) | mmfs built $(built_at "$MMFS") | slow tier: $SLOW ($([ "$SLOW" = pool ] && echo "files in $POOL_DIR") ${POOL_M}M) pmem_emulate=$EMULATE${MMFS_OPTS:+,$MMFS_OPTS} | runs=$runs median | load $LOAD0..$(load_now)"
+	echo "# tree $rev | $(machine_desc) | $(fio --version) | mmfs built $(built_at "$MMFS") | slow tier: $SLOW ($([ "$SLOW" = pool ] && echo "files in $POOL_DIR") ${POOL_M}M) pmem_emulate=$EMULATE${MMFS_OPTS:+,$MMFS_OPTS} | runs=$runs median, order seed $SEED | load $LOAD0..$(load_now)"
 	echo "# data: 1 file of $DATA_M MiB, written sequentially (1 MiB O_DIRECT) | job: fio randrw ${BSS[*]} O_DIRECT zipf:$THETA libaio iodepth=$IODEPTH 1 job | per request size: warm-up ${WARMUP}s per mount, then per run ${RAMP}s + ${RUNTIME}s measured, mounts in turn, each synced after its run"
 	echo "# ratio: median(X)/median(dram100) for iops, median(dram100)/median(X) for p99, same mix: 1 = as fast as all-DRAM"
 	python3 - "$METRICS" "$(IFS=' '; echo "${selected[*]}")" \

@@ -121,6 +121,7 @@ struct mmfs_pool {
 	uint64_t file_bytes;
 	uint64_t map_bytes; /* file_bytes rounded down to the alignment */
 	bool pmem;
+	bool sparse; /* a file with holes: homes get blocks as chunks do */
 	pmem2_persist_fn persist;
 	pmem2_memcpy_fn memcpy_fn;
 	pmem2_memset_fn memset_fn;
@@ -816,6 +817,25 @@ static int mkfs_write(struct mmfs_pool *p, struct pool_sb *sb, char *w)
 	return 0;
 }
 
+/*
+ * reserve_meta -- (internal) blocks for [0, @bytes): the superblocks, the
+ * log and the checkpoints of a sparse pool file, stored into at every
+ * commit. A filesystem without fallocate leaves the pool as it is.
+ */
+static int reserve_meta(struct mmfs_pool *p, uint64_t bytes,
+			const char *path, char *w)
+{
+	int rc = posix_fallocate(p->fd, 0, (off_t)bytes);
+
+	if (rc == EOPNOTSUPP || rc == EINVAL)
+		return 0;
+	if (rc)
+		return set_why(w, -rc, "%s: cannot allocate the %llu bytes of "
+			       "the pool's metadata: %s", path,
+			       (unsigned long long)bytes, strerror(rc));
+	return 0;
+}
+
 int mmfs_pool_mkfs(const char *path, const struct mmfs_pool_mkfs_opts *o,
 		   char why[MMFS_POOL_WHY])
 {
@@ -853,6 +873,9 @@ int mmfs_pool_mkfs(const char *path, const struct mmfs_pool_mkfs_opts *o,
 	rc = mkfs_geometry(
 		&sb, round_down(MMFS_MIN(bytes, p->map_bytes), POOL_ALIGN), o,
 		why);
+	/* A sparse pool still gets its metadata: mkfs_write stores there. */
+	if (!rc && o->sparse && S_ISREG(st.st_mode))
+		rc = reserve_meta(p, sb.data_off, path, why);
 	if (!rc)
 		rc = mkfs_write(p, &sb, why);
 out_detach:
@@ -940,6 +963,18 @@ int mmfs_pool_open(const char *path, unsigned flags, struct mmfs_pool **out,
 		rc = open_check(p, why);
 	if (rc < 0)
 		goto out_detach;
+	/*
+	 * A file with holes (mkfs --sparse, a copy made with cp --sparse):
+	 * its metadata gets blocks now, each new chunk's home when the
+	 * chunk is allocated, so a full filesystem below is ENOSPC.
+	 */
+	if (S_ISREG(st.st_mode) && !p->rdonly &&
+	    (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size) {
+		p->sparse = true;
+		rc = reserve_meta(p, p->sb.data_off, path, why);
+		if (rc < 0)
+			goto out_detach;
+	}
 	memcpy(&p->log_seed, p->sb.uuid, sizeof(p->log_seed));
 	p->seq = p->sb.ckpt_seq;
 	*out = p;
@@ -1020,6 +1055,22 @@ void mmfs_pool_copy(struct mmfs_pool *p, void *pmem_dst, const void *src,
 {
 	MMFS_DEBUG_ASSERT(!p->rdonly);
 	p->memcpy_fn(pmem_dst, src, len, POOL_COPY_FLAGS);
+}
+
+int mmfs_pool_reserve(struct mmfs_pool *p, const void *addr, size_t len)
+{
+	off_t off = (off_t)((const char *)addr - p->base);
+	int rc;
+
+	if (!p->sparse)
+		return 0;
+	/* fallocate(2) itself: posix_fallocate would emulate by writing. */
+	do {
+		rc = fallocate(p->fd, 0, off, (off_t)len);
+	} while (rc < 0 && errno == EINTR);
+	if (rc == 0 || errno == EOPNOTSUPP)
+		return 0;
+	return errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
 }
 
 void mmfs_pool_fill(struct mmfs_pool *p, void *pmem_dst, int c, size_t len)

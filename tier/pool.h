@@ -50,9 +50,11 @@ struct mmfs_pool_mkfs_opts {
 	uint64_t size;        /* bytes; 0 = size of the existing file/device */
 	uint32_t chunk_size;  /* power of two in [MMFS_CHUNK_MIN, _MAX] */
 	uint64_t meta_bytes;  /* log + both checkpoints; 0 = automatic */
-	bool sparse;          /* leave a file's blocks unallocated (tests and
-			       * thin provisioning: a full disk is then
-			       * SIGBUS in the daemon, not ENOSPC at mkfs) */
+	bool sparse;          /* leave a file's chunk space unallocated (tests
+			       * and thin provisioning): the metadata areas
+			       * are allocated at mkfs, each chunk's home as
+			       * the chunk is (mmfs_pool_reserve), so a full
+			       * disk is ENOSPC at write, never SIGBUS */
 };
 
 /* What the superblock says, for mount, fsck and `mmfsctl info`. */
@@ -140,6 +142,13 @@ void *mmfs_pool_slot_addr(const struct mmfs_pool *p, uint32_t slot);
 void mmfs_pool_copy(struct mmfs_pool *p, void *pmem_dst, const void *src,
 		    size_t len);
 void mmfs_pool_fill(struct mmfs_pool *p, void *pmem_dst, int c, size_t len);
+/*
+ * Give [addr, addr+len) of a sparse pool file its blocks (fallocate), so a
+ * store into it cannot meet a full filesystem as SIGBUS: 0, -ENOSPC (the
+ * file's filesystem is full) or -EIO. A no-op (0) for allocated files and
+ * devices. Chunk allocation calls it for a chunk's home.
+ */
+int mmfs_pool_reserve(struct mmfs_pool *p, const void *addr, size_t len);
 /* Make [addr, addr+len) durable: cache flush + fence, or msync (file). */
 void mmfs_pool_persist(struct mmfs_pool *p, const void *addr, size_t len);
 /* Wait for earlier non-temporal copies and flushes (a fence). */

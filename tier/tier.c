@@ -353,6 +353,18 @@ int mmfs_tier_chunk_alloc(struct mmfs_tier *t, uint32_t *id)
 out_unlock:
 	pthread_mutex_unlock(&t->lock);
 	if (rc == 0 && t->pool) {
+		/* A sparse pool file: the home needs blocks before any store */
+		rc = mmfs_pool_reserve(t->pool, pmem_home(t, *id),
+				       t->chunk_size);
+		if (rc < 0) {
+			mmfs_tier_chunk_free(t, *id);
+			if (rc == -ENOSPC) {
+				pthread_mutex_lock(&t->lock);
+				t->enospc++;
+				pthread_mutex_unlock(&t->lock);
+			}
+			return rc;
+		}
 		if (zero_pmem) {
 			/* No promotion may copy the home under the clearing. */
 			tier_io_hold(t, *id);
@@ -526,6 +538,9 @@ int mmfs_tier_chunk_claim(struct mmfs_tier *t, uint32_t id)
 	}
 out_unlock:
 	pthread_mutex_unlock(&t->lock);
+	/* A sparse copy of a pool (cp --sparse) made zero homes holes. */
+	if (rc == 0)
+		rc = mmfs_pool_reserve(t->pool, pmem_home(t, id), t->chunk_size);
 	return rc;
 }
 

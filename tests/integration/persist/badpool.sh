@@ -10,11 +10,21 @@
 #     checkpoint damaged.  Damaged mmfs pools must say "mmfsctl fsck".
 #   - 16 random bytes flipped in each region of `mmfsctl info --json` (sb0,
 #     sb1, log, ckpt0, ckpt1, data) of a small populated pool, cleanly
-#     unmounted or killed (-9) after fsync, MMFS_BADPOOL_SEEDS (default 3)
+#     unmounted or killed (-9) after fsync, MMFS_BADPOOL_SEEDS (default 2)
 #     seeds: the daemon refuses (exit 1, one line) or mounts, serves a
 #     walk of the whole tree and exits 0 at unmount; never a signal or a
 #     hang; fsck exits 0 or 1.  One superblock copy damaged (clean pool):
 #     the mount must succeed and the data be intact.
+#   - hostile images (poolmut.c, every variant of each class once,
+#     MMFS_HOSTILE_ROUNDS rounds): the file cut short, regions swapped, a
+#     plausible but wrong superblock field with valid checksums (both
+#     copies), log records with lengths past the log or that overflow, or
+#     payload/seq/commit mark changed under a valid hash, the active
+#     checkpoint changed or cut under a valid hash. The mount refuses (one
+#     line) or serves a walk reading every file and exits 0; fsck exits 0
+#     or 1; fsck --repair exits 1 or 0, and a repaired pool checks clean and
+#     mounts. No signal, hang or sanitizer report. Outcomes per class are
+#     printed ("# hostile CLASS: N images; mount refused K; ...").
 #   - a mounted pool: a second mount is refused ("in use"), fsck exits 2.
 #   - bad options: pmem_size=garbage, too small, 0; a SOURCE that is a
 #     directory: exit 1, one line, no pool file created.
@@ -32,7 +42,7 @@ mmfs_has_option pmem_size ||
 [ -x "${MMFSCTL_BIN:-}" ] || skip "MMFSCTL_BIN not set"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-SEEDS=${MMFS_BADPOOL_SEEDS:-3}
+SEEDS=${MMFS_BADPOOL_SEEDS:-2}
 OPTS=pmem_size=32M,dram=8M
 
 errors=0
@@ -360,6 +370,106 @@ for base in clean dirty; do
 		done
 	done
 done
+
+# --- hostile images: poolmut.c's classes, each answered by mount and fsck --
+# hostcase BASE CLASS SEED -- one mutated image. The mount refuses it (exit
+# 1, one line) or mounts and serves a walk that reads every file, then
+# exits 0 at unmount; fsck exits 0 or 1; fsck --repair exits 0 (and the
+# pool then checks clean and mounts) or 1 (it refuses). Never a signal, a
+# hang or a sanitizer report. Outcomes are tallied per class in $TMP/tally.
+MUT=$(helper poolmut)
+: >"$TMP/tally"
+san() { grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$@"; }
+hostcase() {
+	local base=$1 cls=$2 seed=$3 p=$TMP/host.pool what desc m f r drc
+	cp --sparse=always "$TMP/$base.pool" "$p"
+	if ! desc=$("$MUT" "$p" "$cls" "$seed" 2>&1); then
+		bad "poolmut $base $cls $seed: $desc"
+		return
+	fi
+	what="$base pool, $desc (seed $seed)"
+	try_mount "$p"
+	case $TM in
+	hang) m=hang; bad "$what: hang (neither mounted nor exited in 15 s)" ;;
+	exit)
+		m=refused
+		if [ "$TM_RC" != 1 ] || [ "$(wc -l <"$TM_ERR")" != 1 ]; then
+			m=crash
+			bad "$what: exit $TM_RC: $(head -c 400 "$TM_ERR")"
+		fi ;;
+	mounted)
+		m=mounted drc=0
+		timeout -k 5 120 find "$TM_MNT" -type f -exec cat {} + \
+			>/dev/null 2>"$TMP/walk.err"
+		ls -lR "$TM_MNT" >/dev/null 2>>"$TMP/walk.err"
+		kill -0 "$TM_PID" 2>/dev/null || drc=dead
+		end_mount || drc=$?
+		if [ "$drc" != 0 ] || san "$TM_ERR"; then
+			m=crash
+			bad "$what: mounted, then the daemon died/exited $drc: $(tail -5 "$TM_ERR" | tr '\n' ' ')"
+		fi ;;
+	esac
+	timeout -k 5 60 "$MMFSCTL_BIN" fsck "$p" >"$TMP/fsck.out" 2>&1
+	f=$?
+	case $f in
+	0) f=clean ;;
+	1) f=findings ;;
+	*) f=crash ;;
+	esac
+	san "$TMP/fsck.out" && f=crash
+	[ $f = crash ] && bad "$what: fsck: $(head -c 300 "$TMP/fsck.out")"
+	timeout -k 5 60 "$MMFSCTL_BIN" fsck --repair "$p" >"$TMP/repair.out" 2>&1
+	r=$?
+	san "$TMP/repair.out" && r=san
+	case $r in
+	0)
+		r=repaired
+		if ! timeout -k 5 60 "$MMFSCTL_BIN" fsck "$p" >"$TMP/fsck2.out" 2>&1; then
+			r=crash
+			bad "$what: repaired, but fsck then says: $(head -c 300 "$TMP/fsck2.out")"
+		else
+			try_mount "$p"
+			if [ "$TM" != mounted ]; then
+				r=crash
+				bad "$what: repaired and clean, but the mount: $TM $TM_RC $(head -c 300 "$TM_ERR")"
+			elif ! end_mount; then
+				r=crash
+				bad "$what: the repaired pool's daemon did not exit 0"
+			fi
+		fi ;;
+	1) r=refused ;;
+	*) r=crash; bad "$what: fsck --repair exit $r: $(head -c 300 "$TMP/repair.out")" ;;
+	esac
+	echo "$cls $m $f $r" >>"$TMP/tally"
+	[ $m != crash ] && [ $f != crash ] && [ $r != crash ] && [ $m != hang ] &&
+		ok "$what: mount $m, fsck $f, repair $r"
+}
+
+# every variant of each class once (poolmut: SEED 1..N), MMFS_HOSTILE_ROUNDS
+# times (later rounds: other random bytes); superblock fields on the clean
+# pool only (the log does not change what they break)
+ROUNDS=${MMFS_HOSTILE_ROUNDS:-1}
+for ((r = 0; r < ROUNDS; r++)); do
+	for v in $(seq 1 18); do hostcase clean field $((r * 18 + v)); done
+	for base in clean dirty; do
+		for v in 1 2 3; do hostcase "$base" trunc $((r * 3 + v)); done
+		for v in 1 2 3; do hostcase "$base" ckpt $((r * 3 + v)); done
+		for v in $(seq 1 5); do hostcase "$base" swap $((r * 5 + v)); done
+		for v in $(seq 1 7); do hostcase "$base" record $((r * 7 + v)); done
+	done
+done
+# the report: per class, images and each outcome's count, in a fixed order
+awk '{ n[$1]++; c[$1, "mount", $2]++; c[$1, "fsck", $3]++; c[$1, "repair", $4]++ }
+     END { split("mount refused mounted crash hang fsck clean findings crash " \
+                 "repair repaired refused crash", w, " ");
+           for (k in n) { line = "# hostile " k ": " n[k] " images;"; step = "";
+             for (i = 1; i in w; i++) {
+               if (w[i] == "mount" || w[i] == "fsck" || w[i] == "repair") {
+                 step = w[i]; continue }
+               if ((k, step, w[i]) in c)
+                 line = line " " step " " w[i] " " c[k, step, w[i]] ";" }
+             print line } }' "$TMP/tally" | sort
+log "hostile images: $(wc -l <"$TMP/tally") tried"
 
 # --- in use ---------------------------------------------------------------
 p=$TMP/busy.pool
