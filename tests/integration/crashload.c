@@ -59,6 +59,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "xorshift.h"
+
 #define MAXDUR (300 << 10)	/* largest durable file */
 #define MAXSCRATCH (128 << 10)	/* largest scratch write */
 #define NSDIRS 4		/* s/d0..s/d3 */
@@ -67,23 +69,9 @@
 #define MAXDURFILES 400		/* durable files per run */
 #define CHUNK (64 << 10)	/* the default chunk: small files take one */
 
-static uint64_t rs;
 static const char *dir, *journal;
 static int jfd = -1;
 static long nops[2];		/* durable, churn */
-
-static uint64_t rnd(void)
-{
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return rs;
-}
-
-static uint64_t below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
 
 static void fill(unsigned char *b, size_t n)
 {

@@ -21,7 +21,7 @@
  *   ckpt    the active checkpoint body changed (bytes or length) with its
  *           hash made valid again: only the decoder stands in the way
  *
- * The layout is tier/README.md's "Pool format" (little-endian, packed).
+ * The layout is tier/pool_layout.h (tier/README.md, "Pool format").
  * SEED 1..N (N the class's variants) makes each variant once, in the order
  * listed in its switch; the same SEED always makes the same image from the
  * same pool.
@@ -38,64 +38,13 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack */
 #include <xxhash.h>
 
-#define SB_BYTES 4096u
-#define LOG_HDR 24u
-#define LOG_MAGIC 0x474f4c4du	     /* "MLOG" */
-#define LOG_MAGIC_COMMIT 0x434f4c4du /* "MLOC" */
-
-struct sb {
-	char magic[8];
-	uint32_t version;
-	uint32_t header_bytes;
-	uint8_t uuid[16];
-	uint64_t pool_bytes;
-	uint32_t chunk_size;
-	uint32_t nchunks;
-	uint64_t log_off;
-	uint64_t log_bytes;
-	uint64_t ckpt_off[2];
-	uint64_t ckpt_bytes;
-	uint64_t data_off;
-	uint64_t generation;
-	uint32_t active_ckpt;
-	uint32_t clean;
-	uint64_t ckpt_seq;
-	uint64_t ckpt_len;
-	uint64_t ckpt_hash;
-	uint64_t mkfs_time;
-	uint64_t mount_time;
-	uint64_t mounts;
-	uint8_t reserved[88];
-	uint64_t csum;
-} __attribute__((packed));
-
-_Static_assert(sizeof(struct sb) == 256, "tier/README.md: 256 B");
-
-struct rec {
-	uint32_t magic;
-	uint32_t len;
-	uint64_t seq;
-	uint64_t hash;
-} __attribute__((packed));
+#include "tier/pool_layout.h"
+#include "xorshift.h"
 
 static unsigned char *base;
 static uint64_t fsize;
-static struct sb sb;	/* the copy with the higher valid generation */
-static uint64_t rs;
+static struct pool_sb sb;	/* the copy with the higher valid generation */
 static uint64_t seed_arg;	/* SEED: picks the variant, seeds the bytes */
-
-static uint64_t rnd(void)
-{
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return rs;
-}
-
-static uint64_t below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
 
 /* variant -- which of @n variants: SEED 1..n makes each once, in order */
 static uint64_t variant(uint64_t n)
@@ -109,9 +58,9 @@ static void die(const char *m)
 	exit(2);
 }
 
-static uint64_t sb_csum(const struct sb *s)
+static uint64_t sb_csum(const struct pool_sb *s)
 {
-	struct sb c = *s;
+	struct pool_sb c = *s;
 
 	c.csum = 0;
 	return XXH64(&c, sizeof(c), 0);
@@ -120,12 +69,12 @@ static uint64_t sb_csum(const struct sb *s)
 /* load_sb -- the valid copy with the higher generation (both: die) */
 static void load_sb(void)
 {
-	struct sb c[2];
+	struct pool_sb c[2];
 	int best = -1;
 
 	for (int i = 0; i < 2; i++) {
-		memcpy(&c[i], base + (size_t)i * SB_BYTES, sizeof(c[i]));
-		if (memcmp(c[i].magic, "MMFSPOOL", 8) || c[i].csum != sb_csum(&c[i]))
+		memcpy(&c[i], base + (size_t)i * MMFS_POOL_SB_BYTES, sizeof(c[i]));
+		if (memcmp(c[i].magic, MMFS_POOL_MAGIC, sizeof(c[i].magic)) || c[i].csum != sb_csum(&c[i]))
 			continue;
 		if (best < 0 || c[i].generation > c[best].generation)
 			best = i;
@@ -140,15 +89,15 @@ static void load_sb(void)
 }
 
 /* store_sb -- write @s to both copies, each with its own generation parity */
-static void store_sb(struct sb *s)
+static void store_sb(struct pool_sb *s)
 {
 	for (int i = 0; i < 2; i++) {
-		struct sb c = *s;
+		struct pool_sb c = *s;
 
 		if ((c.generation & 1) != (uint64_t)i)
 			c.generation = c.generation ? c.generation - 1 : 1;
 		c.csum = sb_csum(&c);
-		memcpy(base + (size_t)i * SB_BYTES, &c, sizeof(c));
+		memcpy(base + (size_t)i * MMFS_POOL_SB_BYTES, &c, sizeof(c));
 	}
 }
 
@@ -187,25 +136,25 @@ static int log_walk(uint64_t *offs, int max)
 	int n = 0;
 
 	memcpy(&seed, sb.uuid, sizeof(seed));
-	while (n < max && off + LOG_HDR <= end) {
-		struct rec h;
+	while (n < max && off + MMFS_POOL_LOG_HDR <= end) {
+		struct log_hdr h;
 		XXH64_state_t st;
 
 		memcpy(&h, base + off, sizeof(h));
 		if (h.magic != LOG_MAGIC && h.magic != LOG_MAGIC_COMMIT)
 			break;
-		if (h.len > end - off - LOG_HDR)
+		if (h.len > end - off - MMFS_POOL_LOG_HDR)
 			break;
-		struct rec z = h;
+		struct log_hdr z = h;
 
 		z.hash = 0;
 		XXH64_reset(&st, seed);
 		XXH64_update(&st, &z, sizeof(z));
-		XXH64_update(&st, base + off + LOG_HDR, h.len);
+		XXH64_update(&st, base + off + MMFS_POOL_LOG_HDR, h.len);
 		if (XXH64_digest(&st) != h.hash)
 			break;
 		offs[n++] = off;
-		off += LOG_HDR + ((h.len + 7) & ~7ull);
+		off += MMFS_POOL_LOG_HDR + ((h.len + 7) & ~7ull);
 	}
 	return n;
 }
@@ -213,7 +162,7 @@ static int log_walk(uint64_t *offs, int max)
 /* rehash -- make the record at @off valid again for its (new) contents */
 static void rehash(uint64_t off)
 {
-	struct rec h;
+	struct log_hdr h;
 	uint64_t seed;
 	XXH64_state_t st;
 
@@ -222,7 +171,7 @@ static void rehash(uint64_t off)
 	h.hash = 0;
 	XXH64_reset(&st, seed);
 	XXH64_update(&st, &h, sizeof(h));
-	XXH64_update(&st, base + off + LOG_HDR, h.len);
+	XXH64_update(&st, base + off + MMFS_POOL_LOG_HDR, h.len);
 	h.hash = XXH64_digest(&st);
 	memcpy(base + off, &h, sizeof(h));
 }
@@ -232,7 +181,7 @@ static int do_record(void)
 	static uint64_t offs[4096];
 	int n = log_walk(offs, 4096);
 	uint64_t off, end = sb.log_off + sb.log_bytes;
-	struct rec h;
+	struct log_hdr h;
 
 	if (!n) {
 		/* an empty log: plant a hostile header at its start */
@@ -255,14 +204,14 @@ static int do_record(void)
 		printf("record at %" PRIu64 ": len 2^32-1\n", off);
 		break;
 	case 1:
-		h.len = (uint32_t)min64(end - off - LOG_HDR + 8, UINT32_MAX);
+		h.len = (uint32_t)min64(end - off - MMFS_POOL_LOG_HDR + 8, UINT32_MAX);
 		memcpy(base + off, &h, sizeof(h));
 		rehash(off); /* over what lies past the end: the next area */
 		printf("record at %" PRIu64 ": len %u, 8 past the log\n", off,
 		       h.len);
 		break;
 	case 2:
-		if (h.len + 8 <= end - off - LOG_HDR)
+		if (h.len + 8 <= end - off - MMFS_POOL_LOG_HDR)
 			h.len += 8;
 		memcpy(base + off, &h, sizeof(h));
 		rehash(off);
@@ -272,7 +221,7 @@ static int do_record(void)
 	case 3:
 		if (h.len)
 			for (int i = 0; i < 1 + (int)below(8); i++)
-				base[off + LOG_HDR + below(h.len)] =
+				base[off + MMFS_POOL_LOG_HDR + below(h.len)] =
 					(unsigned char)rnd();
 		rehash(off);
 		printf("record at %" PRIu64 ": payload bytes changed, valid "
@@ -307,7 +256,7 @@ static int do_record(void)
 static int do_ckpt(void)
 {
 	uint64_t off = sb.ckpt_off[sb.active_ckpt];
-	struct sb s = sb;
+	struct pool_sb s = sb;
 
 	if (!sb.ckpt_len)
 		die("the active checkpoint is empty");
@@ -330,7 +279,7 @@ static int do_ckpt(void)
 
 static int do_field(void)
 {
-	struct sb s = sb;
+	struct pool_sb s = sb;
 	const char *what;
 
 	switch (variant(18)) {
@@ -364,7 +313,7 @@ static int do_swap(void)
 
 	switch (variant(5)) {
 	case 0:
-		swap_bytes(0, SB_BYTES, SB_BYTES, "superblock 0 and 1");
+		swap_bytes(0, MMFS_POOL_SB_BYTES, MMFS_POOL_SB_BYTES, "superblock 0 and 1");
 		break;
 	case 1:
 		swap_bytes(sb.ckpt_off[0], sb.ckpt_off[1], sb.ckpt_bytes,
@@ -380,7 +329,7 @@ static int do_swap(void)
 			   "the log and the first chunk slot");
 		break;
 	default:
-		swap_bytes(0, sb.log_off, SB_BYTES,
+		swap_bytes(0, sb.log_off, MMFS_POOL_SB_BYTES,
 			   "superblock 0 and the log's first page");
 		break;
 	}
@@ -418,16 +367,16 @@ int main(int argc, char **argv)
 	if (fd < 0 || fstat(fd, &st) < 0)
 		die(strerror(errno));
 	fsize = (uint64_t)st.st_size;
-	if (fsize < 3 * SB_BYTES)
+	if (fsize < 3 * MMFS_POOL_SB_BYTES)
 		die("too small for a pool");
 	base = mmap(NULL, fsize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED)
 		die(strerror(errno));
 	load_sb();
 	if (!strcmp(cls, "flip-sb0"))
-		scribble(0, sizeof(struct sb), "superblock 0");
+		scribble(0, sizeof(struct pool_sb), "superblock 0");
 	else if (!strcmp(cls, "flip-sb1"))
-		scribble(SB_BYTES, sizeof(struct sb), "superblock 1");
+		scribble(MMFS_POOL_SB_BYTES, sizeof(struct pool_sb), "superblock 1");
 	else if (!strcmp(cls, "flip-log"))
 		scribble(sb.log_off, min64(sb.log_bytes, 64 << 10), "log");
 	else if (!strcmp(cls, "flip-ckpt0") || !strcmp(cls, "flip-ckpt1")) {

@@ -36,6 +36,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "xorshift.h"
+
 #define NDIRS 8
 #define MAXFILES 48
 #define MAXSIZE (384 << 10)
@@ -62,19 +64,10 @@ struct report {
 
 static struct ofile files[MAXFILES];
 static int wid, nerr;
-static uint64_t rs;
 static long seq;
 static char *base;	/* manifest path prefix */
 static int g_nproc;
 static unsigned char *shared_model;	/* this worker's stripes */
-
-static uint64_t rnd(void)
-{
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return rs;
-}
 
 static double now(void)
 {

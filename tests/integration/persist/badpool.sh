@@ -38,8 +38,8 @@ require_root
 require_real_mmfs
 require_cmd python3 truncate sha256sum
 mmfs_has_option pmem_size ||
-	skip "mmfs does not know persistent pools yet (no pmem_size in --help)"
-[ -x "${MMFSCTL_BIN:-}" ] || skip "MMFSCTL_BIN not set"
+	fail "mmfs does not know persistent pools (no pmem_size in --help)"
+[ -x "${MMFSCTL_BIN:-}" ] || fail "MMFSCTL_BIN not set (build mmfsctl)"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 SEEDS=${MMFS_BADPOOL_SEEDS:-2}
