@@ -17,7 +17,7 @@
 require_root
 require_mmfs
 require_cmd python3
-[ -x "${MMFSCTL_BIN:-}" ] || skip "MMFSCTL_BIN not set"
+require_mmfsctl
 
 errors=0
 bad() { echo "not ok - $*"; errors=$((errors + 1)); }

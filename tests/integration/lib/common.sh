@@ -87,6 +87,17 @@ mmfs_has_option() {
 	"$MMFS_BIN" --help 2>&1 | grep -q -- "$1"
 }
 
+# require_option NAME... -- the daemon must advertise each option in --help.
+# A missing one is a broken build or help text, a failure: a skip here would
+# turn a whole suite into "Skipped" while CI stays green.
+require_option() {
+	local o
+	for o in "$@"; do
+		mmfs_has_option "$o" ||
+			fail "mmfs --help does not list $o (help text or build broken)"
+	done
+}
+
 # helper NAME -- path of a C helper built from tests/integration
 helper() {
 	local p="$MMFS_HELPER_DIR/$1"

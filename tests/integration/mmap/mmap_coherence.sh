@@ -16,8 +16,8 @@ require_mmfs
 CHECK=$(helper mmap_check)
 
 rc=0
-variants="dram=512M dram=512M,chunk=4k"
-mmfs_has_option writeback && variants="$variants dram=512M,writeback"
+require_option writeback
+variants="dram=512M dram=512M,chunk=4k dram=512M,writeback"
 for opts in $variants; do
 	mmfs_mount "$opts"
 	mkdir "$MNT/m" || fail "mkdir"

@@ -37,9 +37,8 @@
 require_root
 require_real_mmfs
 require_cmd python3 truncate sha256sum
-mmfs_has_option pmem_size ||
-	fail "mmfs does not know persistent pools (no pmem_size in --help)"
-[ -x "${MMFSCTL_BIN:-}" ] || fail "MMFSCTL_BIN not set (build mmfsctl)"
+require_option pmem_size
+require_mmfsctl
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 SEEDS=${MMFS_BADPOOL_SEEDS:-2}

@@ -29,7 +29,7 @@
 
 require_root
 require_real_mmfs
-mmfs_has_option pmem_size || fail "this mmfs has no persistent pools (no pmem_size in --help)"
+require_option pmem_size
 [ -x "${MMFSCTL_BIN:-}" ] || fail "MMFSCTL_BIN not set (run under ctest)"
 LOAD=$(helper crashload)
 
@@ -44,10 +44,10 @@ POOL=$TEST_DIR/pool
 JOURNAL=$TEST_DIR/journal
 # A small DRAM tier and short epochs keep the tiering engine migrating
 # while the daemon is killed: a crash during a migration must lose nothing.
-OPTS=pmem_size=256M,dram=8M,commit=1
-mmfs_has_option epoch_ms && OPTS=$OPTS,epoch_ms=100
+require_option epoch_ms
+OPTS=pmem_size=256M,dram=8M,commit=1,epoch_ms=100
 if [ "$MODE" = powerloss ]; then
-	mmfs_has_option powerloss_sim || fail "mmfs has no powerloss_sim option"
+	require_option powerloss_sim
 	OPTS=$OPTS,powerloss_sim
 fi
 # durable bytes per iteration: ~128 MiB over the whole run, 256 KiB..4 MiB

@@ -15,8 +15,8 @@
 require_root
 require_real_mmfs
 require_cmd python3 sha256sum
-mmfs_has_option pmem_size || skip "mmfs has no persistent pools"
-[ -x "$MMFSCTL_BIN" ] || skip "mmfsctl not built"
+require_option pmem_size
+require_mmfsctl
 
 POOL=$TEST_DIR/pool
 MMFS_SOURCE=$POOL

@@ -27,9 +27,8 @@
 require_root
 require_real_mmfs
 require_cmd python3 touch sync diff
-mmfs_has_option pmem_size ||
-	skip "mmfs does not know persistent pools yet (no pmem_size in --help)"
-[ -x "${MMFSCTL_BIN:-}" ] || skip "MMFSCTL_BIN not set"
+require_option pmem_size
+require_mmfsctl
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 N=${MMFS_ROUNDTRIP_N:-10000}

@@ -17,7 +17,7 @@
 require_root
 require_real_mmfs
 require_cmd sha256sum
-mmfs_has_option pmem_size || fail "mmfs has no persistent pools (no pmem_size in --help)"
+require_option pmem_size
 [ -x "${MMFSCTL_BIN:-}" ] || fail "MMFSCTL_BIN not set"
 
 SMALL=$TEST_DIR/small

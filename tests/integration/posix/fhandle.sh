@@ -53,17 +53,14 @@ if [ "$MMFS_TEST_TARGET" = mmfs ]; then
 	fh stale vol.st mmfs-old-handles
 	mmfs_umount_checked
 
-	if mmfs_has_option pmem_size; then
-		MMFS_SOURCE=$TEST_DIR/pool
-		mmfs_mount pmem_size=256M,dram=64M
-		fh run pool.st pool
-		mmfs_umount_checked
-		mmfs_mount dram=64M
-		fh check pool.st pool-remounted
-		mmfs_umount_checked
-	else
-		fail "mmfs has no pools (pmem_size): the remount check cannot run"
-	fi
+	require_option pmem_size
+	MMFS_SOURCE=$TEST_DIR/pool
+	mmfs_mount pmem_size=256M,dram=64M
+	fh run pool.st pool
+	mmfs_umount_checked
+	mmfs_mount dram=64M
+	fh check pool.st pool-remounted
+	mmfs_umount_checked
 fi
 
 if dmesg | tail -n +"$((DMESG0 + 1))" | grep -q "root generation should be zero"; then

@@ -36,7 +36,7 @@ case $mode in
 64k) opts="dram=1G"; cflags=-b ;;
 4k-writeback)
 	opts="dram=1G,chunk=4k,writeback"; cflags=-b; noblocks=1
-	mmfs_has_option writeback || skip "mmfs has no writeback option" ;;
+	require_option writeback ;;
 *) fail "unknown mode $mode" ;;
 esac
 

@@ -29,7 +29,7 @@ require_root
 require_real_mmfs
 require_mmfsctl
 require_cmd python3 setfacl diff
-mmfs_has_option pmem_size || fail "this mmfs has no persistent pools"
+require_option pmem_size
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ST=$HERE/snaptree.py

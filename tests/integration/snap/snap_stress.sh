@@ -30,7 +30,7 @@ opts=${1:-dram=1G}
 pool=
 case $opts in
 *pmem_size=*)
-	mmfs_has_option pmem_size || fail "this mmfs has no persistent pools"
+	require_option pmem_size
 	pool=$TEST_DIR/pool
 	MMFS_SOURCE=$pool
 	;;

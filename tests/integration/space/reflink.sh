@@ -39,7 +39,7 @@ require_root
 require_real_mmfs
 require_cmd python3 cp dd fallocate cmp stat
 require_mmfsctl
-mmfs_has_option pmem_size || fail "this mmfs has no persistent pools"
+require_option pmem_size
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 CHECK="$HERE/reflink_check.py"

@@ -30,19 +30,19 @@ SECS=${MMFS_STRESS_SECONDS:-25}
 
 opts=${1:-dram=1G}
 case $opts in
-*writeback*) mmfs_has_option writeback || fail "this mmfs has no writeback option" ;;
+*writeback*) require_option writeback ;;
 esac
 pool= slow=
 case $opts in
 *pmem_size=*)
 	require_real_mmfs
-	mmfs_has_option pmem_size || fail "this mmfs has no persistent pools"
+	require_option pmem_size
 	pool=$TEST_DIR/pool
 	MMFS_SOURCE=$pool
 	;;
 *slow_nodes=*)
 	require_real_mmfs
-	mmfs_has_option slow_nodes || fail "this mmfs has no NUMA slow tier"
+	require_option slow_nodes
 	slow=1
 	;;
 esac

@@ -21,13 +21,13 @@
 require_root
 require_real_mmfs
 require_cmd getfattr setfattr sha256sum dd
-mmfs_has_option epoch_ms || skip "mmfs has no tiering engine"
+require_option epoch_ms
 
 POOL=$TEST_DIR/pool
 MMFS_SOURCE=$POOL
 OPTS=pmem_size=256M,dram=8M,epoch_ms=200
 if [ "${1:-}" = numa ]; then
-	mmfs_has_option slow_nodes || skip "mmfs has no NUMA slow tier"
+	require_option slow_nodes
 	[ -d /sys/devices/system/node/node0 ] || skip "no NUMA support in this kernel"
 	MMFS_SOURCE=numa:0 POOL=
 	OPTS=slow_size=256M,dram=8M,epoch_ms=200

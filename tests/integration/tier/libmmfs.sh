@@ -27,9 +27,9 @@ SRC=${2:-}
 require_root
 require_real_mmfs
 require_cmd cc pkg-config cmake
-[ -x "${MMFSCTL_BIN:-}" ] || skip "MMFSCTL_BIN not set"
-[ -d "$BUILD" ] && [ -d "$SRC" ] || skip "usage: libmmfs.sh BUILD_DIR SOURCE_DIR"
-mmfs_has_option epoch_ms || skip "mmfs has no tiering engine"
+require_mmfsctl
+[ -d "$BUILD" ] && [ -d "$SRC" ] || fail "usage: libmmfs.sh BUILD_DIR SOURCE_DIR"
+require_option epoch_ms
 
 errors=0
 bad() { echo "not ok - $*"; errors=$((errors + 1)); }

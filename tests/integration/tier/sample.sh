@@ -19,7 +19,7 @@
 require_root
 require_real_mmfs
 require_cmd getfattr python3 sha256sum
-mmfs_has_option sample= || skip "mmfs has no page-cache sampling"
+require_option sample=
 
 # Refused without a slow tier, with one line.
 out=$("$MMFS_BIN" -f none "$TEST_DIR" -o sample=10 2>&1) &&

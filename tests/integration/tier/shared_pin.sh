@@ -22,7 +22,7 @@
 require_root
 require_real_mmfs
 require_cmd getfattr setfattr sha256sum dd cp
-mmfs_has_option epoch_ms || fail "this mmfs has no tiering engine"
+require_option epoch_ms
 
 MMFS_SOURCE=$TEST_DIR/pool
 EPOCHS=40 # the most epochs placement may take to follow (200 ms each)
