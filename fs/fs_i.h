@@ -4,12 +4,8 @@
  * entries and extended attributes. FUSE-free, so that it can be unit-tested;
  * only fuse_ops.c and main.c include <fuse_lowlevel.h>.
  *
- * Lock ordering (see also tier/tier.c):
- *   fs->rename_lock (every rename)
- *     -> inode->lock of directories, ancestor first, else lower ino first
- *       -> inode->lock of non-directory or victim inodes
- *         -> inode->alock (attributes; a leaf: nothing is taken under it)
- *           -> fs->itable_lock, tier->lock
+ * Lock order: fs/LOCKING.md, the one copy (each lock below says what it
+ * guards; the table there says in which order they are taken).
  * The kernel's VFS already serializes conflicting namespace operations on
  * the same directories (i_rwsem, s_vfs_rename_mutex); these locks keep the
  * daemon's structures whole whatever order requests arrive in.
@@ -172,12 +168,13 @@ struct fs {
 	pthread_mutex_t rename_lock; /* serializes renames; see top */
 
 	/*
-	 * Persistent pools (persist.c); plog is NULL on a volatile mount.
+	 * Persistent pools (persist*.c); plog is NULL on a volatile mount.
 	 * plock orders metadata changes against commits and checkpoints:
 	 * every change holds it shared from before its first lock until its
 	 * log records are staged (fs_txn_begin .. fs_txn_end); a commit
 	 * holds it exclusively for the instant it takes the staged records,
-	 * a checkpoint for as long as it serializes. Outermost lock of mmfs.
+	 * a checkpoint for as long as it serializes. Below commit_lock, above
+ * every inode lock (fs/LOCKING.md).
 	 */
 	struct fs_plog *plog;
 	pthread_rwlock_t plock;
@@ -228,8 +225,15 @@ struct fs_inode *fs_inode_get(struct fs *fs, uint64_t ino);
 struct fs_inode *fs_inode_get_linked(struct fs *fs, uint64_t ino);
 /* fs_inode_new -- a new inode with nlink 0, not in any directory. */
 int fs_inode_new(struct fs *fs, uint32_t mode, const struct fs_owner *o,
-		 const struct fs_inode *parent, uint64_t rdev,
-		 struct fs_inode **out);
+		 uint64_t rdev, struct fs_inode **out);
+/*
+ * fs_inode_inherit -- what a new inode in @parent takes from it: BSD group
+ * semantics in a setgid directory (its group; a directory also the bit), as
+ * tmpfs and ext4. @parent's alock held; done before fs_inode_new, which
+ * takes locks of its own (alock stays a leaf).
+ */
+void fs_inode_inherit(const struct fs_inode *parent, uint32_t *mode,
+		      struct fs_owner *o);
 /* Drop @n kernel references; the inode goes when unreferenced & unlinked */
 void fs_inode_forget(struct fs *fs, struct fs_inode *in, uint64_t n);
 void fs_inode_ref(struct fs_inode *in);
@@ -266,7 +270,7 @@ int fs_inode_each(struct fs *fs, int (*fn)(void *arg, struct fs_inode *in),
 		  void *arg);
 
 /*
- * persist.c -- metadata transactions. A request that changes metadata
+ * persist_txn.c -- metadata transactions. A request that changes metadata
  * brackets the change with fs_txn_begin / fs_txn_end; in between, the
  * layers below record what changed into the thread's open transaction (dir
  * entries from dir.c, xattrs from xattr.c, map entries through the

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "fs/fs_i.h"
+#include "utils/held.h"
 #include "utils/err.h"
 
 void fs_now(struct timespec *ts)
@@ -30,7 +31,7 @@ void fs_now(struct timespec *ts)
  * mount at a random point, as tmpfs draws i_generation at random, makes a
  * handle kept from an earlier volatile mount stale instead of naming
  * whatever file got its number this time. A pool then raises it to what
- * it stored (persist.c).
+ * it stored (persist_recover.c).
  */
 static uint64_t gen_base(void)
 {
@@ -174,9 +175,19 @@ out_unlock:
 	pthread_mutex_unlock(&fs->itable_lock);
 }
 
+void fs_inode_inherit(const struct fs_inode *parent, uint32_t *mode,
+		      struct fs_owner *o)
+{
+	MMFS_HELD(&parent->alock);
+	if (!(parent->perm & S_ISGID))
+		return;
+	o->gid = parent->gid;
+	if (S_ISDIR(*mode))
+		*mode |= S_ISGID;
+}
+
 int fs_inode_new(struct fs *fs, uint32_t mode, const struct fs_owner *o,
-		 const struct fs_inode *parent, uint64_t rdev,
-		 struct fs_inode **out)
+		 uint64_t rdev, struct fs_inode **out)
 {
 	struct fs_inode *in = calloc(1, sizeof(*in));
 	int rc;
@@ -188,12 +199,6 @@ int fs_inode_new(struct fs *fs, uint32_t mode, const struct fs_owner *o,
 	in->uid = o->uid;
 	in->gid = o->gid;
 	in->rdev = rdev;
-	/* BSD group semantics in setgid directories, as tmpfs and ext4. */
-	if (parent && (parent->perm & S_ISGID)) {
-		in->gid = parent->gid;
-		if (S_ISDIR(mode))
-			in->perm |= S_ISGID;
-	}
 	fs_now(&in->btime);
 	in->atime = in->mtime = in->ctime = in->btime;
 	pthread_rwlock_init(&in->lock, NULL);
@@ -375,10 +380,19 @@ int fs_inode_open(struct fs_inode *in)
 
 void fs_inode_close(struct fs *fs, struct fs_inode *in)
 {
+	struct fs_txn tx;
+
 	if (atomic_fetch_sub(&in->opens, 1) != 1)
 		return;
-	if (atomic_load(&in->nlink) == 0)
+	if (atomic_load(&in->nlink) == 0) {
+		/*
+		 * The punch is logged: recovery must not find the orphan
+		 * still holding chunks that a later file reused.
+		 */
+		fs_txn_begin(fs, &tx);
 		release_data(fs, in);
+		fs_txn_end(&tx);
+	}
 	fs_inode_maybe_free(fs, in); /* the last holder may be this open */
 }
 
@@ -455,7 +469,7 @@ int fs_root_new(struct fs *fs, uint32_t mode, uint32_t uid, uint32_t gid)
 	struct fs_inode *root;
 	int rc;
 
-	rc = fs_inode_new(fs, S_IFDIR | mode, &o, NULL, 0, &root);
+	rc = fs_inode_new(fs, S_IFDIR | mode, &o, 0, &root);
 	if (rc < 0)
 		return rc;
 	MMFS_ASSERT(root->ino == FS_ROOT_INO);

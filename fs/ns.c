@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "fs/fs_i.h"
+#include "utils/held.h"
 
 int fs_ns_name_check(const struct fs_inode *dir, const char *name)
 {
@@ -81,19 +82,22 @@ static int create_locked(struct fs *fs, struct fs_inode *p, const char *name,
 			 uint32_t mode, uint64_t rdev, const char *target,
 			 const struct fs_owner *o, struct fs_inode **out)
 {
+	struct fs_owner own = *o;
 	struct fs_inode *in;
 	int rc;
 
+	MMFS_HELD_WR(&p->lock);
 	if (atomic_load(&p->nlink) == 0)
 		return -ENOENT; /* the directory was removed under us */
 	if (fs_snap_frozen(p))
 		return -EROFS; /* a snapshot, or .snap itself */
 	if (fs_dir_lookup(&p->dir, name) || fs_snap_is_name(name))
 		return -EEXIST;
-	/* alock: a setgid directory's group and bit, read by inode_new */
+	/* alock: a setgid directory's group and bit */
 	pthread_mutex_lock(&p->alock);
-	rc = fs_inode_new(fs, mode, o, p, rdev, &in);
+	fs_inode_inherit(p, &mode, &own);
 	pthread_mutex_unlock(&p->alock);
+	rc = fs_inode_new(fs, mode, &own, rdev, &in);
 	if (rc < 0)
 		return rc;
 	if (S_ISDIR(mode))
@@ -251,6 +255,7 @@ static int victim_locked(struct fs_inode *p, const char *name, bool want_dir,
 {
 	struct fs_dirent *de;
 
+	MMFS_HELD_WR(&p->lock);
 	if (!S_ISDIR(p->mode))
 		return -ENOTDIR;
 	de = fs_dir_lookup(&p->dir, name);
@@ -380,6 +385,9 @@ static int rename_locked(struct fs *fs, struct fs_inode *p1, const char *name,
 	struct fs_dirent *de, *de2;
 	int rc;
 
+	MMFS_HELD(&fs->rename_lock);
+	MMFS_HELD_WR(&p1->lock);
+	MMFS_HELD_WR(&p2->lock);
 	de = fs_dir_lookup(&p1->dir, name);
 	de2 = fs_dir_lookup(&p2->dir, newname);
 	if (!de || (!de2 && (flags & RENAME_EXCHANGE)))

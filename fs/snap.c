@@ -125,7 +125,7 @@ static int copy_inode(struct tree_copy *tc, struct fs_inode *src,
 	uint64_t done;
 	int rc;
 
-	rc = fs_inode_new(fs, src->mode | src->perm, &o, NULL, src->rdev,
+	rc = fs_inode_new(fs, src->mode | src->perm, &o, src->rdev,
 			  &dst);
 	if (rc < 0)
 		return rc;
@@ -419,7 +419,7 @@ int fs_snap_dir(struct fs *fs, struct fs_inode *dir, struct fs_inode **out)
 	pthread_mutex_lock(&dir->alock);
 	o = (struct fs_owner){ .uid = dir->uid, .gid = dir->gid };
 	pthread_mutex_unlock(&dir->alock);
-	rc = fs_inode_new(fs, S_IFDIR | 0755, &o, NULL, 0, &sd);
+	rc = fs_inode_new(fs, S_IFDIR | 0755, &o, 0, &sd);
 	if (rc < 0)
 		goto out_unlock;
 	rc = fs_dir_init(fs, &sd->dir, dir);

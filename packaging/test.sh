@@ -35,7 +35,7 @@ cmake --build "$top/build-asan" -j"$jobs"
 # Sanitized daemons are slower: the long-running sizes are scaled down
 # (the release run above does the full 50 crash points).
 (cd "$top/build-asan" &&
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_abort=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	MMFS_BIGDIR_N=${MMFS_BIGDIR_N_ASAN:-50000} \
 	MMFS_STRESS_SECONDS=${MMFS_STRESS_SECONDS_ASAN:-10} \

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 
 #include "tier/tier_i.h"
+#include "utils/held.h"
 #include "utils/err.h"
 #include "utils/log.h"
 
@@ -162,6 +163,7 @@ void tier_dram_fini(struct tier_dram *d)
 
 int tier_dram_slot_get_locked(struct tier_dram *d, uint32_t *slot)
 {
+	MMFS_HELD(d->lock);
 	if (d->nfree) {
 		*slot = d->free[--d->nfree];
 		return 0;
@@ -175,6 +177,7 @@ int tier_dram_slot_get_locked(struct tier_dram *d, uint32_t *slot)
 
 void tier_dram_slot_put_locked(struct tier_dram *d, uint32_t slot)
 {
+	MMFS_HELD(d->lock);
 	MMFS_ASSERT(d->nfree < d->nslots);
 	d->free[d->nfree++] = slot;
 }

@@ -45,6 +45,7 @@
 #include <time.h>
 
 #include "tier/tier_i.h"
+#include "utils/held.h"
 #include "utils/err.h"
 #include "utils/log.h"
 #include "utils/ticker.h"
@@ -498,6 +499,7 @@ static bool prepare_locked(struct mmfs_tier *t, struct move *m)
 {
 	struct tier_chunk c = t->chunks[m->id];
 
+	MMFS_HELD(&t->lock);
 	if (!c.used || (c.tier == MMFS_TIER_DRAM) == m->promote)
 		return false;
 	m->from_slot = c.slot;
@@ -547,6 +549,7 @@ static int remap_locked(struct mmfs_tier *t, struct move *m, int busy)
 {
 	struct tier_chunk *c = &t->chunks[m->id];
 
+	MMFS_HELD(&t->lock);
 	/* Freed (or moved) while we copied, or busy: undo. */
 	if (busy || !c->used || (c->tier == MMFS_TIER_DRAM) == m->promote ||
 	    c->slot != m->from_slot) {

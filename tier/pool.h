@@ -30,7 +30,7 @@
 #define MMFS_POOL_MAGIC "MMFSPOOL"       /* 8 bytes, no NUL on media */
 /*
  * Format versions: 1, the first; 2, checkpoints may hold the next inode
- * generation (fs/persist.c, OP_GEN), which version 1 readers refuse. A
+ * generation (fs/persist_i.h, OP_GEN), which version 1 readers refuse. A
  * version 1 pool is read as it is and written as version 2 from its first
  * superblock commit on (a read-write open marks it dirty at once), so an
  * older mmfs refuses it with one line ("pool version 2") instead of

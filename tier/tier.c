@@ -2,14 +2,8 @@
 /*
  * tier.c -- chunk ids and their placement.
  *
- * Lock ordering (all of mmfs):
- *   fs inode lock (parent before child, lower ino first)
- *     -> fs inode-table lock
- *       -> tier->stripe[id % 256] (shared: requests, in any order, taken
- *          by mmfs_tier_chunk_addr; exclusive: the engine's remap of one
- *          chunk, by trylock)  |  tier->move_lock (engine copies;
- *          epoch_end; never held with a stripe)
- *         -> tier->lock (innermost; no syscalls under it)
+ * Lock order: fs/LOCKING.md (the tier's locks are its levels 9-11: the
+ * stripes, move_lock, then tier->lock innermost).
  *
  * Ids are stable for the life of a chunk, whatever tier holds its bytes, so
  * that maps (snapshot/) never learn placement.
@@ -29,6 +23,7 @@
 #include <time.h>
 
 #include "tier/tier_i.h"
+#include "utils/held.h"
 #include "utils/err.h"
 #include "utils/log.h"
 
@@ -109,6 +104,8 @@ int mmfs_tier_new(const struct mmfs_tier_opts *o, struct mmfs_tier **out)
 			    o->dram_nodes);
 	if (rc < 0)
 		goto out_free;
+	t->dram.lock = &t->lock;
+	t->slow.lock = &t->lock;
 	if (o->slow_bytes) {
 		rc = tier_dram_init(&t->slow, o->slow_bytes, cs, "slow_nodes",
 				    o->slow_nodes);
@@ -216,6 +213,7 @@ uint32_t mmfs_tier_max_id(const struct mmfs_tier *t)
 /* id_get_locked -- (internal) a free id, or 0 when none is left */
 static uint32_t id_get_locked(struct mmfs_tier *t)
 {
+	MMFS_HELD(&t->lock);
 	if (t->id_nfree)
 		return t->id_free[--t->id_nfree];
 	if (t->id_next <= t->max_id)
@@ -279,6 +277,7 @@ static int alloc_volatile_locked(struct mmfs_tier *t, uint32_t *id)
 	struct tier_chunk c = { .used = 1, .tier = MMFS_TIER_DRAM };
 	uint32_t cid;
 
+	MMFS_HELD(&t->lock);
 	if (tier_dram_slot_get_locked(&t->dram, &c.slot) < 0) {
 		c.tier = MMFS_TIER_PMEM;
 		if (tier_dram_slot_get_locked(&t->slow, &c.slot) < 0)
@@ -314,6 +313,7 @@ static int alloc_pool_locked(struct mmfs_tier *t, uint32_t *id,
 	struct tier_chunk c = { .used = 1 };
 	uint32_t cid;
 
+	MMFS_HELD(&t->lock);
 	MMFS_ASSERT(!t->recovering);
 	if (idvec_room(&t->fresh) < 0)
 		return -ENOMEM;

@@ -39,6 +39,7 @@ struct tier_dram {
 	uint32_t next;      /* bump pointer: slots [next, nslots) never used */
 	uint32_t *free;     /* stack of freed slots */
 	uint32_t nfree;
+	pthread_mutex_t *lock; /* its owner's tier->lock, for MMFS_HELD */
 };
 
 /* A growable vector of chunk ids. */
@@ -57,9 +58,10 @@ struct mmfs_tier {
 
 	/*
 	 * lock protects the id allocator (id_next, id_free, id_nfree), each
-	 * tier's slot allocator and the counters below. It is the innermost
-	 * lock of mmfs: nothing else is taken while holding it, and it is
-	 * never held across a syscall that may block (madvise runs outside).
+	 * tier's slot allocator and the counters below. Innermost (the lock
+	 * order is fs/LOCKING.md's): nothing else is taken while holding it,
+	 * and it is never held across a syscall that may block (madvise runs
+	 * outside).
 	 */
 	pthread_mutex_t lock;
 	uint32_t id_next;        /* ids [id_next, max_id] never used */
@@ -103,8 +105,9 @@ struct mmfs_tier {
 	 * (mmfs_tier_io_end, after the reply); writeback holds one shared
 	 * from reading a chunk's placement to the fence of its copy; the
 	 * engine holds one stripe exclusively at a time, only to remap a
-	 * chunk it has already copied. Taken after fs inode locks (inside
-	 * the bracket), before tier->lock; in any order among themselves:
+	 * chunk it has already copied. Level 9 of fs/LOCKING.md: after fs
+	 * inode locks (inside the bracket), before tier->lock; in any order
+	 * among themselves:
 	 * a stripe is held exclusively only by the engine, which takes it
 	 * with trylock, holds nothing else but tier->lock under it and never
 	 * waits holding it, and readers are preferred (a reader never waits

@@ -31,10 +31,15 @@ static inline int mmfs_errno_neg(void)
 		}                                                            \
 	} while (0)
 
+/*
+ * Dearer checks (held locks, open transactions): Debug and sanitized builds
+ * only (CMakeLists.txt defines MMFS_DEBUG). A release build still compiles
+ * the condition, unevaluated, so it cannot rot.
+ */
 #ifdef MMFS_DEBUG
 #define MMFS_DEBUG_ASSERT(cond) MMFS_ASSERT(cond)
 #else
-#define MMFS_DEBUG_ASSERT(cond) ((void)0)
+#define MMFS_DEBUG_ASSERT(cond) ((void)sizeof(!(cond)))
 #endif
 
 #define MMFS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

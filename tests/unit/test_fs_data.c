@@ -40,9 +40,9 @@ static int setup(void **state)
 	assert_int_equal(mmfs_snap_new(e->tier, &e->snap), 0);
 	e->fs = calloc(1, sizeof(*e->fs));
 	fs_init(e->fs, e->tier, e->snap);
-	assert_int_equal(fs_inode_new(e->fs, S_IFREG | 0644, &own, NULL, 0,
+	assert_int_equal(fs_inode_new(e->fs, S_IFREG | 0644, &own, 0,
 				      &e->a), 0);
-	assert_int_equal(fs_inode_new(e->fs, S_IFREG | 0644, &own, NULL, 0,
+	assert_int_equal(fs_inode_new(e->fs, S_IFREG | 0644, &own, 0,
 				      &e->b), 0);
 	*state = e;
 	return 0;

@@ -40,11 +40,11 @@ static int setup(void **state)
 	e->fs = calloc(1, sizeof(*e->fs));
 	assert_non_null(e->fs);
 	fs_init(e->fs, e->tier, e->snap);
-	assert_int_equal(fs_inode_new(e->fs, S_IFDIR | 0755, &own, NULL, 0,
+	assert_int_equal(fs_inode_new(e->fs, S_IFDIR | 0755, &own, 0,
 				      &e->dir), 0);
 	assert_int_equal(fs_dir_init(e->fs, &e->dir->dir, e->dir), 0);
 	atomic_store(&e->dir->nlink, 2);
-	assert_int_equal(fs_inode_new(e->fs, S_IFREG | 0644, &own, e->dir, 0,
+	assert_int_equal(fs_inode_new(e->fs, S_IFREG | 0644, &own, 0,
 				      &e->file), 0);
 	atomic_store(&e->file->nlink, 1);
 	*state = e;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_fs_persist.c -- fs/persist.c on a real pool file, without a mount:
+ * test_fs_persist.c -- fs/persist*.c on a real pool file, without a mount:
  * a namespace built through the calls the FUSE handlers make (fs_ns_*)
  * comes back identical from the log alone, from a checkpoint alone, and
  * from a checkpoint plus log; what was never synced is gone after a "crash"
@@ -17,7 +17,9 @@
 #include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -33,7 +35,8 @@ struct env {
 	struct fs *fs;
 };
 
-static void up(struct env *e)
+/* load -- the pool loaded as `mmfsctl fsck` loads it: recorders not live */
+static void load(struct env *e)
 {
 	struct mmfs_tier_opts to = { .dram_bytes = 16 * CS };
 	struct fs_persist_opts po = { .commit_secs = 3600,
@@ -51,6 +54,13 @@ static void up(struct env *e)
 	rc = fs_persist_open(e->fs, e->pool, &po, why);
 	if (rc < 0)
 		fail_msg("pool does not load: %s (%d)", why, rc);
+}
+
+/* up -- loaded and started as a mount: a change outside a txn asserts */
+static void up(struct env *e)
+{
+	load(e);
+	assert_int_equal(fs_persist_start(e->fs), 0);
 }
 
 /* down -- @clean: unmount; else a crash: memory dropped, nothing written */
@@ -520,6 +530,48 @@ static void test_unsynced_is_lost(void **state)
 	free(b);
 }
 
+/*
+ * A change recorded with no transaction open (a handler that forgot
+ * fs_txn_begin) would be lost at a crash: debug and sanitized builds abort
+ * on it; a release build goes on (the record is dropped, as before). Run
+ * in a child, as an abort ends the process.
+ */
+static void test_missing_txn_asserts(void **state)
+{
+	struct env *e = *state;
+	struct fs_inode *r = root(e);
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		fs_txn_rec_dent(&r->dir, "forgotten", 9, FS_ROOT_INO);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+#ifdef MMFS_DEBUG
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+#else
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+#endif
+	/* Inside a transaction the same recorder is legal (and then undone). */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct fs_txn tx;
+
+		fs_txn_begin(e->fs, &tx);
+		fs_txn_dirty(r);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* The allocator comes back with exactly the free chunks: fill them all. */
 static void test_allocator_recovery(void **state)
 {
@@ -639,6 +691,8 @@ static void test_fsck_finds_and_repairs(void **state)
 	char *a, *b;
 
 	build(e);
+	down(e, true);
+	load(e); /* as mmfsctl fsck: damage and repairs are no requests */
 	assert_int_equal(fs_check(e->fs, false, count_report, &n), 0);
 	assert_int_equal(n, 0);
 	f = lookup(e, lookup(e, root(e), "dir"), "file");
@@ -844,6 +898,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_replay, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_missing_txn_asserts,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsynced_is_lost, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_allocator_recovery,

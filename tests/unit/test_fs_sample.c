@@ -66,7 +66,7 @@ static int setup(void **state)
 	assert_int_equal(mmfs_tier_new(&o, &e->tier), 0);
 	assert_int_equal(mmfs_snap_new(e->tier, &e->snap), 0);
 	fs_init(&e->fs, e->tier, e->snap);
-	assert_int_equal(fs_inode_new(&e->fs, S_IFREG | 0644, &own, NULL, 0,
+	assert_int_equal(fs_inode_new(&e->fs, S_IFREG | 0644, &own, 0,
 				      &e->in), 0);
 	atomic_store(&e->in->nlink, 1); /* as if it had a name */
 	*state = e;
