@@ -175,6 +175,12 @@ struct fs_dirent *fs_dir_next(const struct fs_dir *d, size_t *i,
 	return NULL;
 }
 
+struct fs_dirent *fs_dir_last(const struct fs_dir *d)
+{
+	/* fs_dir_remove drops trailing holes: the last slot is live */
+	return d->norder ? d->order[d->norder - 1].d : NULL;
+}
+
 void fs_dir_remove(struct fs *fs, struct fs_dir *d, struct fs_dirent *de)
 {
 	size_t old_index = mmfs_htab_bytes(&d->names);

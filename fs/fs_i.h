@@ -541,6 +541,12 @@ static inline uint64_t fs_dir_end(const struct fs_dir *d)
  */
 struct fs_dirent *fs_dir_next(const struct fs_dir *d, size_t *i,
 			      uint64_t end);
+
+/*
+ * fs_dir_last -- the newest entry of @d, or NULL if it is empty: removing
+ * entries newest first never leaves holes to step over (drop_entries).
+ */
+struct fs_dirent *fs_dir_last(const struct fs_dir *d);
 static inline bool fs_dir_empty(const struct fs_dir *d)
 {
 	return d->live == 0;

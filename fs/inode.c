@@ -322,7 +322,9 @@ static void inode_destroy(struct fs *fs, struct fs_inode *in)
 		fs_dir_fini(fs, &in->dir);
 		break;
 	case S_IFLNK:
-		bytes += (int64_t)strlen(in->target) + 1;
+		/* NULL: its making failed for want of memory (ns.c, snap.c) */
+		if (in->target)
+			bytes += (int64_t)strlen(in->target) + 1;
 		free(in->target);
 		break;
 	}

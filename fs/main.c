@@ -56,6 +56,7 @@ struct opts {
 	char *pmem_emulate;
 	char *tiering;
 	char *migrate;
+	char *oom_score_adj;
 	int epoch_ms;
 	int sample;
 	int commit;
@@ -88,6 +89,7 @@ static void opts_free(struct opts *o)
 	free(o->pmem_emulate);
 	free(o->tiering);
 	free(o->migrate);
+	free(o->oom_score_adj);
 }
 
 enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG };
@@ -119,6 +121,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("migrate=%s", migrate, 0),
 	OPT("epoch_ms=%d", epoch_ms, 0),
 	OPT("sample=%d", sample, 0),
+	OPT("oom_score_adj=%s", oom_score_adj, 0),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -161,6 +164,9 @@ static void usage(const char *prog)
 	       "                      setfattr -n user.mmfs.io -v direct\n"
 	       "  migrate=SIZE        most bytes the engine moves per second\n"
 	       "                      (default 1G)\n"
+	       "  oom_score_adj=N     the daemon's OOM score, -1000..1000 (default\n"
+	       "                      -1000 volatile: its files die with it;\n"
+	       "                      -900 with a pool; needs CAP_SYS_RESOURCE)\n"
 	       "  chunk=SIZE          chunk size, power of two 4K..2M (default 64K;\n"
 	       "                      a pool keeps the one it was made with)\n"
 	       "  dram_nodes=LIST     bind DRAM to these NUMA nodes (e.g. 0-1)\n"
@@ -190,8 +196,9 @@ static void usage(const char *prog)
 	       "nofail, _netdev, x-*, ...) are accepted as well, and FUSE's own\n"
 	       "(max_read=, ...). '-o remount,OPTIONS' changes a live mount: ro/rw\n"
 	       "and those flags, commit=, migrate=, tiering=, direct_io,\n"
-	       "dirty_ratio=; other options must keep their values. Unmount with\n"
-	       "'umount MOUNTPOINT' or 'fusermount3 -u MOUNTPOINT'.\n", prog);
+	       "dirty_ratio=, oom_score_adj=; other options must keep their\n"
+	       "values. Unmount with 'umount MOUNTPOINT' or 'fusermount3 -u\n"
+	       "MOUNTPOINT'.\n", prog);
 }
 
 /*
@@ -405,6 +412,52 @@ static int parse_id(const char *s, uint32_t *out)
 	return 0;
 }
 
+/* The OOM scores a mount takes by default: README.md, "Memory and the OOM
+ * killer". A volatile mount's files exist only in this process, like
+ * tmpfs's pages that the OOM killer never frees; a pool loses at most the
+ * work since the last commit, but every open file breaks: just above. */
+#define MMFS_OOM_ADJ_VOLATILE (-1000)
+#define MMFS_OOM_ADJ_POOL (-900)
+
+/* parse_oom -- (internal) oom_score_adj=N: -1000..1000 */
+static int parse_oom(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < -1000 || v > 1000)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+/*
+ * oom_protect -- (internal) set the daemon's OOM score to @adj. Lowering
+ * it needs CAP_SYS_RESOURCE, which a container's root often lacks: that
+ * is said once, as a warning with what it risks, and the mount goes on
+ * (refusing would leave such machines without mmfs, and the score only
+ * matters once the machine is out of memory).
+ */
+static void oom_protect(int adj, bool volatile_fs)
+{
+	char buf[16];
+	int fd, n, err = 0;
+
+	n = snprintf(buf, sizeof(buf), "%d\n", adj);
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, buf, (size_t)n) != n)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		mmfs_warn("cannot set oom_score_adj=%d (%s): the OOM killer "
+			  "may pick this daemon%s", adj, strerror(err),
+			  volatile_fs ? ", and a volatile mount's files die "
+					"with it" : "");
+}
+
 /*
  * tune_bdi -- (internal) lift the kernel's writeback caps for this mount.
  * FUSE mounts get a per-BDI cap of 1% of dirty memory with strict_limit,
@@ -502,6 +555,7 @@ static struct {
 	struct fs *fs;
 	struct mmfs_tier *tier;
 	bool engine;
+	bool pool;
 } live = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* refuse -- (internal) the one line a remount is refused with */
@@ -582,8 +636,8 @@ static int remount_fixed(const struct opts *n, char *why, size_t len)
 /*
  * remount_live -- (internal) MMFS_IOC_REMOUNT's answer: check @opts, or
  * apply those that can change live: commit=, migrate=, tiering=,
- * direct_io, dirty_ratio= and the atime rule (from @ms_flags). pmem_size=
- * only sizes a new pool: ignored.
+ * direct_io, dirty_ratio=, oom_score_adj= and the atime rule (from
+ * @ms_flags). pmem_size= only sizes a new pool: ignored.
  */
 static int remount_live(const char *opts, unsigned long ms_flags, bool apply,
 			char *why, size_t len)
@@ -592,7 +646,7 @@ static int remount_live(const char *opts, unsigned long ms_flags, bool apply,
 			  .epoch_ms = -1, .sample = -1, .threads = -1 };
 	struct fuse_args a = FUSE_ARGS_INIT(0, NULL);
 	uint64_t migrate = 0;
-	int ratio = 0, rc;
+	int ratio = 0, oom_adj = 0, rc;
 
 	pthread_mutex_lock(&live.lock);
 	rc = fuse_opt_add_arg(&a, "mmfs") || fuse_opt_add_arg(&a, "-o") ||
@@ -610,6 +664,10 @@ static int remount_live(const char *opts, unsigned long ms_flags, bool apply,
 	if (rc == 0 && n.tiering && strcmp(n.tiering, "on") != 0 &&
 	    strcmp(n.tiering, "off") != 0)
 		rc = refuse(why, len, "tiering=%s: on or off", n.tiering);
+	if (rc == 0 && n.oom_score_adj && parse_oom(n.oom_score_adj,
+						      &oom_adj) < 0)
+		rc = refuse(why, len, "oom_score_adj=%s: an integer, "
+			    "-1000..1000", n.oom_score_adj);
 	if (rc == 0 && n.dirty_ratio &&
 	    (sscanf(n.dirty_ratio, "%d", &ratio) != 1 || ratio < 1 ||
 	     ratio > 100))
@@ -634,6 +692,8 @@ static int remount_live(const char *opts, unsigned long ms_flags, bool apply,
 		if (rc == 0)
 			live.engine = on;
 	}
+	if (n.oom_score_adj)
+		oom_protect(oom_adj, !live.pool);
 	if (n.direct_io)
 		live.fs->direct_io = true; /* from the next open on */
 	if (ratio && geteuid() == 0) {
@@ -872,6 +932,7 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct opts o = { .writeback = 0, .splice_read = 0 };
 	int dirty_ratio = 100;
+	int oom_adj = INT_MIN;
 	struct mmfs_tier_opts to = { 0 };
 	struct mmfs_tier *tier = NULL;
 	struct mmfs_snap *snap = NULL;
@@ -983,6 +1044,11 @@ int main(int argc, char *argv[])
 			   o.dirty_ratio);
 		goto out_args;
 	}
+	if (o.oom_score_adj && parse_oom(o.oom_score_adj, &oom_adj) < 0) {
+		ret = fail("oom_score_adj=%s: an integer, -1000..1000",
+			   o.oom_score_adj);
+		goto out_args;
+	}
 
 	if (o.powerloss_sim && (strcmp(o.source, "none") == 0 ||
 				to.slow_bytes)) {
@@ -1092,6 +1158,7 @@ int main(int argc, char *argv[])
 	live.gid = gid;
 	live.fs = fs;
 	live.tier = tier;
+	live.pool = pool != NULL;
 	mmfs_fuse_set_remount(remount_live);
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_destroy;
@@ -1105,6 +1172,9 @@ int main(int argc, char *argv[])
 		tune_bdi(&mi, dirty_ratio);
 	if (mounted)
 		mount_flags(o.mountpoint, &mi, &o);
+	/* Before the daemon leaves the terminal: a warning is seen. */
+	oom_protect(oom_adj != INT_MIN ? oom_adj
+		    : pool ? MMFS_OOM_ADJ_POOL : MMFS_OOM_ADJ_VOLATILE, !pool);
 	/* From here a mount of the pool elsewhere is refused, not waited. */
 	if (mounted && pool && mmfs_pool_set_mounted(pool, mi.major,
 						     mi.minor) < 0)

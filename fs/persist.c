@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fs/persist_i.h"
 #include "utils/err.h"
@@ -193,10 +194,12 @@ void fs_persist_set_commit(struct fs *fs, unsigned secs)
 		mmfs_ticker_set_period(pl->committer, secs * 1000u);
 }
 
+#define CLOSE_RETRIES 4
+
 int fs_persist_close(struct fs *fs, bool clean)
 {
 	struct fs_plog *pl = fs->plog;
-	int rc = 0;
+	int rc = 0, tries;
 
 	if (!pl)
 		return 0;
@@ -204,7 +207,19 @@ int fs_persist_close(struct fs *fs, bool clean)
 		plog_recording(false);
 	mmfs_ticker_stop(&pl->committer);
 	if (clean && !pl->rdonly) {
-		rc = fs_persist_checkpoint(fs);
+		/*
+		 * The last checkpoint makes the pool clean and the next mount
+		 * quick: a moment's shortage of memory is worth waiting out
+		 * (a few tenths of a second). If it lasts, the log replays at
+		 * the next mount and nothing is lost.
+		 */
+		for (tries = 0;; tries++) {
+			rc = fs_persist_checkpoint(fs);
+			if (rc != -ENOMEM || tries == CLOSE_RETRIES)
+				break;
+			mmfs_warn("final checkpoint: out of memory; retrying");
+			usleep(100000u * (tries + 1));
+		}
 		if (rc == 0 && pl->err == 0)
 			rc = mmfs_pool_set_clean(pl->pool, true);
 	}

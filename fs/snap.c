@@ -309,69 +309,75 @@ out:
  * drop_entries -- (internal) remove every name below directory @dir, as
  * `rm -rf DIR/ *` would: inodes whose last name goes are released (now,
  * or at their last close). Snapshots of directories in the tree go too.
+ * It cannot fail, so it allocates nothing: the walk goes down into each
+ * subdirectory as its name is removed and back up by its ".." when it is
+ * empty (the tree is named nowhere else now, so ".." is the way back),
+ * removing entries newest first so that no hole is stepped over twice.
  */
 static void drop_entries(struct fs *fs, struct fs_inode *dir)
 {
-	struct fs_inode **stack = NULL, **gone = NULL;
-	size_t n = 0, cap = 0, ngone = 0, gcap = 0, i;
+	struct fs_inode *d = dir, *c, *up;
+	struct fs_dirent *de;
 
-	if (push((void ***)&stack, &n, &cap, sizeof(*stack)) < 0)
-		return;
-	stack[n++] = dir;
-	while (n) {
-		struct fs_inode *d = stack[--n];
-		struct fs_dirent *de;
-		size_t k = 0;
-
-		pthread_rwlock_wrlock(&d->lock);
+	pthread_rwlock_wrlock(&d->lock);
+	for (;;) {
 		if (d->dir.snapdir && d != dir) {
-			struct fs_inode *sd = d->dir.snapdir;
-
+			/* Its snapshots go with it, and it with its parent */
+			c = d->dir.snapdir;
 			fs_txn_rec_snapdir(d, NULL);
 			d->dir.snapdir = NULL;
-			/* Its snapshots go with it, and it with its parent */
-			atomic_store(&sd->nlink, 1);
-			if (push((void ***)&stack, &n, &cap,
-				 sizeof(*stack)) == 0)
-				stack[n++] = sd;
-			if (push((void ***)&gone, &ngone, &gcap,
-				 sizeof(*gone)) == 0)
-				gone[ngone++] = sd;
+			atomic_store(&c->nlink, 1);
+			if (c->dir.parent != d)
+				c->dir.parent = d;
+			pthread_rwlock_unlock(&d->lock);
+			d = c;
+			pthread_rwlock_wrlock(&d->lock);
+			continue;
 		}
-		while ((de = fs_dir_next(&d->dir, &k, UINT64_MAX))) {
-			struct fs_inode *c = de->inode;
-
-			fs_dir_remove(fs, &d->dir, de);
-			fs_inode_touch(c, false, true);
-			if (S_ISDIR(c->mode)) {
-				atomic_fetch_sub(&d->nlink, 1);
-				if (push((void ***)&stack, &n, &cap,
-					 sizeof(*stack)) == 0)
-					stack[n++] = c;
-			} else if (atomic_fetch_sub(&c->nlink, 1) > 1) {
-				/* Another name keeps it: only the count */
-				fs_txn_rec_inode(c);
-				continue;
-			}
-			/* Its last name: released below, once */
-			if (push((void ***)&gone, &ngone, &gcap,
-				 sizeof(*gone)) == 0)
-				gone[ngone++] = c;
-		}
-		if (d != dir)
+		de = fs_dir_last(&d->dir);
+		if (!de) {
+			if (d == dir)
+				break;
+			/* Empty: released, and the walk goes back up */
+			up = d->dir.parent;
 			atomic_store(&d->nlink, 0);
+			pthread_rwlock_unlock(&d->lock);
+			/* Now, not at the commit: releasing may free it */
+			fs_txn_rec_inode(d);
+			fs_inode_unlinked(fs, d);
+			d = up;
+			pthread_rwlock_wrlock(&d->lock);
+			continue;
+		}
+		c = de->inode;
+		fs_dir_remove(fs, &d->dir, de);
+		fs_inode_touch(c, false, true);
+		if (S_ISDIR(c->mode)) {
+			atomic_fetch_sub(&d->nlink, 1);
+			/* It is already (its only name was in @d): kept
+			 * unwritten, as a lookup of its ".." may read it */
+			if (c->dir.parent != d)
+				c->dir.parent = d;
+			pthread_rwlock_unlock(&d->lock);
+			d = c;
+			pthread_rwlock_wrlock(&d->lock);
+			continue;
+		}
+		if (atomic_fetch_sub(&c->nlink, 1) > 1) {
+			/* Another name keeps it: only the count */
+			fs_txn_rec_inode(c);
+			continue;
+		}
+		/* Its last name: released outside the directory's lock
+		 * (freeing data takes the file's) */
 		pthread_rwlock_unlock(&d->lock);
+		fs_txn_rec_inode(c);
+		fs_inode_unlinked(fs, c);
+		pthread_rwlock_wrlock(&d->lock);
 	}
+	pthread_rwlock_unlock(&d->lock);
 	fs_inode_touch(dir, true, true);
 	fs_txn_dirty(dir);
-	/* Now, not at the commit: releasing may free them */
-	for (i = 0; i < ngone; i++)
-		fs_txn_rec_inode(gone[i]);
-	/* Outside the directories' locks: freeing data takes the file's */
-	for (i = 0; i < ngone; i++)
-		fs_inode_unlinked(fs, gone[i]);
-	free(stack);
-	free(gone);
 }
 
 /* drop_tree -- (internal) @root, named nowhere now, and all below it */
