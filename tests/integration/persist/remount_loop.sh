@@ -58,6 +58,10 @@ for i in $(seq 1 "$LOOPS"); do
 		cat "$TMP/mount.$i" >&2
 		fail "loop $i: mount right after umount failed ($RC)"
 	fi
+	# the OOM score warning of a machine that refuses to lower it
+	# (fault/oom.sh checks it) is not the mount's to count
+	grep -v "cannot set oom_score_adj" "$TMP/mount.$i" >"$TMP/said.$i"
+	mv "$TMP/said.$i" "$TMP/mount.$i"
 	if [ -s "$TMP/mount.$i" ]; then
 		lines=$(wc -l <"$TMP/mount.$i")
 		grep -q "waiting for the previous daemon" "$TMP/mount.$i" &&
