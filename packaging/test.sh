@@ -33,12 +33,14 @@ cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug \
 	-DMMFS_SANITIZE=ON >/dev/null
 cmake --build "$top/build-asan" -j"$jobs"
 # Sanitized daemons are slower: the long-running sizes are scaled down
-# (the release run above does the full 50 crash points).
+# (the release run above does the full 50 crash points and every
+# allocation site of fault_alloc_sites).
 (cd "$top/build-asan" &&
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_abort=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	MMFS_BIGDIR_N=${MMFS_BIGDIR_N_ASAN:-50000} \
 	MMFS_STRESS_SECONDS=${MMFS_STRESS_SECONDS_ASAN:-10} \
 	MMFS_CRASH_ITERS=${MMFS_CRASH_ITERS_ASAN:-20} \
+	MMFS_FAULT_SITES=${MMFS_FAULT_SITES_ASAN:-12} \
 	ctest --output-on-failure --timeout 1200 -O ctest.log)
 no_skips "$top/build-asan"
