@@ -122,8 +122,10 @@ static void tx_inode(struct fs_txn *tx, struct fs_inode *in)
 	in->version++;
 	plog_inode_rec(in, &r);
 	pthread_mutex_unlock(&in->alock);
-	tx_put(tx, OP_INODE, &r, sizeof(r), in->target, r.target_len, NULL,
-	       0);
+	/* target shares a union with a file's map, which may be changing:
+	 * only a symlink's is read */
+	tx_put(tx, OP_INODE, &r, sizeof(r),
+	       S_ISLNK(in->mode) ? in->target : NULL, r.target_len, NULL, 0);
 }
 
 static void txn_begin(struct fs *fs, struct fs_txn *tx, bool excl)

@@ -44,3 +44,14 @@ cmake --build "$top/build-asan" -j"$jobs"
 	MMFS_FAULT_SITES=${MMFS_FAULT_SITES_ASAN:-12} \
 	ctest --output-on-failure --timeout 1200 -O ctest.log)
 no_skips "$top/build-asan"
+
+echo "== ThreadSanitizer build (the race run)"
+cmake -S "$top" -B "$top/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DMMFS_TSAN=ON >/dev/null
+cmake --build "$top/build-tsan" -j"$jobs"
+# The stress tests (label race); any report makes the daemon exit 66 and
+# fails its test. tests/tsan.supp explains each suppression.
+(cd "$top/build-tsan" &&
+	TSAN_OPTIONS="suppressions=$top/tests/tsan.supp:history_size=7" \
+	ctest --output-on-failure --timeout 900 -L race -O ctest.log)
+no_skips "$top/build-tsan"

@@ -328,7 +328,7 @@ void tier_age_epoch(struct tier_age *a, struct tier_cand *c, bool active)
 
 uint16_t mmfs_tier_chunk_heat(const struct mmfs_tier *t, uint32_t id)
 {
-	return __atomic_load_n(&t->chunks[id].heat, __ATOMIC_RELAXED);
+	return __atomic_load_n(&t->heat[id], __ATOMIC_RELAXED);
 }
 
 void mmfs_tier_chunk_inherit(struct mmfs_tier *t, uint32_t id, uint32_t from)
@@ -336,8 +336,8 @@ void mmfs_tier_chunk_inherit(struct mmfs_tier *t, uint32_t id, uint32_t from)
 	if (!t->tiered || id < 1 || id > t->max_id || from < 1 ||
 	    from > t->max_id)
 		return;
-	__atomic_store_n(&t->chunks[id].heat,
-			 __atomic_load_n(&t->chunks[from].heat, __ATOMIC_RELAXED),
+	__atomic_store_n(&t->heat[id],
+			 __atomic_load_n(&t->heat[from], __ATOMIC_RELAXED),
 			 __ATOMIC_RELAXED);
 }
 
@@ -693,7 +693,7 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 	struct tier_cand *c;
 	struct tier_plan pl;
 	uint64_t dram_used, budget, allocs, heat = 0, left = 0;
-	uint32_t id, last;
+	uint32_t id, last, end;
 	size_t n = 0, i;
 	bool active;
 
@@ -709,25 +709,35 @@ void mmfs_tier_engine_epoch(struct mmfs_tier *t)
 	 * has no long horizon (lheat 0: the heat rules alone). */
 	if (!t->age)
 		t->age = calloc((size_t)t->max_id + 1, sizeof(*t->age));
-	/* Decay and gather in one pass; entries are read without the lock:
-	 * the plan is advice, run_batch checks every move again. */
-	for (id = 1; id < last; id++) {
-		struct tier_chunk *e = &t->chunks[id];
-		uint16_t h = __atomic_load_n(&e->heat, __ATOMIC_RELAXED);
+	/*
+	 * Decay and gather in one pass, a batch of entries per hold of the
+	 * lock (an allocation waits one batch at most). The plan is advice
+	 * all the same: run_batch checks every move again.
+	 */
+	for (id = 1; id < last;) {
+		end = MMFS_MIN(last, id + TIER_SCAN_BATCH);
+		pthread_mutex_lock(&t->lock);
+		for (; id < end; id++) {
+			const struct tier_chunk *e = &t->chunks[id];
+			uint16_t h = __atomic_load_n(&t->heat[id],
+						     __ATOMIC_RELAXED);
 
-		if (h)
-			__atomic_store_n(&e->heat, heat_decay(h),
-					 __ATOMIC_RELAXED);
-		heat += h;
-		left += heat_decay(h);
-		if (!e->used) {
-			/* a new chunk under this id starts afresh */
-			if (t->age)
-				t->age[id] = (struct tier_age){ 0 };
-			continue;
+			if (h)
+				__atomic_store_n(&t->heat[id], heat_decay(h),
+						 __ATOMIC_RELAXED);
+			heat += h;
+			left += heat_decay(h);
+			if (!e->used) {
+				/* a new chunk under this id starts afresh */
+				if (t->age)
+					t->age[id] = (struct tier_age){ 0 };
+				continue;
+			}
+			c[n++] = (struct tier_cand){ .id = id, .heat = h,
+						     .tier = e->tier,
+						     .pin = e->pin };
 		}
-		c[n++] = (struct tier_cand){ .id = id, .heat = h,
-					     .tier = e->tier, .pin = e->pin };
+		pthread_mutex_unlock(&t->lock);
 	}
 	/*
 	 * The long horizon ages only while something is read or written

@@ -81,6 +81,15 @@ struct mmfs_pool {
 
 	struct pool_sb sb; /* current superblock, copy sb.generation % 2 */
 	int sb_bad[2];
+	/*
+	 * The chunk area's geometry, copied from sb once at open: the data
+	 * path reads it with no lock, while a commit rewrites sb under its
+	 * caller's commit_lock (the same values, but a copy of the whole
+	 * struct is a write all the same).
+	 */
+	char *data;	     /* base + sb.data_off */
+	uint32_t chunk_size; /* sb.chunk_size */
+	uint32_t nchunks;    /* sb.nchunks */
 
 	uint64_t log_seed; /* record hash seed, from the uuid */
 	bool log_known;	   /* log_tail is valid: replayed or emptied */
@@ -929,6 +938,9 @@ int mmfs_pool_open(const char *path, unsigned flags, struct mmfs_pool **out,
 	}
 	memcpy(&p->log_seed, p->sb.uuid, sizeof(p->log_seed));
 	p->seq = p->sb.ckpt_seq;
+	p->data = p->base + p->sb.data_off;
+	p->chunk_size = p->sb.chunk_size;
+	p->nchunks = p->sb.nchunks;
 	*out = p;
 	return 0;
 
@@ -998,8 +1010,8 @@ int mmfs_pool_set_clean(struct mmfs_pool *p, bool clean)
 
 void *mmfs_pool_slot_addr(const struct mmfs_pool *p, uint32_t slot)
 {
-	MMFS_DEBUG_ASSERT(slot < p->sb.nchunks);
-	return p->base + p->sb.data_off + (uint64_t)slot * p->sb.chunk_size;
+	MMFS_DEBUG_ASSERT(slot < p->nchunks);
+	return p->data + (uint64_t)slot * p->chunk_size;
 }
 
 void mmfs_pool_copy(struct mmfs_pool *p, void *pmem_dst, const void *src,

@@ -30,6 +30,12 @@
 _Static_assert(sizeof(struct tier_chunk) == 8,
 	       "tier/README.md counts 8 bytes of placement per chunk");
 
+/* heat_bytes -- (internal) the size of the heat counters' reservation */
+static size_t heat_bytes(const struct mmfs_tier *t)
+{
+	return ((size_t)t->max_id + 1) * sizeof(*t->heat);
+}
+
 static void *reserve(size_t bytes, int prot)
 {
 	void *p = mmap(NULL, bytes, prot,
@@ -140,10 +146,11 @@ int mmfs_tier_new(const struct mmfs_tier_opts *o, struct mmfs_tier **out)
 	}
 	t->chunks_bytes = ((size_t)t->max_id + 1) * sizeof(*t->chunks);
 	t->chunks = reserve(t->chunks_bytes, PROT_READ | PROT_WRITE);
+	t->heat = reserve(heat_bytes(t), PROT_READ | PROT_WRITE);
 	t->id_free = reserve(((size_t)t->max_id + 1) * sizeof(uint32_t),
 			     PROT_READ | PROT_WRITE);
 	t->zero = reserve(cs, PROT_READ);
-	if (!t->chunks || !t->id_free || !t->zero) {
+	if (!t->chunks || !t->heat || !t->id_free || !t->zero) {
 		rc = -ENOMEM;
 		goto out_fini;
 	}
@@ -159,6 +166,8 @@ out_fini:
 		munmap((void *)t->sampled, t->dirty_bytes);
 	if (t->chunks)
 		munmap(t->chunks, t->chunks_bytes);
+	if (t->heat)
+		munmap(t->heat, heat_bytes(t));
 	if (t->id_free)
 		munmap(t->id_free, ((size_t)t->max_id + 1) * sizeof(uint32_t));
 	if (t->zero)
@@ -181,6 +190,7 @@ void mmfs_tier_free(struct mmfs_tier **tp)
 		return;
 	mmfs_tier_engine_stop(t);
 	munmap(t->chunks, t->chunks_bytes);
+	munmap(t->heat, heat_bytes(t));
 	munmap(t->id_free, ((size_t)t->max_id + 1) * sizeof(uint32_t));
 	munmap(t->zero, t->chunk_size);
 	if (t->dirty)
@@ -286,6 +296,7 @@ static int alloc_volatile_locked(struct mmfs_tier *t, uint32_t *id)
 	cid = id_get_locked(t);
 	MMFS_ASSERT(cid != 0); /* one id per slot */
 	t->chunks[cid] = c;
+	__atomic_store_n(&t->heat[cid], 0, __ATOMIC_RELAXED);
 	t->used[c.tier]++;
 	if (t->tiered)
 		touch(t, cid);
@@ -329,6 +340,7 @@ static int alloc_pool_locked(struct mmfs_tier *t, uint32_t *id,
 		*zero_pmem = true;
 	}
 	t->chunks[cid] = c;
+	__atomic_store_n(&t->heat[cid], 0, __ATOMIC_RELAXED);
 	t->used[c.tier]++;
 	t->fresh.ids[t->fresh.n++] = cid;
 	touch(t, cid);
@@ -399,7 +411,7 @@ void mmfs_tier_chunk_free(struct mmfs_tier *t, uint32_t id)
 	MMFS_ASSERT(c.used);
 	t->chunks[id].used = 0;
 	t->chunks[id].pin = 0;
-	t->chunks[id].heat = 0;
+	__atomic_store_n(&t->heat[id], 0, __ATOMIC_RELAXED);
 	if (t->pool)
 		dirty_test_clear(t, id);
 	if (t->tiered)
@@ -471,7 +483,7 @@ static uint64_t now_ns(void)
 void mmfs_tier_access(struct mmfs_tier *t, uint32_t id, size_t len,
 		      bool write)
 {
-	uint16_t *heat = &t->chunks[id].heat;
+	uint16_t *heat = &t->heat[id];
 	uint16_t add = 1, h;
 	uint64_t ns, until;
 
@@ -723,10 +735,15 @@ uint64_t mmfs_tier_writeback_all(struct mmfs_tier *t)
 	return r.n;
 }
 
-enum mmfs_tier_kind mmfs_tier_chunk_tier(const struct mmfs_tier *t,
-					 uint32_t id)
+enum mmfs_tier_kind mmfs_tier_chunk_tier(struct mmfs_tier *t, uint32_t id)
 {
-	return (enum mmfs_tier_kind)t->chunks[id].tier;
+	enum mmfs_tier_kind k;
+
+	/* the engine may be moving it: a statistic, but not a torn read */
+	pthread_mutex_lock(&t->lock);
+	k = (enum mmfs_tier_kind)t->chunks[id].tier;
+	pthread_mutex_unlock(&t->lock);
+	return k;
 }
 
 const void *mmfs_tier_zero(const struct mmfs_tier *t)
@@ -737,23 +754,27 @@ const void *mmfs_tier_zero(const struct mmfs_tier *t)
 void mmfs_tier_heat_histogram(struct mmfs_tier *t,
 			      uint64_t h[MMFS_TIER_HEAT_BUCKETS])
 {
-	uint32_t id, last;
+	uint32_t id, last, end;
 
 	memset(h, 0, MMFS_TIER_HEAT_BUCKETS * sizeof(*h));
 	pthread_mutex_lock(&t->lock);
 	last = MMFS_MIN(t->id_next, t->max_id + 1);
 	pthread_mutex_unlock(&t->lock);
-	/* Entries are read without the lock: a statistic, not a decision. */
-	for (id = 1; id < last; id++) {
-		const struct tier_chunk *c = &t->chunks[id];
-		uint16_t heat;
-		unsigned b;
+	/* A batch of entries per hold: an allocation waits one batch at most. */
+	for (id = 1; id < last;) {
+		end = MMFS_MIN(last, id + TIER_SCAN_BATCH);
+		pthread_mutex_lock(&t->lock);
+		for (; id < end; id++) {
+			uint16_t heat;
+			unsigned b;
 
-		if (!c->used)
-			continue;
-		heat = __atomic_load_n(&c->heat, __ATOMIC_RELAXED);
-		b = heat ? 1 + (unsigned)(31 - __builtin_clz(heat)) : 0;
-		h[MMFS_MIN(b, MMFS_TIER_HEAT_BUCKETS - 1u)]++;
+			if (!t->chunks[id].used)
+				continue;
+			heat = __atomic_load_n(&t->heat[id], __ATOMIC_RELAXED);
+			b = heat ? 1 + (unsigned)(31 - __builtin_clz(heat)) : 0;
+			h[MMFS_MIN(b, MMFS_TIER_HEAT_BUCKETS - 1u)]++;
+		}
+		pthread_mutex_unlock(&t->lock);
 	}
 }
 

@@ -145,8 +145,7 @@ void mmfs_tier_chunk_free(struct mmfs_tier *t, uint32_t id);
 void *mmfs_tier_chunk_addr(struct mmfs_tier *t, uint32_t id);
 
 /* mmfs_tier_chunk_tier -- which tier holds chunk @id. */
-enum mmfs_tier_kind mmfs_tier_chunk_tier(const struct mmfs_tier *t,
-					 uint32_t id);
+enum mmfs_tier_kind mmfs_tier_chunk_tier(struct mmfs_tier *t, uint32_t id);
 
 /*
  * mmfs_tier_zero -- a read-only chunk of zeros that costs no memory (every

@@ -12,18 +12,25 @@
 struct mmfs_pool;
 
 /*
- * One entry per chunk id: 8 bytes (tier/README.md's table). heat is the
- * tiering engine's counter. On a pool, a chunk's PMEM slot is its id - 1
+ * One entry per chunk id: 8 bytes (tier/README.md's table), read and
+ * written under tier->lock (or, for tier and slot, under the chunk's
+ * stripe: the engine changes them holding both). The tiering engine's
+ * counter is not here but in mmfs_tier.heat: requests count without any
+ * lock, and a counter beside these fields would make every copy of an
+ * entry a data race with them. On a pool, a chunk's PMEM slot is its id - 1
  * (its durable home, always reserved); slot names the DRAM frame that
  * holds its current bytes when tier is MMFS_TIER_DRAM. Without a pool,
  * slot names a slot of the arena of its tier (DRAM, or the slow tier).
  */
+/* entries a scan (the engine's epoch, the heat histogram) reads per hold
+ * of tier->lock: about 10 us of an allocation's wait at most */
+#define TIER_SCAN_BATCH 1024u
+
 struct tier_chunk {
 	uint32_t slot;    /* slot in its tier's arena (unused: pool PMEM) */
 	uint8_t tier;     /* enum mmfs_tier_kind */
 	uint8_t used : 1; /* allocated */
 	uint8_t pin : 2;  /* enum mmfs_tier_hint */
-	uint16_t heat;    /* accesses, x3/4 every epoch; __atomic ops */
 };
 
 /*
@@ -54,6 +61,9 @@ struct mmfs_tier {
 	uint32_t max_id;         /* ids are 1..max_id */
 	struct tier_chunk *chunks; /* indexed by id; reserved, touched lazily */
 	size_t chunks_bytes;
+	/* heat: per id, accesses, x3/4 every epoch; __atomic ops only, no
+	 * lock (reserved, touched lazily) */
+	uint16_t *heat;
 	void *zero;              /* read-only zero chunk */
 
 	/*
