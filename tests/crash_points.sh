@@ -41,11 +41,13 @@ done
 out=$(mktemp -d /tmp/mmfs-crash-points.XXXXXX) || exit 2
 log=$out/crash.log
 t0=$(date +%s)
+# (an expansion ends a command's assignments: the seed is exported apart)
+[ -z "$seed" ] || export MMFS_CRASH_SEED=$seed
 # the tree grows with every point (2.6 s a point on average over the
 # first 600): crash.sh's own watchdog is sized for CI's 100
 MMFS_BIN=$build/fs/mmfs MMFSCTL_BIN=$build/fs/mmfsctl \
 	MMFS_HELPER_DIR=$build/tests/integration/bin MMFS_TEST_OUTDIR=$out \
-	MMFS_TEST_TARGET=mmfs MMFS_CRASH_ITERS=$n ${seed:+MMFS_CRASH_SEED=$seed} \
+	MMFS_TEST_TARGET=mmfs MMFS_CRASH_ITERS=$n \
 	MMFS_TEST_TIMEOUT=$((n * 8 + 600)) \
 	bash "$top/tests/integration/persist/crash.sh" powerloss >"$log" 2>&1
 rc=$?
