@@ -36,19 +36,21 @@ echo "== ASan+UBSan build"
 cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug \
 	-DMMFS_SANITIZE=ON >/dev/null
 cmake --build "$top/build-asan" -j"$jobs"
-# The release pass above does the full sizes: 100 power-loss crash points,
-# every allocation site, 10,000 files round-tripped, three sgid matrices.
+# The release pass above does the full sizes: 100 power-loss crash points
+# and 30 kill -9 ones, every allocation site, 10,000 files round-tripped,
+# three sgid matrices, 2,000 files under snapshots killed three times.
 (cd "$top/build-asan" &&
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_abort=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	MMFS_BIGDIR_N=${MMFS_BIGDIR_N_ASAN:-50000} \
 	MMFS_STRESS_SECONDS=${MMFS_STRESS_SECONDS_ASAN:-10} \
-	MMFS_CRASH_ITERS=${MMFS_CRASH_ITERS_ASAN:-20} \
+	MMFS_CRASH_ITERS=${MMFS_CRASH_ITERS_ASAN:-12} \
 	MMFS_FAULT_SITES=${MMFS_FAULT_SITES_ASAN:-12} \
 	MMFS_ROUNDTRIP_N=${MMFS_ROUNDTRIP_N_ASAN:-2000} \
 	MMFS_BADPOOL_SEEDS=${MMFS_BADPOOL_SEEDS_ASAN:-1} \
 	MMFS_REMOUNT_LOOPS=${MMFS_REMOUNT_LOOPS_ASAN:-6} \
 	MMFS_SGID_OPTS=${MMFS_SGID_OPTS_ASAN:-dram=256M,direct_io} \
+	MMFS_SNAP_PERSIST_N=${MMFS_SNAP_PERSIST_N_ASAN:-500} \
 	ctest --output-on-failure --timeout 1200 -O ctest.log)
 no_skips "$top/build-asan"
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # crash.sh -- kill -9 of the daemon loses only un-synced work, and the pool
-# always mounts again.  MMFS_CRASH_ITERS (default 50) iterations on one pool
+# always mounts again.  MMFS_CRASH_ITERS (default 30; 100 with powerloss) iterations on one pool
 # (pmem_size=256M,dram=8M: data lands in both tiers and the tiering
 # engine migrates every 100 ms; commit=1):
 #   mount; put a fsync'd marker file for this iteration; start the workload
@@ -35,7 +35,7 @@ LOAD=$(helper crashload)
 
 MODE=${1:-}
 case $MODE in
-'') ITERS=${MMFS_CRASH_ITERS:-50} ;;
+'') ITERS=${MMFS_CRASH_ITERS:-30} ;;
 powerloss) ITERS=${MMFS_CRASH_ITERS:-100} ;;
 *) fail "usage: crash.sh [powerloss]" ;;
 esac
