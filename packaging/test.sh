@@ -37,13 +37,13 @@ cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug \
 	-DMMFS_SANITIZE=ON >/dev/null
 cmake --build "$top/build-asan" -j"$jobs"
 # The release pass above does the full sizes: 100 power-loss crash points
-# and 30 kill -9 ones, every allocation site, 10,000 files round-tripped,
+# and 30 kill -9 ones, every allocation site, 5,000 files round-tripped,
 # three sgid matrices, 2,000 files under snapshots killed three times.
 (cd "$top/build-asan" &&
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_abort=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	MMFS_BIGDIR_N=${MMFS_BIGDIR_N_ASAN:-50000} \
-	MMFS_STRESS_SECONDS=${MMFS_STRESS_SECONDS_ASAN:-10} \
+	MMFS_STRESS_SECONDS=${MMFS_STRESS_SECONDS_ASAN:-8} \
 	MMFS_CRASH_ITERS=${MMFS_CRASH_ITERS_ASAN:-12} \
 	MMFS_FAULT_SITES=${MMFS_FAULT_SITES_ASAN:-12} \
 	MMFS_ROUNDTRIP_N=${MMFS_ROUNDTRIP_N_ASAN:-2000} \
@@ -58,12 +58,12 @@ echo "== ThreadSanitizer build (the race run)"
 cmake -S "$top" -B "$top/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DMMFS_TSAN=ON >/dev/null
 cmake --build "$top/build-tsan" -j"$jobs"
-# The stress tests (label race), 12-15 s of I/O each; any report makes the
+# The stress tests (label race), 8-10 s of I/O each; any report makes the
 # daemon exit 66 and fails its test. tests/tsan.supp explains each
 # suppression.
 (cd "$top/build-tsan" &&
 	TSAN_OPTIONS="suppressions=$top/tests/tsan.supp:history_size=7" \
-	MMFS_STRESS_SECONDS=${MMFS_STRESS_SECONDS_TSAN:-15} \
-	MMFS_SNAP_STRESS_SECONDS=${MMFS_SNAP_STRESS_SECONDS_TSAN:-12} \
+	MMFS_STRESS_SECONDS=${MMFS_STRESS_SECONDS_TSAN:-10} \
+	MMFS_SNAP_STRESS_SECONDS=${MMFS_SNAP_STRESS_SECONDS_TSAN:-8} \
 	ctest --output-on-failure --timeout 900 -L race -O ctest.log)
 no_skips "$top/build-tsan"

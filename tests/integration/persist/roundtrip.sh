@@ -3,7 +3,7 @@
 #
 # roundtrip.sh -- a persistent pool gives back exactly the tree it was
 # given, after a clean unmount and after kill -9 following syncfs:
-#   1. build a tree of MMFS_ROUNDTRIP_N (default 10000) files (mktree.py:
+#   1. build a tree of MMFS_ROUNDTRIP_N (default 5000) files (mktree.py:
 #      nested dirs, sparse files, user.* xattrs, hard links, symlinks,
 #      fifos, other owners, setuid/sticky modes, nanosecond mtimes, some
 #      set with touch -d); manifest (manifest.py: type, mode, uid, gid,
@@ -31,7 +31,7 @@ require_option pmem_size
 require_mmfsctl
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-N=${MMFS_ROUNDTRIP_N:-10000}
+N=${MMFS_ROUNDTRIP_N:-5000}
 SYNC=${MMFS_ROUNDTRIP_SYNC:-fsync fsyncdir mmfsctl}
 SEED=${MMFS_ROUNDTRIP_SEED:-$(($(date +%s) % 100000))}
 POOL=$TEST_DIR/pool

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # snap_stress.sh -- snapshots every ~100 ms for MMFS_SNAP_STRESS_SECONDS
-# (default 20) of a directory that 4 processes rewrite (self-validating
+# (default 12) of a directory that 4 processes rewrite (self-validating
 # files, one pwrite per version), one churns (files renamed in and
 # unlinked) and one renames a file back and forth (snapstress.py): every
 # snapshot must hold every file as one whole version, never older than an
@@ -25,7 +25,7 @@ require_mmfsctl
 require_cmd python3
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-SECS=${MMFS_SNAP_STRESS_SECONDS:-20}
+SECS=${MMFS_SNAP_STRESS_SECONDS:-12}
 opts=${1:-dram=1G}
 pool=
 case $opts in

@@ -8,7 +8,7 @@
 # exist.
 #
 # Usage: concurrency.sh [MOUNT-OPTIONS]   (default dram=1G)
-# MMFS_STRESS_NPROC (default 4) and MMFS_STRESS_SECONDS (default 25).
+# MMFS_STRESS_NPROC (default 4) and MMFS_STRESS_SECONDS (default 15; tests/soak.sh runs for an hour).
 # With pmem_size= in the options the mount is on a pool in the test's
 # directory, and commits (mmfsctl sync, 3 a second), the checkpoints they
 # trigger and the tiering engine's migrations (a DRAM tier much smaller
@@ -26,7 +26,7 @@ require_root
 require_mmfs
 STRESS=$(helper stress)
 NPROC=${MMFS_STRESS_NPROC:-4}
-SECS=${MMFS_STRESS_SECONDS:-25}
+SECS=${MMFS_STRESS_SECONDS:-15}
 
 opts=${1:-dram=1G}
 case $opts in
