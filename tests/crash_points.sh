@@ -49,8 +49,14 @@ MMFS_BIN=$build/fs/mmfs MMFSCTL_BIN=$build/fs/mmfsctl \
 	MMFS_HELPER_DIR=$build/tests/integration/bin MMFS_TEST_OUTDIR=$out \
 	MMFS_TEST_TARGET=mmfs MMFS_CRASH_ITERS=$n \
 	MMFS_TEST_TIMEOUT=$((n * 8 + 600)) \
-	bash "$top/tests/integration/persist/crash.sh" powerloss >"$log" 2>&1
+	bash "$top/tests/integration/persist/crash.sh" powerloss >"$log" 2>&1 &
+child=$!
+# an interrupted run must not leave crash.sh's mount behind: pass TERM or
+# INT on to it and let its EXIT trap unmount before we go
+trap 'kill -TERM $child 2>/dev/null; wait $child; echo "crash_points.sh: interrupted; log: $log" >&2; exit 130' INT TERM
+wait $child
 rc=$?
+trap - INT TERM
 ok=$(grep -c 'iteration [0-9]* ok' "$log")
 bytes=$(sed -n 's/.*iteration [0-9]* ok: .* durable files of \([0-9]*\) bytes.*/\1/p' "$log" | tail -n1)
 findings=0 lost=0
