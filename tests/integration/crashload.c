@@ -15,7 +15,7 @@
  *     0..300 KiB written in one of several ways (one write; several pwrites
  *     in random order; with holes by seeking past them; through a shared
  *     mmap and msync(MS_SYNC); with truncates down and up), then fsync or
- *     fdatasync.  Only after that returns is "NAME XXH64 SIZE" appended to
+ *     fdatasync.  Only after that returns is "NAME XXH64 SIZE HOW" appended to
  *     JOURNAL (outside the mount; O_APPEND, one write per line).  A durable
  *     file is never touched again.  At most BUDGET_KIB (default 4096) of
  *     durable files per run, each counted in whole 64 KiB chunks (at least
@@ -46,6 +46,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -311,13 +312,40 @@ static int dur_truncate(int fd, unsigned char *m, size_t size)
 	return ftruncate(fd, (off_t)size);
 }
 
-static void journal_add(const char *name, const unsigned char *m, size_t n)
+/* model_path -- (internal) where this run keeps durable file @name's bytes */
+static void model_path(char *p, size_t n, const char *journal_path,
+		       const char *name)
 {
-	char line[PATH_MAX + 64];
-	int len;
+	int len = snprintf(p, n, "%s.model/", journal_path);
 
-	len = snprintf(line, sizeof(line), "%s %016" PRIx64 " %zu\n", name,
-		       (uint64_t)XXH64(m, n, 0), n);
+	for (; *name && len + 1 < (int)n; name++)
+		p[len++] = *name == '/' ? '_' : *name;
+	p[len] = '\0';
+}
+
+/*
+ * journal_add -- (internal) @name is durable. Its bytes are also kept
+ * beside the journal (JOURNAL.model/, which crash.sh empties every
+ * iteration) so that a verify that finds it changed can say which pages
+ * differ and how: the journal's hash alone says only that it did.
+ */
+static void journal_add(const char *name, const unsigned char *m, size_t n,
+			const char *how)
+{
+	char line[PATH_MAX + 64], p[PATH_MAX];
+	int len, fd;
+
+	model_path(p, sizeof(p), journal, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0) {
+		if (write_all(fd, m, n, 0) < 0)
+			die("model %s: %s", p, strerror(errno));
+		close(fd);
+	} else if (errno != ENOENT) {
+		die("model %s: %s", p, strerror(errno));
+	}
+	len = snprintf(line, sizeof(line), "%s %016" PRIx64 " %zu %s\n", name,
+		       (uint64_t)XXH64(m, n, 0), n, how);
 	if (write(jfd, line, (size_t)len) != len)
 		die("journal %s: %s", journal, strerror(errno));
 }
@@ -330,10 +358,12 @@ static size_t cost(size_t size)
 
 static void op_durable(int iter, long seq, size_t *budget)
 {
+	static const char *const hows[] = { "one_write", "pieces", "holes",
+					    "mmap", "truncate", "holes" };
 	static unsigned char m[MAXDUR];
-	char name[128], path[PATH_MAX];
+	char name[128], path[PATH_MAX], desc[32];
 	size_t size;
-	int fd, rc, how = (int)below(6);
+	int fd, rc, how = (int)below(6), data_only;
 
 	/* a few live in per-iteration subdirectories made on the way */
 	if (below(4) == 0) {
@@ -371,13 +401,16 @@ static void op_durable(int iter, long seq, size_t *budget)
 		close(fd);
 		return;	/* never journaled, never touched again */
 	}
-	rc = (rnd() & 1) ? fsync(fd) : fdatasync(fd);
+	data_only = rnd() & 1;
+	rc = data_only ? fdatasync(fd) : fsync(fd);
 	if (!check(rc, "fsync durable", path, ok_space)) {
 		close(fd);
 		return;
 	}
 	close(fd);
-	journal_add(name, m, size);
+	snprintf(desc, sizeof(desc), "%s,%s", hows[how],
+		 data_only ? "fdatasync" : "fsync");
+	journal_add(name, m, size, desc);
 	*budget -= cost(size);
 	nops[0]++;
 }
@@ -768,9 +801,85 @@ static void walk(const char *path)
 		    (uintmax_t)dst.st_nlink, subdirs);
 }
 
+static size_t min_sz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+static bool zeros(const unsigned char *b, size_t n)
+{
+	return !n || (!b[0] && !memcmp(b, b + 1, n - 1));
+}
+
+/*
+ * model_diff -- (internal) say where durable @name's @n bytes read back
+ * differ from the model this run kept: runs of 4 KiB pages (with their
+ * 64 KiB chunk), each read back as zeros or as other bytes.
+ */
+static void model_diff(const char *journal_path, const char *name,
+		       const unsigned char *got, size_t n)
+{
+	char p[PATH_MAX];
+	unsigned char *want = malloc(MAXDUR + 1);
+	ssize_t w;
+	size_t pg, run = SIZE_MAX;
+	int fd;
+
+	if (!want)
+		die("out of memory");
+	model_path(p, sizeof(p), journal_path, name);
+	fd = open(p, O_RDONLY);
+	w = fd < 0 ? -1 : read(fd, want, MAXDUR + 1);
+	if (fd >= 0)
+		close(fd);
+	if (w < 0) {
+		bad("  %s: no model to compare with (%s)", name,
+		    strerror(errno));
+		goto out;
+	}
+	if ((size_t)w != n)
+		bad("  %s: the model has %zd bytes", name, w);
+	for (pg = 0; pg * 4096 < n || pg * 4096 < (size_t)w; pg++) {
+		size_t o = pg * 4096, e = o + 4096;
+		size_t gl = n > o ? (n < e ? n : e) - o : 0;
+		size_t wl = (size_t)w > o ? ((size_t)w < e ? (size_t)w : e) - o
+					  : 0;
+		bool same = gl == wl && !memcmp(got + o, want + o, gl);
+
+		if (!same && run == SIZE_MAX)
+			run = pg;
+		if ((same || (o + 4096 >= n && o + 4096 >= (size_t)w)) &&
+		    run != SIZE_MAX) {
+			size_t last = same ? pg - 1 : pg;
+			size_t lo = run * 4096, hi = (last + 1) * 4096;
+
+			/* to the byte: where the difference starts and ends */
+			while (lo < hi && lo < n && lo < (size_t)w &&
+			       got[lo] == want[lo])
+				lo++;
+			while (hi > lo && hi <= n && hi <= (size_t)w &&
+			       got[hi - 1] == want[hi - 1])
+				hi--;
+			bad("  %s: bytes %zu-%zu (pages %zu-%zu, chunk %zu-%zu) "
+			    "differ: read %s, model %s", name, lo, hi - 1, run,
+			    last, run / 16, last / 16,
+			    zeros(got + lo, min_sz(n, hi) - min_sz(n, lo))
+				    ? "zeros"
+				    : "other bytes",
+			    zeros(want + lo,
+				  min_sz((size_t)w, hi) - min_sz((size_t)w, lo))
+				    ? "zeros"
+				    : "data");
+			run = SIZE_MAX;
+		}
+	}
+out:
+	free(want);
+}
+
 static int do_verify(int argc, char **argv)
 {
-	char line[PATH_MAX + 64], name[PATH_MAX], p[PATH_MAX + 8];
+	char line[PATH_MAX + 64], name[PATH_MAX], p[PATH_MAX + 8], how[32];
 	FILE *j;
 	long lines = 0;
 	uint64_t durable = 0, lost = 0;
@@ -795,7 +904,9 @@ static int do_verify(int argc, char **argv)
 				"%s\n", line);
 			break;
 		}
-		if (sscanf(line, "%s %" SCNx64 " %zu", name, &h, &size) != 3)
+		how[0] = '\0';
+		if (sscanf(line, "%s %" SCNx64 " %zu %31s", name, &h, &size,
+			   how) < 3)
 			die("journal: bad line: %s", line);
 		lines++;
 		durable += size;
@@ -807,9 +918,11 @@ static int do_verify(int argc, char **argv)
 			lost += size;
 		} else if ((size_t)n != size || XXH64(b, (size_t)n, 0) != h) {
 			bad("durable %s: size %ld xxh64 %016" PRIx64
-			    ", journal says %zu %016" PRIx64, name, n,
-			    (uint64_t)XXH64(b, (size_t)n, 0), size, h);
+			    ", journal says %zu %016" PRIx64 " (%s)", name, n,
+			    (uint64_t)XXH64(b, (size_t)n, 0), size, h,
+			    how[0] ? how : "?");
 			lost += size; /* its fsync'd bytes are not all there */
+			model_diff(argv[3], name, b, (size_t)n);
 		}
 	}
 	if (j)

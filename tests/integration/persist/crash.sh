@@ -124,6 +124,9 @@ for ((it = 0; it < ITERS; it++)); do
 	[ $it = 0 ] && { [ -f "$POOL" ] || die "pmem_size= did not create $POOL"; }
 	"$LOAD" mark "$MNT" "$it" 2>"$TEST_DIR/load.err" ||
 		die "marker of iteration $it could not be written"
+	# this iteration's durable files' bytes, for verify to diff against
+	rm -rf "$JOURNAL.model" && mkdir "$JOURNAL.model" ||
+		die "cannot make $JOURNAL.model"
 	"$LOAD" run "$MNT" "$JOURNAL" "$iseed" "$it" 60 "$BUDGET" \
 		2>"$TEST_DIR/load.err" &
 	wpid=$!
