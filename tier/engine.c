@@ -587,8 +587,10 @@ static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
 	size_t i;
 
 	/*
-	 * From the check to the last copy, no freed id is handed out again
-	 * (move_lock): a pool demotion writes into the home its id names.
+	 * From the check to the last copy's fence, no freed id is handed
+	 * out again and no writeback copies into a home (move_lock): a pool
+	 * demotion writes into the home its id names, with bytes that may
+	 * be older than a writeback's.
 	 */
 	pthread_mutex_lock(&t->move_lock);
 	pthread_mutex_lock(&t->lock);
@@ -607,8 +609,10 @@ static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
 	 * its allocation, and copied again under its stripe: its home is
 	 * written only if it is still the chunk being demoted.
 	 */
+	/* Non-temporal copies: fenced before a writeback may copy after
+	 * them (wb_one waits for move_lock), visible to all. */
+	drain(t);
 	pthread_mutex_unlock(&t->move_lock);
-	drain(t); /* non-temporal copies: visible to all */
 	deadline = mono_ns() + REMAP_WAIT_NS;
 	for (i = 0; i < n; i++) {
 		struct tier_stripe *st = tier_stripe_of(t, m[i].id);

@@ -653,10 +653,20 @@ static void wb_one(struct mmfs_tier *t, uint32_t id, struct wb_range *r,
 		goto out_unlock;
 	home = pmem_home(t, id);
 	if (c.tier == MMFS_TIER_DRAM) {
+		/*
+		 * A demotion may be copying this chunk into its home beside
+		 * the I/O, with bytes loaded before a write that ours has:
+		 * landing after ours, they would be what this writeback
+		 * made durable (the remap copies again, but after the fsync
+		 * returned). Wait out the engine's copies, fenced inside
+		 * move_lock; the stripe keeps the remap away meanwhile.
+		 */
+		pthread_mutex_lock(&t->move_lock);
 		mmfs_pool_copy(t->pool, home,
 			       t->dram.base + ((size_t)c.slot << t->chunk_shift),
 			       t->chunk_size);
 		mmfs_pool_drain(t->pool);
+		pthread_mutex_unlock(&t->move_lock);
 	} else if (pmem) {
 		mmfs_pool_persist(t->pool, home, t->chunk_size);
 	}
