@@ -2,8 +2,8 @@
 /*
  * tier.c -- chunk ids and their placement.
  *
- * Lock order: fs/LOCKING.md (the tier's locks are its levels 9-11: the
- * stripes, move_lock, then tier->lock innermost).
+ * Lock order: fs/LOCKING.md (the tier's locks are its levels 9-11:
+ * move_lock, the stripes, then tier->lock innermost).
  *
  * Ids are stable for the life of a chunk, whatever tier holds its bytes, so
  * that maps (snapshot/) never learn placement.
@@ -653,20 +653,10 @@ static void wb_one(struct mmfs_tier *t, uint32_t id, struct wb_range *r,
 		goto out_unlock;
 	home = pmem_home(t, id);
 	if (c.tier == MMFS_TIER_DRAM) {
-		/*
-		 * A demotion may be copying this chunk into its home beside
-		 * the I/O, with bytes loaded before a write that ours has:
-		 * landing after ours, they would be what this writeback
-		 * made durable (the remap copies again, but after the fsync
-		 * returned). Wait out the engine's copies, fenced inside
-		 * move_lock; the stripe keeps the remap away meanwhile.
-		 */
-		pthread_mutex_lock(&t->move_lock);
 		mmfs_pool_copy(t->pool, home,
 			       t->dram.base + ((size_t)c.slot << t->chunk_shift),
 			       t->chunk_size);
 		mmfs_pool_drain(t->pool);
-		pthread_mutex_unlock(&t->move_lock);
 	} else if (pmem) {
 		mmfs_pool_persist(t->pool, home, t->chunk_size);
 	}
@@ -680,8 +670,25 @@ out_unlock:
 		pthread_rwlock_unlock(&st->lock);
 }
 
+/*
+ * wb_start -- (internal) no engine copy into a home overlaps the pass's
+ * copies. A demotion copies beside the I/O: it may load a chunk's bytes
+ * before a write that our copy has and store them after it, and the
+ * writeback would have made the older bytes durable (the remap copies
+ * again, after the fsync returned; an undone move never does). A batch in
+ * flight is waited out (it fences its copies inside move_lock), and one
+ * that starts after the pass loads bytes at least as new as ours.
+ */
+static void wb_start(struct mmfs_tier *t)
+{
+	if (t->tiered)
+		pthread_mutex_lock(&t->move_lock);
+}
+
 static void wb_finish(struct mmfs_tier *t, struct wb_range *r, bool pmem)
 {
+	if (t->tiered)
+		pthread_mutex_unlock(&t->move_lock);
 	if (!r->n)
 		return;
 	if (pmem)
@@ -712,6 +719,7 @@ uint64_t mmfs_tier_writeback(struct mmfs_tier *t, const uint32_t *ids,
 	if (!t->pool)
 		return 0;
 	pmem = pool_is_pmem(t);
+	wb_start(t);
 	for (i = 0; i < n; i++)
 		if (ids[i] >= 1 && ids[i] <= t->max_id)
 			wb_one(t, ids[i], &r, pmem);
@@ -729,6 +737,7 @@ uint64_t mmfs_tier_writeback_all(struct mmfs_tier *t)
 		return 0;
 	pmem = pool_is_pmem(t);
 	nwords = ((size_t)t->max_id >> 6) + 1;
+	wb_start(t);
 	for (w = 0; w < nwords; w++) {
 		uint64_t bits = atomic_load_explicit(&t->dirty[w],
 						     memory_order_acquire);

@@ -136,13 +136,13 @@ struct mmfs_tier {
 	 * So the engine holds move_lock from checking a batch's placement
 	 * until its copies beside the I/O are done, and mmfs_tier_epoch_end
 	 * holds it to make freed ids reusable: an id freed during a copy is
-	 * handed out only after it. A writeback holds it too for its copy
-	 * of a DRAM chunk into the home: an engine copy in flight may carry
-	 * bytes loaded before a write that the writeback has, and must not
-	 * land after it (so the engine fences its copies before letting
-	 * go). Taken under a stripe held shared (the engine never waits for
-	 * a stripe while holding it), before tier->lock; commits wait at
-	 * most one batch's copies.
+	 * handed out only after it. A writeback pass holds it too: an
+	 * engine copy in flight may carry bytes loaded before a write that
+	 * the writeback copies, and must not land after it (so the engine
+	 * fences its copies before letting go). Taken before the stripes
+	 * (a writeback takes each chunk's under it; the engine holds none
+	 * with it) and tier->lock; a commit waits at most one batch's
+	 * copies.
 	 */
 	pthread_mutex_t move_lock;
 	/*

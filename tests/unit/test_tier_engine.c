@@ -704,6 +704,17 @@ struct reuse {
 
 static struct reuse *armed;
 
+static void deadline_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 struct overtake;
 static struct overtake *armed_wb;
 static bool overtake_copy(struct mmfs_pool *p, void *pmem_dst,
@@ -724,12 +735,7 @@ void __wrap_mmfs_pool_copy(struct mmfs_pool *p, void *pmem_dst,
 		sem_post(&r->go);
 		/* With the fix the racer is held in epoch_end: do not wait
 		 * for it past a bound; without it, it is done well before. */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 200 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		deadline_in(&ts, 200);
 		sem_timedwait(&r->done, &ts);
 	}
 	__real_mmfs_pool_copy(p, pmem_dst, src, len);
@@ -821,31 +827,22 @@ static void test_demotion_vs_id_reuse(void **state)
  * returned by then, and a crash before the next writeback loses fsync'd
  * bytes: the 1,000-point power-loss run's finding (size right, content
  * wrong). Here the wrapped copy loads the old bytes, lets another thread
- * write the chunk and write it back as an fsync would (holding the chunk's
- * stripe, so no remap can repair it), then stores what it loaded. What the
- * writeback made durable must be the new bytes: wb_one waits for the
- * engine's copies (move_lock).
+ * write the chunk and write it back as an fsync would, stores what it
+ * loaded, and returns (to the remap, which would repair the home) only
+ * once the other thread has looked at the home. What the writeback made
+ * durable must be the new bytes: a writeback pass waits for the engine's
+ * copies (move_lock).
  */
 struct overtake {
 	struct mmfs_tier *t;
 	void *home;
+	unsigned char *frame;
 	uint32_t id;
 	bool fired;
 	long wrong; /* bytes of the home not 'b' after the writeback */
 	unsigned char old[4096];
-	sem_t go, done, stored;
+	sem_t go, done, stored, checked;
 };
-
-static void deadline_in(struct timespec *ts, long ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
 
 static bool overtake_copy(struct mmfs_pool *p, void *pmem_dst,
 			  const void *src, size_t len)
@@ -865,6 +862,8 @@ static bool overtake_copy(struct mmfs_pool *p, void *pmem_dst,
 	sem_timedwait(&o->done, &ts);
 	__real_mmfs_pool_copy(p, pmem_dst, o->old, len); /* the stores */
 	sem_post(&o->stored);
+	deadline_in(&ts, 200);
+	sem_timedwait(&o->checked, &ts);
 	return true;
 }
 
@@ -873,13 +872,10 @@ static void *fsyncer(void *arg)
 	struct overtake *o = arg;
 	struct timespec ts;
 	const unsigned char *h = o->home;
-	char *frame;
 	long i;
 
 	sem_wait(&o->go);
-	mmfs_tier_io_begin(o->t);
-	frame = mmfs_tier_chunk_addr(o->t, o->id); /* the stripe: no remap */
-	memset(frame, 'b', 4096);
+	memset(o->frame, 'b', 4096); /* a write, in DRAM until the remap */
 	mmfs_tier_chunk_dirty(o->t, o->id);
 	mmfs_tier_writeback(o->t, &o->id, 1);
 	sem_post(&o->done);
@@ -887,7 +883,7 @@ static void *fsyncer(void *arg)
 	sem_timedwait(&o->stored, &ts);
 	for (i = 0; i < 4096; i++)
 		o->wrong += h[i] != 'b';
-	mmfs_tier_io_end(o->t);
+	sem_post(&o->checked);
 	return NULL;
 }
 
@@ -901,7 +897,8 @@ static void test_writeback_vs_demotion(void **state)
 
 	assert_int_equal(mmfs_tier_chunk_alloc(e->t, &o.id), 0);
 	assert_int_equal(mmfs_tier_chunk_tier(e->t, o.id), MMFS_TIER_DRAM);
-	memset(mmfs_tier_chunk_addr(e->t, o.id), 'a', 4096);
+	o.frame = mmfs_tier_chunk_addr(e->t, o.id);
+	memset(o.frame, 'a', 4096);
 	mmfs_tier_chunk_dirty(e->t, o.id);
 	assert_int_equal(mmfs_tier_writeback(e->t, &o.id, 1), 1);
 	o.home = mmfs_pool_slot_addr(e->pool, o.id - 1);
@@ -909,6 +906,7 @@ static void test_writeback_vs_demotion(void **state)
 	assert_int_equal(sem_init(&o.go, 0, 0), 0);
 	assert_int_equal(sem_init(&o.done, 0, 0), 0);
 	assert_int_equal(sem_init(&o.stored, 0, 0), 0);
+	assert_int_equal(sem_init(&o.checked, 0, 0), 0);
 	assert_int_equal(pthread_create(&th, NULL, fsyncer, &o), 0);
 	armed_wb = &o;
 	mmfs_tier_engine_epoch(e->t);
@@ -924,6 +922,7 @@ static void test_writeback_vs_demotion(void **state)
 	sem_destroy(&o.go);
 	sem_destroy(&o.done);
 	sem_destroy(&o.stored);
+	sem_destroy(&o.checked);
 	mmfs_tier_chunk_free(e->t, o.id);
 }
 
