@@ -181,7 +181,8 @@ struct fs {
 	bool writeback;              /* kernel writeback cache (mount option) */
 	bool splice_read;            /* splice write payloads (mount option) */
 	bool null_io;                /* benchmark aid: discard data (option) */
-	bool direct_io;              /* every open uncached (option) */
+	atomic_bool direct_io;       /* every open uncached (option;
+				      * a remount sets it live) */
 	_Atomic int atime;           /* enum fs_atime; set at mount, by remount */
 	struct fs_sample *sample;    /* page-cache sampling, or NULL */
 	struct fs_sched *sched;      /* snapshot schedules (snap.c), or NULL */

@@ -525,7 +525,7 @@ static void open_flags(struct fs *fs, struct fs_inode *in,
 	 * should see (DESIGN.md, Tiering). There the kernel refuses shared
 	 * mappings (ENODEV); private ones work.
 	 */
-	if (fs->direct_io || in->io_direct)
+	if (atomic_load(&fs->direct_io) || in->io_direct)
 		fi->direct_io = 1;
 	else if (!(fi->flags & O_DIRECT))
 		fs_sample_hold(fs, in); /* its cached heat is sampled */

@@ -695,7 +695,7 @@ static int remount_live(const char *opts, unsigned long ms_flags, bool apply,
 	if (n.oom_score_adj)
 		oom_protect(oom_adj, !live.pool);
 	if (n.direct_io)
-		live.fs->direct_io = true; /* from the next open on */
+		atomic_store(&live.fs->direct_io, true); /* next open on */
 	if (ratio && geteuid() == 0) {
 		struct mmfs_mountinfo mi;
 
@@ -1081,7 +1081,7 @@ int main(int argc, char *argv[])
 	fs->writeback = o.writeback;
 	fs->splice_read = o.splice_read && !o.null_io;
 	fs->null_io = o.null_io;
-	fs->direct_io = o.direct_io;
+	atomic_store(&fs->direct_io, o.direct_io != 0);
 	if (o.sample) {
 		if (!mmfs_tier_tiered(tier)) {
 			ret = fail("sample=%d: needs a slow tier (a pool or "

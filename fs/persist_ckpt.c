@@ -69,8 +69,8 @@ static int ser_inode(void *arg, struct fs_inode *in)
 	pthread_mutex_lock(&in->alock);
 	plog_inode_rec(in, &r);
 	pthread_mutex_unlock(&in->alock);
-	ser_put(s, OP_INODE, &r, sizeof(r),
-		S_ISLNK(in->mode) ? in->target : NULL, r.target_len, NULL, 0);
+	ser_put(s, OP_INODE, &r, sizeof(r), plog_inode_target(in),
+		r.target_len, NULL, 0);
 	return s->rc;
 }
 

@@ -162,6 +162,16 @@ struct fs_plog {
 /* persist_txn.c */
 /* plog_inode_rec -- an attribute snapshot of @in; its alock held */
 void plog_inode_rec(struct fs_inode *in, struct op_inode *r);
+
+/*
+ * plog_inode_target -- the bytes that follow @in's inode record: a
+ * symlink's target, else none. target shares a union with a regular
+ * file's map, which may be changing: only a symlink's is ever read.
+ */
+static inline const char *plog_inode_target(const struct fs_inode *in)
+{
+	return S_ISLNK(in->mode) ? in->target : NULL;
+}
 /* the map journal: records each map edit in the open transaction */
 extern const struct mmfs_snap_journal plog_journal;
 /* plog_recording -- a writable pool's recorders went live (or stopped) */

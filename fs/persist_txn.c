@@ -122,10 +122,8 @@ static void tx_inode(struct fs_txn *tx, struct fs_inode *in)
 	in->version++;
 	plog_inode_rec(in, &r);
 	pthread_mutex_unlock(&in->alock);
-	/* target shares a union with a file's map, which may be changing:
-	 * only a symlink's is read */
-	tx_put(tx, OP_INODE, &r, sizeof(r),
-	       S_ISLNK(in->mode) ? in->target : NULL, r.target_len, NULL, 0);
+	tx_put(tx, OP_INODE, &r, sizeof(r), plog_inode_target(in),
+	       r.target_len, NULL, 0);
 }
 
 static void txn_begin(struct fs *fs, struct fs_txn *tx, bool excl)

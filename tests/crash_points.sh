@@ -53,7 +53,14 @@ MMFS_BIN=$build/fs/mmfs MMFSCTL_BIN=$build/fs/mmfsctl \
 child=$!
 # an interrupted run must not leave crash.sh's mount behind: pass TERM or
 # INT on to it and let its EXIT trap unmount before we go
-trap 'kill -TERM $child 2>/dev/null; wait $child; echo "crash_points.sh: interrupted; log: $log" >&2; exit 130' INT TERM
+stop() {
+	kill -TERM "$child" 2>/dev/null
+	wait "$child"
+	echo "crash_points.sh: interrupted; log: $log" >&2
+	exit "$1"
+}
+trap 'stop 130' INT
+trap 'stop 143' TERM
 wait $child
 rc=$?
 trap - INT TERM

@@ -22,16 +22,16 @@ struct mmfs_pool;
  * holds its current bytes when tier is MMFS_TIER_DRAM. Without a pool,
  * slot names a slot of the arena of its tier (DRAM, or the slow tier).
  */
-/* entries a scan (the engine's epoch, the heat histogram) reads per hold
- * of tier->lock: about 10 us of an allocation's wait at most */
-#define TIER_SCAN_BATCH 1024u
-
 struct tier_chunk {
 	uint32_t slot;    /* slot in its tier's arena (unused: pool PMEM) */
 	uint8_t tier;     /* enum mmfs_tier_kind */
 	uint8_t used : 1; /* allocated */
 	uint8_t pin : 2;  /* enum mmfs_tier_hint */
 };
+
+/* entries a scan (the engine's epoch, the heat histogram) reads per hold
+ * of tier->lock: about 10 us of an allocation's wait at most */
+#define TIER_SCAN_BATCH 1024u
 
 /*
  * A DRAM arena: one anonymous reservation cut into chunk-sized slots.

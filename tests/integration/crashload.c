@@ -312,6 +312,17 @@ static int dur_truncate(int fd, unsigned char *m, size_t size)
 	return ftruncate(fd, (off_t)size);
 }
 
+/* the ways a durable file is written (holes twice: the most varied) */
+static const struct {
+	const char *name;
+	int (*fn)(int fd, unsigned char *m, size_t size);
+} writers[] = {
+	{ "one_write", dur_one_write }, { "pieces", dur_pieces },
+	{ "holes", dur_holes },		{ "mmap", dur_mmap },
+	{ "truncate", dur_truncate },	{ "holes", dur_holes },
+};
+#define NWRITERS (sizeof(writers) / sizeof(writers[0]))
+
 /* model_path -- (internal) where this run keeps durable file @name's bytes */
 static void model_path(char *p, size_t n, const char *journal_path,
 		       const char *name)
@@ -358,12 +369,10 @@ static size_t cost(size_t size)
 
 static void op_durable(int iter, long seq, size_t *budget)
 {
-	static const char *const hows[] = { "one_write", "pieces", "holes",
-					    "mmap", "truncate", "holes" };
 	static unsigned char m[MAXDUR];
 	char name[128], path[PATH_MAX], desc[32];
 	size_t size;
-	int fd, rc, how = (int)below(6), data_only;
+	int fd, rc, how = (int)below(NWRITERS), data_only;
 
 	/* a few live in per-iteration subdirectories made on the way */
 	if (below(4) == 0) {
@@ -389,14 +398,7 @@ static void op_durable(int iter, long seq, size_t *budget)
 	fd = open(path, O_CREAT | O_EXCL | O_RDWR, 0644);
 	if (!check(fd, "create", path, ok_space))
 		return;
-	switch (how) {
-	case 0: rc = dur_one_write(fd, m, size); break;
-	case 1: rc = dur_pieces(fd, m, size); break;
-	case 2: rc = dur_holes(fd, m, size); break;
-	case 3: rc = dur_mmap(fd, m, size); break;
-	case 4: rc = dur_truncate(fd, m, size); break;
-	default: rc = dur_holes(fd, m, size); break;
-	}
+	rc = writers[how].fn(fd, m, size);
 	if (!check(rc, "write durable", path, ok_space)) {
 		close(fd);
 		return;	/* never journaled, never touched again */
@@ -408,7 +410,7 @@ static void op_durable(int iter, long seq, size_t *budget)
 		return;
 	}
 	close(fd);
-	snprintf(desc, sizeof(desc), "%s,%s", hows[how],
+	snprintf(desc, sizeof(desc), "%s,%s", writers[how].name,
 		 data_only ? "fdatasync" : "fsync");
 	journal_add(name, m, size, desc);
 	*budget -= cost(size);
@@ -811,67 +813,72 @@ static bool zeros(const unsigned char *b, size_t n)
 	return !n || (!b[0] && !memcmp(b, b + 1, n - 1));
 }
 
+/* what [lo, hi) of @b (@n bytes long) holds, in a word */
+static const char *what(const unsigned char *b, size_t n, size_t lo,
+			size_t hi, const char *some)
+{
+	if (lo >= n)
+		return "nothing (past its end)";
+	return zeros(b + lo, min_sz(n, hi) - lo) ? "zeros" : some;
+}
+
 /*
  * model_diff -- (internal) say where durable @name's @n bytes read back
- * differ from the model this run kept: runs of 4 KiB pages (with their
- * 64 KiB chunk), each read back as zeros or as other bytes.
+ * differ from the model this run kept: runs of differing 4 KiB pages,
+ * narrowed to the byte, with their chunks and what each side holds there.
+ * Only this iteration's files have a model (crash.sh empties the
+ * directory every iteration).
  */
 static void model_diff(const char *journal_path, const char *name,
 		       const unsigned char *got, size_t n)
 {
+	const size_t pgsz = 4096, per_chunk = CHUNK / 4096;
 	char p[PATH_MAX];
 	unsigned char *want = malloc(MAXDUR + 1);
-	ssize_t w;
-	size_t pg, run = SIZE_MAX;
+	size_t pg, run = SIZE_MAX, w, end;
+	ssize_t r;
 	int fd;
 
 	if (!want)
 		die("out of memory");
 	model_path(p, sizeof(p), journal_path, name);
 	fd = open(p, O_RDONLY);
-	w = fd < 0 ? -1 : read(fd, want, MAXDUR + 1);
+	r = fd < 0 ? -1 : read(fd, want, MAXDUR + 1);
 	if (fd >= 0)
 		close(fd);
-	if (w < 0) {
-		bad("  %s: no model to compare with (%s)", name,
-		    strerror(errno));
+	if (r < 0) {
+		bad("  %s: no model to compare with (%s; only this "
+		    "iteration's files have one)", name, strerror(errno));
 		goto out;
 	}
-	if ((size_t)w != n)
-		bad("  %s: the model has %zd bytes", name, w);
-	for (pg = 0; pg * 4096 < n || pg * 4096 < (size_t)w; pg++) {
-		size_t o = pg * 4096, e = o + 4096;
-		size_t gl = n > o ? (n < e ? n : e) - o : 0;
-		size_t wl = (size_t)w > o ? ((size_t)w < e ? (size_t)w : e) - o
-					  : 0;
-		bool same = gl == wl && !memcmp(got + o, want + o, gl);
+	w = (size_t)r;
+	if (w != n)
+		bad("  %s: the model has %zu bytes", name, w);
+	end = n > w ? n : w;
+	for (pg = 0; pg * pgsz < end; pg++) {
+		size_t o = pg * pgsz, e = min_sz(o + pgsz, end);
+		bool same = min_sz(n, e) == min_sz(w, e) && e <= min_sz(n, w) &&
+			    !memcmp(got + o, want + o, e - o);
+		size_t last, lo, hi;
 
 		if (!same && run == SIZE_MAX)
 			run = pg;
-		if ((same || (o + 4096 >= n && o + 4096 >= (size_t)w)) &&
-		    run != SIZE_MAX) {
-			size_t last = same ? pg - 1 : pg;
-			size_t lo = run * 4096, hi = (last + 1) * 4096;
-
-			/* to the byte: where the difference starts and ends */
-			while (lo < hi && lo < n && lo < (size_t)w &&
-			       got[lo] == want[lo])
-				lo++;
-			while (hi > lo && hi <= n && hi <= (size_t)w &&
-			       got[hi - 1] == want[hi - 1])
-				hi--;
-			bad("  %s: bytes %zu-%zu (pages %zu-%zu, chunk %zu-%zu) "
-			    "differ: read %s, model %s", name, lo, hi - 1, run,
-			    last, run / 16, last / 16,
-			    zeros(got + lo, min_sz(n, hi) - min_sz(n, lo))
-				    ? "zeros"
-				    : "other bytes",
-			    zeros(want + lo,
-				  min_sz((size_t)w, hi) - min_sz((size_t)w, lo))
-				    ? "zeros"
-				    : "data");
-			run = SIZE_MAX;
-		}
+		if (run == SIZE_MAX || (!same && e < end))
+			continue;
+		/* a run ends: at a page that matches, or at the end */
+		last = same ? pg - 1 : pg;
+		lo = run * pgsz;
+		hi = min_sz((last + 1) * pgsz, end);
+		while (lo < hi && lo < min_sz(n, w) && got[lo] == want[lo])
+			lo++;
+		while (hi > lo && hi <= min_sz(n, w) && got[hi - 1] == want[hi - 1])
+			hi--;
+		bad("  %s: bytes %zu-%zu (pages %zu-%zu, chunks %zu-%zu) "
+		    "differ: read %s, model %s", name, lo, hi - 1, run, last,
+		    run / per_chunk, last / per_chunk,
+		    what(got, n, lo, hi, "other bytes"),
+		    what(want, w, lo, hi, "data"));
+		run = SIZE_MAX;
 	}
 out:
 	free(want);
