@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # crash.sh -- kill -9 of the daemon loses only un-synced work, and the pool
-# always mounts again.  MMFS_CRASH_ITERS (default 30; 100 with powerloss) iterations on one pool
-# (pmem_size=256M,dram=8M: data lands in both tiers and the tiering
-# engine migrates every 100 ms; commit=1):
+# always mounts again.  MMFS_CRASH_ITERS (default 30; 100 with powerloss)
+# iterations on one pool (pmem_size=256M, more for long runs; dram=8M:
+# data lands in both tiers and the tiering engine migrates every 100 ms;
+# commit=1):
 #   mount; put a fsync'd marker file for this iteration; start the workload
 #   (crashload.c: durable files fsync'd then journaled outside the mount,
 #   plus namespace/data/xattr churn); after a random 0.05-1.0 s SIGKILL the
@@ -45,15 +46,22 @@ JOURNAL=$TEST_DIR/journal
 # A small DRAM tier and short epochs keep the tiering engine migrating
 # while the daemon is killed: a crash during a migration must lose nothing.
 require_option epoch_ms
-OPTS=pmem_size=256M,dram=8M,commit=1,epoch_ms=100
-if [ "$MODE" = powerloss ]; then
-	require_option powerloss_sim
-	OPTS=$OPTS,powerloss_sim
-fi
 # durable bytes per iteration: ~128 MiB over the whole run, 256 KiB..4 MiB
 BUDGET=$((131072 / ITERS))
 [ $BUDGET -gt 4096 ] && BUDGET=4096
 [ $BUDGET -lt 256 ] && BUDGET=256
+# The pool keeps everything the run makes durable: every iteration's
+# marker (a 64 KiB chunk) and durable files (BUDGET, counted in chunks),
+# plus the churn tree (~64 MiB) and the workload's 48 MiB of headroom. A
+# 1,000-point run fills 256 MiB near point 770 (the marker's write then
+# fails with ENOSPC): the pool grows with the iterations.
+POOL_MB=$(((ITERS * (64 + BUDGET) / 1024 + 128 + 63) / 64 * 64))
+[ $POOL_MB -lt 256 ] && POOL_MB=256
+OPTS=pmem_size=${POOL_MB}M,dram=8M,commit=1,epoch_ms=100
+if [ "$MODE" = powerloss ]; then
+	require_option powerloss_sim
+	OPTS=$OPTS,powerloss_sim
+fi
 MMFS_SOURCE=$POOL
 log "seed $SEED, $ITERS iterations, -o $OPTS, $BUDGET KiB durable per run"
 
