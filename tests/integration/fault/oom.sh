@@ -145,7 +145,10 @@ _register_pid "$hog"
 wait "$hog"
 hrc=$?
 _forget_pid "$hog"
-if kill -0 "$MMFS_PID" 2>/dev/null; then
+# (the OOM killer may have taken both: the daemon first, being larger,
+# and the hog too before the daemon's memory was reaped; the daemon, our
+# child, is then a zombie that kill -0 would call alive)
+if running "$MMFS_PID"; then
 	[ "$(sha256sum <"$MNT/held")" = "$sum" ] ||
 		bad "the daemon survived but its file changed"
 	if [ $hrc = 137 ]; then
@@ -182,7 +185,7 @@ echo "$MMFS_PID" >"$CG/cgroup.procs" || fail "cannot move the daemon into $CG"
 dd if=/dev/urandom of="$MNT/big" bs=1M count=320 conv=fsync status=none ||
 	bad "writing 320 MiB through a pool in a 192 MiB cgroup"
 sum=$(sha256sum <"$MNT/big")
-kill -0 "$MMFS_PID" 2>/dev/null || fail "the pool's daemon died in its cgroup"
+running "$MMFS_PID" || fail "the pool's daemon died in its cgroup"
 peak=$(cat "$CG/memory.max_usage_in_bytes" 2>/dev/null || cat "$CG/memory.peak" 2>/dev/null || echo "?")
 log "cgroup peak usage $peak bytes against a limit of $((192 << 20))"
 mmfs_umount_checked

@@ -285,6 +285,13 @@ mmfs_umount_checked() {
 	fi
 }
 
+# running PID -- is PID alive? A child of ours that was killed stays a
+# zombie until we reap it, and kill -0 still succeeds on a zombie.
+running() {
+	kill -0 "$1" 2>/dev/null || return 1
+	[ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
 # _forget_pid PID / _forget_mount MNT -- drop from the registry (the EXIT
 # trap and the watchdog): a reaped PID may be reused by someone else.
 _forget_pid() {
