@@ -145,9 +145,14 @@ _register_pid "$hog"
 wait "$hog"
 hrc=$?
 _forget_pid "$hog"
-# (the OOM killer may have taken both: the daemon first, being larger,
-# and the hog too before the daemon's memory was reaped; the daemon, our
-# child, is then a zombie that kill -0 would call alive)
+# The OOM killer may take both: the daemon first, being larger, and the
+# hog too once the reaper has skipped the daemon's memory. A killed
+# multi-threaded daemon can take a moment to die, and then it is our
+# unreaped child, a zombie that kill -0 would call alive: it has 3 s.
+for _ in $(seq 1 30); do
+	running "$MMFS_PID" || break
+	sleep 0.1
+done
 if running "$MMFS_PID"; then
 	[ "$(sha256sum <"$MNT/held")" = "$sum" ] ||
 		bad "the daemon survived but its file changed"
