@@ -506,12 +506,17 @@ static void copy_from(struct mmfs_tier *t, const struct move *m,
 		memcpy(slow(t, m->id, m->to_slot), src, t->chunk_size);
 }
 
+/* move_src -- (internal) where @m's bytes are now */
+static const void *move_src(const struct mmfs_tier *t, const struct move *m)
+{
+	return m->promote ? slow(t, m->id, m->from_slot)
+			  : frame(t, m->from_slot);
+}
+
 /* copy_one -- (internal) @m's bytes to their new place */
 static void copy_one(struct mmfs_tier *t, const struct move *m)
 {
-	copy_from(t, m,
-		  m->promote ? slow(t, m->id, m->from_slot)
-			     : frame(t, m->from_slot));
+	copy_from(t, m, move_src(t, m));
 }
 
 #ifdef __SANITIZE_THREAD__
@@ -535,10 +540,7 @@ static void copy_beside_io(struct mmfs_tier *t, const struct move *m)
 
 	if (bounce) {
 		AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
-		memcpy(bounce,
-		       m->promote ? slow(t, m->id, m->from_slot)
-				  : frame(t, m->from_slot),
-		       t->chunk_size);
+		memcpy(bounce, move_src(t, m), t->chunk_size);
 		AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
 		copy_from(t, m, bounce);
 		free(bounce);
@@ -667,8 +669,8 @@ static void run_batch(struct mmfs_tier *t, struct move *m, size_t n)
 	 * its allocation, and copied again under its stripe: its home is
 	 * written only if it is still the chunk being demoted.
 	 */
-	/* Non-temporal copies: fenced before a writeback may copy after
-	 * them (wb_one waits for move_lock), visible to all. */
+	/* Non-temporal copies: fenced before a writeback pass may copy
+	 * after them (it holds move_lock), visible to all. */
 	drain(t);
 	pthread_mutex_unlock(&t->move_lock);
 	deadline = mono_ns() + REMAP_WAIT_NS;
