@@ -9,13 +9,14 @@ direction is better; run.sh owns mounting and running. Subcommands:
   bench.py fio WORKLOAD KIND REP JSON        metric lines from fio JSON
   bench.py md KIND REP TXT                   metric lines from mdbench output
   bench.py fail WORKLOAD KIND REP REASON     placeholder lines (n/a, fail)
-  bench.py summary METRICS LEFT RIGHT        the table, medians and ratios
+  bench.py summary METRICS SUBJECT KIND...   medians of the kinds side by
+                                             side, SUBJECT's ratio to each
   bench.py table METRICS KIND...             medians of several kinds side
                                              by side, ratios to the first
 
 Metric lines are 'kind;rep;row;unit;better;value' where better is 'hi'
-(throughput: ratio = right/left) or 'lo' (latency: ratio = left/right), so
-that a ratio > 1 always means the right column (mmfs) is better.
+(throughput: ratio = subject/other) or 'lo' (latency: ratio = other/subject),
+so that a ratio > 1 always means the subject (mmfs) is better.
 """
 import json
 import statistics
@@ -123,22 +124,22 @@ def load(metrics):
     return rows, order, vals
 
 
-def summary(metrics, left, right):
+def summary(metrics, subject, kinds):
+    """summary -- one column of medians per kind, then SUBJECT's ratio to
+    each other kind (> 1: SUBJECT is better), and a note for each median
+    that left failed or n/a runs out"""
     rows, order, vals = load(metrics)
-    print("workload;%s;%s;unit;ratio" % (left, right))
+    others = [k for k in kinds if k != subject]
+    print(";".join(["workload"] + kinds + ["unit"] +
+                   ["%s/%s" % (subject, k) for k in others]))
     notes = []
     for row in order:
         unit, better = rows[row]
         med = {}
         cells = []
-        for kind in (left, right):
+        for kind in kinds:
             got = vals.get((row, kind), [])
-            nums = []
-            for v in got:
-                try:
-                    nums.append(float(v))
-                except ValueError:
-                    pass
+            nums = [float(v) for v in got if _isnum(v)]
             if nums:
                 med[kind] = statistics.median(nums)
                 cells.append(fmt(med[kind], unit))
@@ -149,13 +150,14 @@ def summary(metrics, left, right):
                                     ",".join(bad)))
             else:
                 cells.append(got[0] if got else "-")
-        if left in med and right in med and med[left] > 0 and med[right] > 0:
-            r = (med[right] / med[left] if better == "hi"
-                 else med[left] / med[right])
-            ratio = "%.2f" % r
-        else:
-            ratio = "-"
-        print(";".join([row, cells[0], cells[1], unit, ratio]))
+        ratios = []
+        for k in others:
+            a, b = med.get(k, 0), med.get(subject, 0)
+            if a > 0 and b > 0:
+                ratios.append("%.2f" % (b / a if better == "hi" else a / b))
+            else:
+                ratios.append("-")
+        print(";".join([row] + cells + [unit] + ratios))
     for n in notes:
         print(n)
 
@@ -217,8 +219,8 @@ def main(argv):
     elif cmd == "fail" and len(argv) == 6:
         w, kind, rep, reason = argv[2:]
         emit(w, kind, rep, reason)
-    elif cmd == "summary" and len(argv) == 5:
-        summary(*argv[2:])
+    elif cmd == "summary" and len(argv) >= 5:
+        summary(argv[2], argv[3], argv[4:])
     elif cmd == "table" and len(argv) >= 4:
         table(argv[2], argv[3:])
     else:

@@ -196,6 +196,19 @@ find_mmfsctl() {
 	[ -x "$MMFSCTL" ] || die "no $MMFSCTL (set MMFSCTL_BIN)"
 }
 
+# find_passthrough_ll -- set PLL to libfuse's passthrough_ll example, built
+# into RESULTS from /usr/share/doc/libfuse3-dev/examples (the FUSE peer that
+# every FUSE-bound figure stands beside); die when it cannot be built
+PLL_SRC=/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
+find_passthrough_ll() {
+	PLL=$RESULTS/passthrough_ll
+	[ -r "$PLL_SRC" ] || die "no $PLL_SRC (apt-get install libfuse3-dev)"
+	# shellcheck disable=SC2046  # pkg-config prints several words
+	${CC:-cc} -O2 -Wall -o "$PLL" "$PLL_SRC" \
+		$(pkg-config --cflags --libs fuse3) 2>>"$RESULTS/build.log" ||
+		die "cannot build $PLL_SRC (log: $RESULTS/build.log)"
+}
+
 # make_results -- create RESULTS, the absolute path of a new $RESULTS_DIR/<UTC time>
 make_results() {
 	RESULTS=${RESULTS_DIR:-$HERE/results}/$(date -u +%Y%m%dT%H%M%SZ)
@@ -387,6 +400,32 @@ cur_mount_mmfs() {
 	return 1
 }
 
+# cur_mount_pll -- passthrough_ll serving a fresh tmpfs of size $1 (CUR_BACK) at CUR_MNT
+CUR_BACK=
+cur_mount_pll() {
+	CUR_BACK=$(mktemp -d "$CUR_MNT.back.XXXX") || return 1
+	if ! mount -t tmpfs -o "size=$1" mmfs-bench-pll "$CUR_BACK" \
+		2>>"$CUR_LOG"; then
+		event "mount -t tmpfs (passthrough_ll's source) failed"
+		rmdir "$CUR_BACK" "$CUR_MNT"
+		CUR_BACK=
+		CUR_MNT=
+		return 1
+	fi
+	echo "+ $PLL -f -o source=$CUR_BACK $CUR_MNT" >>"$CUR_LOG"
+	# it holds an O_PATH descriptor per inode it knows, so it gets all
+	# the descriptors this host allows (PLL_FILES, see run.sh's metadata)
+	(
+		ulimit -n "$(ulimit -Hn)"
+		exec "$PLL" -f -o "source=$CUR_BACK" "$CUR_MNT"
+	) >>"$CUR_LOG" 2>&1 </dev/null &
+	CUR_PID=$!
+	mount_wait "$CUR_MNT" "$CUR_PID" "$MOUNT_TIMEOUT" 0.1 any && return 0
+	event "passthrough_ll did not mount (log: $CUR_LOG)"
+	cur_umount
+	return 1
+}
+
 # cur_umount -- unmount the current mount, stop its daemon, remove CUR_MNT
 cur_umount() {
 	[ -n "$CUR_MNT" ] || return 0
@@ -399,6 +438,11 @@ cur_umount() {
 	esac
 	rm_mountpoint "$CUR_MNT"
 	CUR_MNT=
+	if [ -n "$CUR_BACK" ]; then
+		tmpfs_unmount "$CUR_BACK" "$CUR_LOG"
+		rm_mountpoint "$CUR_BACK"
+		CUR_BACK=
+	fi
 }
 
 # --- mounts by name (tiering.sh, mariadb.sh, sample.sh) ---------------------------

@@ -1,12 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# run.sh -- run each benchmark workload on tmpfs and on mmfs in one run and
-# print a ';'-separated table of medians and mmfs/tmpfs ratios.
+# run.sh -- run each benchmark workload on tmpfs, on mmfs, on mmfs -o null_io
+# (FUSE's ceiling: the daemon answers every request and discards the data)
+# and on libfuse's passthrough_ll example serving a tmpfs (the FUSE peer), in
+# one run, and print a ';'-separated table of medians and of mmfs's ratio to
+# each of the others.
 #
-# Every repetition of every workload gets a fresh tmpfs and a fresh mmfs mount
-# of the same size (tmpfs and mmfs alternate, so drift hits both alike), which
-# is unmounted right after. Raw fio JSON, mdbench output, daemon logs, the
+# Every repetition of every workload gets a fresh mount of each side, of the
+# same size (the order of the sides rotates per repetition, so drift hits
+# them alike), which is unmounted right after. Raw fio JSON, mdbench output, daemon logs, the
 # per-run metrics and the table land in $RESULTS_DIR/<UTC time>/. See
 # benchmarks/README.md for what each workload measures. Needs root (tmpfs
 # mounts), fio, python3, and fusermount3 for mmfs.
@@ -33,6 +36,7 @@ BENCH_PY=$HERE/bench.py
 
 SIZE=${BENCH_SIZE:-6G}
 MD_FILES=${MD_FILES:-50000}
+PLL_FILES=$(($(ulimit -Hn) - 1000))	# what passthrough_ll can hold open
 FIO_TIMEOUT=${FIO_TIMEOUT:-180}
 MOUNT_TIMEOUT=10	# seconds for mmfs to show up in /proc/mounts
 EXIT_TIMEOUT=20		# seconds for mmfs to exit after fusermount3 -u
@@ -42,11 +46,14 @@ WORKLOADS=(seq_write seq_read_cold seq_read_warm seq_read_direct
 
 usage() {
 	cat <<EOF
-usage: $0 [--quick] [--runs N] [--baseline-self] [--only NAME...] [--list]
+usage: $0 [--quick] [--runs N] [--sides LIST] [--baseline-self]
+          [--only NAME...] [--list]
 
   --quick          one run per workload and filesystem instead of 3
   --runs N         N runs per workload and filesystem (median is reported)
-  --baseline-self  compare tmpfs with a second tmpfs instead of mmfs
+  --sides LIST     the sides to run, comma separated, from: $ALL_SIDES
+                   (default: all; mmfs is the one the ratios are of)
+  --baseline-self  compare tmpfs with a second tmpfs instead
                    (checks the harness itself; needs no daemon)
   --only NAME...   run only these workloads (space or comma separated)
   --list           list the workloads and exit
@@ -57,15 +64,22 @@ environment: MMFS_BIN MMFS_OPTS BENCH_SIZE MDBENCH MD_FILES RESULTS_DIR
 EOF
 }
 
+ALL_SIDES="tmpfs mmfs null_io passthrough_ll"
 runs=3
 quick=0
 self=0
 only=()
+sides=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--baseline-self)
 		self=1
 		shift
+		;;
+	--sides)
+		[ $# -ge 2 ] || die "--sides needs a list"
+		sides=${2//,/ }
+		shift 2
 		;;
 	*)
 		common_opt WORKLOADS workload "$@"
@@ -79,20 +93,30 @@ select_only WORKLOADS workload
 command -v fio >/dev/null || die "fio not found"
 command -v python3 >/dev/null || die "python3 not found"
 
-# --- the two sides -------------------------------------------------------
+# --- the sides -----------------------------------------------------------
+# SIDES in table order; SUBJECT is the one each ratio is of (> 1: SUBJECT is
+# better than that side).
 
-LEFT=tmpfs
 if [ $self -eq 1 ]; then
-	RIGHT=tmpfs2
+	SIDES=(tmpfs tmpfs2)
+	SUBJECT=tmpfs2
 	MMFS=
 else
-	RIGHT=mmfs
+	read -r -a SIDES <<<"${sides:-$ALL_SIDES}"
+	for s in "${SIDES[@]}"; do
+		[[ " $ALL_SIDES " == *" $s "* ]] ||
+			die "unknown side '$s' (sides: $ALL_SIDES)"
+	done
+	SUBJECT=mmfs
+	[[ " ${SIDES[*]} " == *" mmfs "* ]] || SUBJECT=${SIDES[-1]}
 	find_mmfs "no mmfs binary: build it, set MMFS_BIN, or use --baseline-self"
 	command -v fusermount3 >/dev/null || die "fusermount3 not found"
 fi
+[ ${#SIDES[@]} -ge 2 ] || die "--sides needs at least two sides"
 MMFS_MOUNT_OPTS=dram=$SIZE${MMFS_OPTS:+,$MMFS_OPTS}
 
 make_results
+[[ " ${SIDES[*]} " == *" passthrough_ll "* ]] && find_passthrough_ll
 METRICS=$RESULTS/metrics.csv
 EVENTS=$RESULTS/events.log	# daemon exits, mount failures, fio errors
 : >"$METRICS"
@@ -104,7 +128,7 @@ EVENTS=$RESULTS/events.log	# daemon exits, mount failures, fio errors
 
 make_scratch bench
 
-# fs_mount -- mount a fresh $1 (tmpfs, tmpfs2, mmfs) as the current mount
+# fs_mount -- mount a fresh side $1 (see ALL_SIDES) as the current mount
 fs_mount() {
 	local kind=$1
 
@@ -113,6 +137,8 @@ fs_mount() {
 	case $kind in
 	tmpfs | tmpfs2) cur_mount_tmpfs "mmfs-bench-$kind" "$SIZE" ;;
 	mmfs) cur_mount_mmfs none "$MMFS_MOUNT_OPTS" 0.1 ;;
+	null_io) cur_mount_mmfs none "$MMFS_MOUNT_OPTS,null_io" 0.1 ;;
+	passthrough_ll) cur_mount_pll "$SIZE" ;;
 	esac
 }
 
@@ -236,9 +262,15 @@ workload_run() {
 			run_fio "$w" "$base.json"
 		;;
 	metadata)
+		n=$MD_FILES
+		if [ "$CUR_KIND" = passthrough_ll ] && [ "$n" -gt "$PLL_FILES" ]; then
+			# an O_PATH descriptor per file: it cannot hold more
+			event "passthrough_ll: metadata with $PLL_FILES files, not $n (ulimit -Hn $(ulimit -Hn))"
+			n=$PLL_FILES
+		fi
 		mkdir "$CUR_MNT/md" &&
 			run_child "$MDBENCH_BIN" "$CUR_MNT/md" \
-				"$MD_FILES" >"$base.txt" 2>>"$CUR_LOG"
+				"$n" >"$base.txt" 2>>"$CUR_LOG"
 		;;
 	esac
 }
@@ -283,21 +315,25 @@ run_one() {
 [[ " ${selected[*]} " == *" metadata "* ]] && find_mdbench
 
 if [ $self -eq 1 ]; then
-	right_desc="tmpfs2 (--baseline-self) -o size=$SIZE"
+	side_desc="tmpfs2 (--baseline-self) -o size=$SIZE"
 else
-	right_desc="mmfs -o $MMFS_MOUNT_OPTS ($("$MMFS" --version 2>/dev/null |
+	side_desc="mmfs -o $MMFS_MOUNT_OPTS ($("$MMFS" --version 2>/dev/null |
 		head -n1 | awk '{ print $2 }'), built $(built_at "$MMFS"))"
+	[ -z "${PLL:-}" ] || side_desc+=" | passthrough_ll of libfuse $(pkg-config --modversion fuse3) over tmpfs"
 fi
-ENVLINE="# mmfs $(tree_rev) | $(machine_desc) | $(fio --version) | $right_desc | tmpfs -o size=$SIZE | runs=$runs median | drop_caches=$DROP"
+ENVLINE="# mmfs $(tree_rev) | $(machine_desc) | $(fio --version) | $side_desc | tmpfs -o size=$SIZE | runs=$runs median | drop_caches=$DROP"
 LOAD0=$(load_now)
 
 log "results in $RESULTS"
 for w in "${selected[@]}"; do
 	for ((rep = 1; rep <= runs; rep++)); do
-		# alternate which side goes first, so warm-up and drift
-		# do not always favour the same one
-		order=("$LEFT" "$RIGHT")
-		[ $((rep % 2)) -eq 0 ] && order=("$RIGHT" "$LEFT")
+		# rotate which side goes first, so warm-up and drift do
+		# not always favour the same one
+		n=${#SIDES[@]}
+		order=()
+		for ((i = 0; i < n; i++)); do
+			order+=("${SIDES[$(((i + rep - 1) % n))]}")
+		done
 		for kind in "${order[@]}"; do
 			log "$w: $kind run $rep/$runs"
 			run_one "$w" "$kind" "$rep"
@@ -307,8 +343,8 @@ done
 
 {
 	echo "$ENVLINE | load $LOAD0..$(load_now)"
-	echo "# ratio = $RIGHT/$LEFT for throughput (MiB/s, IOPS, ops/s), $LEFT/$RIGHT for latency (us): >1 means $RIGHT is better"
-	python3 "$BENCH_PY" summary "$METRICS" "$LEFT" "$RIGHT"
+	echo "# $SUBJECT/X = $SUBJECT's figure over X's for throughput (MiB/s, IOPS, ops/s), X's over $SUBJECT's for latency (us): > 1 means $SUBJECT is better"
+	python3 "$BENCH_PY" summary "$METRICS" "$SUBJECT" "${SIDES[@]}"
 } | tee "$RESULTS/summary.txt"
 [ -s "$EVENTS" ] && log "events during the run: $EVENTS"
 # non-zero when any run failed, so that scripts and CI notice
